@@ -1,0 +1,80 @@
+# Every target creates or reuses what it needs; nothing is installed by hand.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SAM_VENV := .tools/sam
+CHECKOV_VENV := .tools/checkov
+# sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps one here.
+PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; then dirname "$$d"; else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
+
+.PHONY: help venv tools test lint fmt run emulator invoke bench deploy clean
+
+help:
+	@echo "make run       start the local stack (emulated AWS, OIDC issuer, API, demo page)"
+	@echo "make test      run the whole test suite (installs what it needs)"
+	@echo "make emulator  start only the emulated AWS and the OIDC issuer, in the foreground"
+	@echo "make invoke FN=<function> EVENT=events/<file>.json   run one handler like 'sam local invoke'"
+	@echo "make bench     run the benchmarks against the local emulator"
+	@echo "make deploy    terraform outputs -> sam deploy"
+	@echo "make lint      ruff check + format check"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+$(SAM_VENV)/.installed:
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
+	@touch $@
+
+$(CHECKOV_VENV)/.installed:
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
+	@touch $@
+
+# SAM CLI and checkov pin conflicting libraries, so each lives in its own virtual environment.
+tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+	@command -v terraform >/dev/null || { echo "terraform is required (1.11+) and is not on PATH" >&2; exit 1; }
+	@[ -n "$(PY313_DIR)" ] || { echo "python3.13 is required for 'sam build' and was not found" >&2; exit 1; }
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || { echo "chromium is required for the browser tests and could not be installed" >&2; exit 1; }; }
+
+test: tools
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+run: venv
+	$(PY) -m local.run
+
+emulator: venv
+	$(PY) -m local.emulator
+
+invoke: venv
+	@[ -n "$(FN)" ] && [ -n "$(EVENT)" ] || { echo "usage: make invoke FN=<function logical id> EVENT=events/<file>.json" >&2; exit 2; }
+	$(PY) -m local.invoke $(FN) $(EVENT)
+
+bench: venv
+	$(PY) -m bench
+
+deploy: $(SAM_VENV)/.installed
+	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 SAM=$(SAM_VENV)/bin/sam ./terraform/deploy.sh
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache
