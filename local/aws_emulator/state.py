@@ -59,6 +59,37 @@ class RoleSession:
 
 
 @dataclass
+class TrustedTokenIssuer:
+    """An external OIDC issuer whose JWTs CreateTokenWithIAM accepts (sso-admin CreateTrustedTokenIssuer)."""
+
+    arn: str
+    name: str
+    issuer_url: str
+    claim_attribute_path: str  # JWT claim holding the user's identifier, e.g. "email"
+    identity_store_attribute_path: str  # directory attribute it must equal, e.g. "emails.value"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Application:
+    """An Identity Center customer-managed application (sso-admin CreateApplication and its Put* calls)."""
+
+    arn: str
+    name: str
+    provider_arn: str
+    instance_arn: str
+    created: datetime
+    description: str | None = None
+    status: str = "ENABLED"
+    grants: dict[str, dict] = field(default_factory=dict)  # grant type -> Grant document
+    authentication_methods: dict[str, dict] = field(default_factory=dict)  # "IAM" -> AuthenticationMethod
+    access_scopes: dict[str, list[str]] = field(default_factory=dict)  # scope -> authorized targets
+    assignment_required: bool = True
+    assignments: set[tuple[str, str]] = field(default_factory=set)  # (principal type, principal id)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class VendedCredential:
     """Credentials returned by GetDataAccess: S3 honours them only inside `scope` and `permission`."""
 
@@ -86,6 +117,8 @@ class EmulatorState:
     memberships: dict[str, set[str]] = field(default_factory=dict)  # user_id -> group_ids
     identity_contexts: dict[str, IdentityContext] = field(default_factory=dict)  # by value
     role_sessions: dict[str, RoleSession] = field(default_factory=dict)  # by access key id
+    trusted_token_issuers: dict[str, TrustedTokenIssuer] = field(default_factory=dict)  # by ARN
+    applications: dict[str, Application] = field(default_factory=dict)  # by ARN
     # Access Grants side
     vended: dict[str, VendedCredential] = field(default_factory=dict)  # by access key id
 
