@@ -1,0 +1,199 @@
+"""AWS adapters: clients created once per execution environment, with explicit timeouts, standard
+retries, the loopback fix for the local emulator, and a per-invocation deadline that refuses to start
+an attempt that could outlive the Lambda. Every failure leaves here as a `ServiceError`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+
+from lib.audit import record_latency
+from lib.config import ServiceConfig
+from lib.errors import UpstreamTimeout, aws_error_code, from_aws_error
+from lib.loopback import use_loopback_endpoint
+
+CONNECT_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 3.0
+MAX_ATTEMPTS = 3
+# Kept free at the end of an invocation to write the answer and the audit record.
+RESERVE_SECONDS = 0.5
+# Error codes meaning "the session signing this call is no longer valid" (a fresh session may succeed).
+STALE_SESSION_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "InvalidToken", "InvalidClientTokenId"}
+)
+
+
+class RemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The monotonic instant by which this invocation's AWS calls must be done."""
+
+    at: float
+
+    @classmethod
+    def from_context(cls, context: RemainingTime | None) -> Deadline:
+        remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 30.0
+        return cls(time.monotonic() + remaining - RESERVE_SECONDS)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+invocation_deadline: ContextVar[Deadline | None] = ContextVar("invocation_deadline", default=None)
+
+
+def _refuse_attempt_past_deadline(**_: Any) -> None:
+    deadline = invocation_deadline.get()
+    if deadline is not None and deadline.remaining() < CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS:
+        raise UpstreamTimeout("not enough time left in this invocation to call AWS")
+
+
+def client_config() -> Config:
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        user_agent_extra="shopfast-vending",
+    )
+
+
+@dataclass(frozen=True)
+class AwsCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime
+
+    def __repr__(self) -> str:
+        return (
+            f"AwsCredentials(access_key_id={self.access_key_id!r}, expiration={self.expiration.isoformat()})"
+        )
+
+
+class ClientFactory:
+    """Creates boto3 clients from one shared session (cheap after the first) with the service's settings."""
+
+    def __init__(self, config: ServiceConfig, session: boto3.session.Session | None = None) -> None:
+        self._config = config
+        self._session = session or boto3.session.Session()
+
+    def create(self, service: str, credentials: AwsCredentials | None = None) -> Any:
+        keys: dict[str, str] = {}
+        if credentials is not None:
+            keys = {
+                "aws_access_key_id": credentials.access_key_id,
+                "aws_secret_access_key": credentials.secret_access_key,
+                "aws_session_token": credentials.session_token,
+            }
+        client = self._session.client(
+            service,
+            region_name=self._config.aws_region,
+            endpoint_url=self._config.aws_endpoint_url,
+            config=client_config(),
+            **keys,
+        )
+        client.meta.events.register("before-send", _refuse_attempt_past_deadline)
+        if service == "s3control":
+            use_loopback_endpoint(client)
+        return client
+
+
+class AwsGateway:
+    """The AWS operations the service performs. The service's own clients (sso-oidc, sts) are created once;
+    s3control clients are created per identity session by the caller (see `s3control_for`)."""
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        *,
+        factory: ClientFactory | None = None,
+        sso_oidc: Any = None,
+        sts: Any = None,
+    ) -> None:
+        self._config = config
+        self._factory = factory or ClientFactory(config)
+        self._sso_oidc = sso_oidc
+        self._sts = sts
+
+    @property
+    def sso_oidc(self) -> Any:
+        if self._sso_oidc is None:
+            self._sso_oidc = self._factory.create("sso-oidc")
+        return self._sso_oidc
+
+    @property
+    def sts(self) -> Any:
+        if self._sts is None:
+            self._sts = self._factory.create("sts")
+        return self._sts
+
+    def s3control_for(self, credentials: AwsCredentials) -> Any:
+        return self._factory.create("s3control", credentials)
+
+    def client_for(self, service: str, credentials: AwsCredentials) -> Any:
+        """A client signing with vended or session credentials (presigning, listing objects)."""
+        return self._factory.create(service, credentials)
+
+    def create_token_with_iam(self, assertion: str) -> dict[str, Any]:
+        return call(
+            "CreateTokenWithIAM",
+            self.sso_oidc.create_token_with_iam,
+            clientId=self._config.idc_application_arn,
+            grantType="urn:ietf:params:oauth:grant-type:jwt-bearer",
+            assertion=assertion,
+        )
+
+    def assume_role(self, **kwargs: Any) -> dict[str, Any]:
+        return call("AssumeRole", self.sts.assume_role, **kwargs)
+
+    def get_data_access(self, s3control: Any, **kwargs: Any) -> dict[str, Any]:
+        return call(
+            "GetDataAccess",
+            s3control.get_data_access,
+            AccountId=self._config.access_grants_account_id,
+            **kwargs,
+        )
+
+    def list_caller_access_grants(self, s3control: Any, **kwargs: Any) -> dict[str, Any]:
+        return call(
+            "ListCallerAccessGrants",
+            s3control.list_caller_access_grants,
+            AccountId=self._config.access_grants_account_id,
+            **kwargs,
+        )
+
+
+class StaleSession(Exception):
+    """The identity session signing a call has expired upstream: drop it and build a new one."""
+
+
+def call(operation: str, method: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+    """Run one AWS operation: time it, and map any failure to a ServiceError (or StaleSession)."""
+    started = time.perf_counter()
+    try:
+        return method(**kwargs)
+    except Exception as error:
+        if aws_error_code(error) in STALE_SESSION_CODES and operation != "CreateTokenWithIAM":
+            raise StaleSession(operation) from error
+        raise from_aws_error(error, operation) from error
+    finally:
+        record_latency(operation, (time.perf_counter() - started) * 1000)
+
+
+def credentials_from(response_credentials: dict[str, Any]) -> AwsCredentials:
+    return AwsCredentials(
+        access_key_id=response_credentials["AccessKeyId"],
+        secret_access_key=response_credentials["SecretAccessKey"],
+        session_token=response_credentials["SessionToken"],
+        expiration=response_credentials["Expiration"],
+    )

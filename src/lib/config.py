@@ -1,0 +1,203 @@
+"""The service's configuration: one validated, immutable object built once per execution environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from urllib.parse import urlsplit
+
+from lib.errors import ConfigError
+
+IDENTITY_CENTER = "identity-center"
+IAM_ROLE = "iam-role"
+IDENTITY_MODES = (IDENTITY_CENTER, IAM_ROLE)
+# Asymmetric algorithms only: HS* would let anyone holding the public key forge tokens, `none` anyone at all.
+SUPPORTED_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+GET_DATA_ACCESS_MIN_DURATION = 900
+GET_DATA_ACCESS_MAX_DURATION = 43200
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_APPLICATION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sso::\d{12}:application/ssoins-[0-9a-f]{16}/apl-[0-9a-f]{16}$"
+)
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_CLAIM = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    identity_mode: str
+    jwt_issuer: str
+    jwt_audience: tuple[str, ...]
+    jwt_jwks_url: str | None
+    jwt_algorithms: tuple[str, ...]
+    jwt_leeway_seconds: int
+    jwt_max_lifetime_seconds: int
+    idc_application_arn: str | None
+    identity_bearer_role_arn: str | None
+    access_grants_account_id: str
+    role_claim: str
+    role_mapping: Mapping[str, str]
+    allowed_buckets: frozenset[str]
+    default_duration_seconds: int
+    max_duration_seconds: int
+    max_presign_expires_seconds: int
+    cache_enabled: bool
+    aws_region: str
+    aws_endpoint_url: str | None
+    service_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
+        """Build and validate; raises ConfigError naming the first bad variable."""
+        reader = _Reader(env)
+        mode = reader.choice("IDENTITY_MODE", IDENTITY_MODES, IDENTITY_CENTER)
+        issuer = reader.url("JWT_ISSUER", required=True)
+        assert issuer is not None
+        if issuer.endswith("/"):
+            raise ConfigError("JWT_ISSUER", "must not end with '/' (the token's iss is compared exactly)")
+        audience = reader.csv("JWT_AUDIENCE")
+        if not audience:
+            raise ConfigError("JWT_AUDIENCE", "at least one audience is required")
+        algorithms = reader.csv("JWT_ALGORITHMS") or ("RS256",)
+        for algorithm in algorithms:
+            if algorithm not in SUPPORTED_ALGORITHMS:
+                raise ConfigError("JWT_ALGORITHMS", f"unsupported algorithm {algorithm!r}")
+        default_duration = reader.integer(
+            "DEFAULT_DURATION_SECONDS", 3600, GET_DATA_ACCESS_MIN_DURATION, GET_DATA_ACCESS_MAX_DURATION
+        )
+        max_duration = reader.integer(
+            "MAX_DURATION_SECONDS", 43200, GET_DATA_ACCESS_MIN_DURATION, GET_DATA_ACCESS_MAX_DURATION
+        )
+        if default_duration > max_duration:
+            raise ConfigError("DEFAULT_DURATION_SECONDS", "must not exceed MAX_DURATION_SECONDS")
+        application_arn = reader.pattern(
+            "IDC_APPLICATION_ARN", _APPLICATION_ARN, required=mode == IDENTITY_CENTER
+        )
+        bearer_role = reader.pattern("IDENTITY_BEARER_ROLE_ARN", _ROLE_ARN, required=mode == IDENTITY_CENTER)
+        role_mapping = reader.role_mapping("ROLE_MAPPING", required=mode == IAM_ROLE)
+        account_id = reader.pattern("ACCESS_GRANTS_ACCOUNT_ID", _ACCOUNT_ID, required=True)
+        assert account_id is not None
+        buckets = frozenset(reader.csv("ALLOWED_BUCKETS"))
+        for bucket in buckets:
+            if not _BUCKET.match(bucket):
+                raise ConfigError("ALLOWED_BUCKETS", f"{bucket!r} is not a valid bucket name")
+        return cls(
+            identity_mode=mode,
+            jwt_issuer=issuer,
+            jwt_audience=audience,
+            jwt_jwks_url=reader.url("JWT_JWKS_URL"),
+            jwt_algorithms=algorithms,
+            jwt_leeway_seconds=reader.integer("JWT_LEEWAY_SECONDS", 30, 0, 300),
+            jwt_max_lifetime_seconds=reader.integer("JWT_MAX_LIFETIME_SECONDS", 43200, 60, 7 * 86400),
+            idc_application_arn=application_arn,
+            identity_bearer_role_arn=bearer_role,
+            access_grants_account_id=account_id,
+            role_claim=reader.pattern("ROLE_CLAIM", _CLAIM) or "groups",
+            role_mapping=role_mapping,
+            allowed_buckets=buckets,
+            default_duration_seconds=default_duration,
+            max_duration_seconds=max_duration,
+            max_presign_expires_seconds=reader.integer("MAX_PRESIGN_EXPIRES_SECONDS", 3600, 1, 604800),
+            cache_enabled=reader.boolean("CACHE_ENABLED", True),
+            aws_region=reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION") or "us-east-1",
+            aws_endpoint_url=reader.url("AWS_ENDPOINT_URL"),
+            service_name=reader.text("POWERTOOLS_SERVICE_NAME") or "shopfast-vending",
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.text(name) or default
+        if value not in choices:
+            raise ConfigError(name, f"must be one of {', '.join(choices)}")
+        return value
+
+    def csv(self, name: str) -> tuple[str, ...]:
+        value = self.text(name) or ""
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(name, "must be an integer") from None
+        if not minimum <= number <= maximum:
+            raise ConfigError(name, f"must be between {minimum} and {maximum}")
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in {"true", "1", "yes"}:
+            return True
+        if lowered in {"false", "0", "no"}:
+            return False
+        raise ConfigError(name, "must be true or false")
+
+    def url(self, name: str, *, required: bool = False) -> str | None:
+        value = self.text(name)
+        if value is None:
+            if required:
+                raise ConfigError(name, "is required")
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"https", "http"} or not parts.hostname:
+            raise ConfigError(name, "must be an http(s) URL")
+        return value
+
+    def pattern(self, name: str, pattern: re.Pattern[str], *, required: bool = False) -> str | None:
+        value = self.text(name)
+        if value is None:
+            if required:
+                raise ConfigError(name, "is required")
+            return None
+        if not pattern.match(value):
+            raise ConfigError(name, "has an invalid format")
+        return value
+
+    def role_mapping(self, name: str, *, required: bool) -> Mapping[str, str]:
+        value = self.text(name)
+        if value is None:
+            if required:
+                raise ConfigError(name, "is required in iam-role mode")
+            return MappingProxyType({})
+        try:
+            mapping = json.loads(value)
+        except ValueError:
+            raise ConfigError(name, "must be a JSON object of group to role ARN") from None
+        if not isinstance(mapping, dict) or not mapping:
+            raise ConfigError(name, "must be a non-empty JSON object of group to role ARN")
+        for group, role_arn in mapping.items():
+            if not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn) or not group:
+                raise ConfigError(name, f"group {group!r} must map to an IAM role ARN")
+        return MappingProxyType(dict(mapping))
+
+
+@lru_cache(maxsize=1)
+def load_config() -> ServiceConfig:
+    """The configuration of this execution environment (tests call `load_config.cache_clear()`)."""
+    return ServiceConfig.from_env(os.environ)

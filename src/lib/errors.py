@@ -1,0 +1,178 @@
+"""The service's errors and the one mapping from AWS SDK failures to them.
+
+Every failure a caller can see is a `ServiceError`; `lib.http` turns it into an RFC 9457 problem
+document. Nothing here imports boto3: botocore exceptions are recognised by their class names and
+attributes so the domain core stays free of the SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+PROBLEM_TYPE_BASE = "https://shopfast.example/problems/"
+
+# Error codes AWS services use for throttling (STS, SSO OIDC, S3 Control, S3).
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+    }
+)
+_ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "Forbidden"})
+# Identity Center refused the user's JWT as an assertion: from the caller's side the token is not usable.
+_REJECTED_TOKEN_CODES = frozenset(
+    {
+        "InvalidGrantException",
+        "ExpiredTokenException",
+        "InvalidRequestException",
+        "UnauthorizedClientException",
+    }
+)
+_TIMEOUT_EXCEPTIONS = frozenset({"ReadTimeoutError", "ConnectTimeoutError"})
+_CONNECTION_EXCEPTIONS = frozenset(
+    {"EndpointConnectionError", "ConnectionClosedError", "ProxyConnectionError", "HTTPClientError"}
+)
+RETRY_AFTER_SECONDS = 1
+
+
+class ServiceError(Exception):
+    """A failure with an HTTP status and a problem document. `detail` is shown to the caller: no secrets."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str | None = None, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers: dict[str, str] = dict(headers or {})
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_TYPE_BASE + self.code.replace("_", "-")
+
+    def problem(self, request_id: str | None) -> dict[str, Any]:
+        return {
+            "type": self.type_uri,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            "requestId": request_id,
+        }
+
+
+class InvalidRequest(ServiceError):
+    status, code, title = 400, "invalid_request", "Invalid request"
+
+
+class Unauthorized(ServiceError):
+    status, code, title = 401, "unauthorized", "Missing or invalid token"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+class AccessDenied(ServiceError):
+    status, code, title = 403, "access_denied", "Access denied"
+
+
+class NotFound(ServiceError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(ServiceError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class Throttled(ServiceError):
+    status, code, title = 429, "throttled", "Too many requests"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+class InternalError(ServiceError):
+    """Anything unexpected: the caller learns nothing but the request id."""
+
+
+class UpstreamError(ServiceError):
+    status, code, title = 502, "upstream_error", "Upstream AWS error"
+
+
+class ServiceUnavailable(ServiceError):
+    status, code, title = 503, "service_unavailable", "Service temporarily unavailable"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+class UpstreamTimeout(ServiceError):
+    status, code, title = 504, "upstream_timeout", "Upstream AWS timeout"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or invalid; the message names the environment variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+def aws_error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError, or None for anything else."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        return str(response.get("Error", {}).get("Code") or "") or None
+    return None
+
+
+def _http_status(exc: BaseException) -> int:
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return 0
+
+
+def from_aws_error(exc: BaseException, operation: str) -> ServiceError:
+    """The one mapping from an AWS SDK failure (after botocore's standard retries) to a ServiceError.
+
+    AccessDenied → 403; throttling → 503 with Retry-After (retries were already spent); Identity Center
+    refusing the JWT → 401; timeouts → 504; other 5xx, connection failures and unknown errors → 502.
+    """
+    if isinstance(exc, ServiceError):
+        return exc
+    code = aws_error_code(exc)
+    if code is not None:
+        if code in _ACCESS_DENIED_CODES:
+            return AccessDenied(f"{operation} was denied: no grant covers this request")
+        if code in _THROTTLING_CODES or _http_status(exc) == 429:
+            return ServiceUnavailable(f"{operation} is throttled by AWS; retry later")
+        if code in _REJECTED_TOKEN_CODES and operation == "CreateTokenWithIAM":
+            return Unauthorized("the identity provider token was not accepted by IAM Identity Center")
+        status = _http_status(exc)
+        if status >= 500:
+            return UpstreamError(f"{operation} failed upstream ({code})")
+        return UpstreamError(f"{operation} was rejected upstream ({code})")
+    name = type(exc).__name__
+    if name in _TIMEOUT_EXCEPTIONS or isinstance(exc, TimeoutError):
+        return UpstreamTimeout(f"{operation} timed out")
+    if name in _CONNECTION_EXCEPTIONS:
+        return UpstreamError(f"{operation} could not reach AWS")
+    return UpstreamError(f"{operation} failed")

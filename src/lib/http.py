@@ -1,0 +1,219 @@
+"""The HTTP edge shared by every handler: the resolver factory, the one error → problem mapping,
+JSON body parsing with clear 4xx answers, and the Lambda entry point wrapper.
+
+Status mapping lives only here (`problem_response`): handlers and the domain raise `ServiceError`s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lib.audit import logger, metrics, tracer
+from lib.aws import Deadline, invocation_deadline
+from lib.errors import (
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    UnsupportedMediaType,
+)
+
+MAX_BODY_BYTES = 256 * 1024
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+NO_STORE = {"Cache-Control": "no-store"}
+_JSON_CONTENT_TYPES = ("application/json",)
+
+LambdaHandler = Callable[[dict, LambdaContext], dict]
+
+
+def create_resolver() -> APIGatewayHttpResolver:
+    """An HTTP API v2 resolver whose every failure becomes an RFC 9457 problem document."""
+    app = APIGatewayHttpResolver()
+
+    @app.exception_handler(ServiceError)
+    def _service_error(error: ServiceError) -> Response:
+        return problem_response(error, request_id_of(app.current_event.raw_event))
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response:
+        return problem_response(NotFound("no such route"), request_id_of(app.current_event.raw_event))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        # The caller gets no detail; the log has the trace (never request bodies or tokens).
+        logger.exception("unhandled error", extra={"errorType": type(error).__name__})
+        return problem_response(InternalError(), request_id_of(app.current_event.raw_event))
+
+    return app
+
+
+def problem_response(error: ServiceError, request_id: str | None) -> Response:
+    return Response(
+        status_code=error.status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        body=json.dumps(error.problem(request_id), separators=(",", ":")),
+        headers=dict(error.headers),
+    )
+
+
+def request_id_of(event: dict) -> str | None:
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    return context.get("requestId") if isinstance(context, dict) else None
+
+
+def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
+    """The Lambda entry point for a resolver: sets the invocation deadline, logs with the request id as
+    correlation id (never the event itself), flushes metrics, and puts `Cache-Control: no-store` on
+    every response, including ones for events the resolver cannot even parse."""
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(log_event=False, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict, context: LambdaContext) -> dict:
+        logger.set_correlation_id(request_id_of(event))
+        token = invocation_deadline.set(Deadline.from_context(context))
+        try:
+            response = app.resolve(event, context)
+        except Exception:  # noqa: BLE001 - the last line of defence: never a stack trace to the caller
+            logger.exception("event could not be handled")
+            error = InternalError()
+            response = {
+                "statusCode": error.status,
+                "headers": {"Content-Type": PROBLEM_CONTENT_TYPE},
+                "body": json.dumps(error.problem(request_id_of(event)), separators=(",", ":")),
+                "isBase64Encoded": False,
+            }
+        finally:
+            invocation_deadline.reset(token)
+        response.setdefault("headers", {}).update(NO_STORE)
+        return response
+
+    return lambda_handler
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidRequest(f"duplicate field {key!r} in the JSON body")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> None:
+    raise InvalidRequest(f"{name} is not valid JSON")
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: duplicate keys and NaN/Infinity are refused with a 400."""
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+    except ServiceError:
+        raise
+    except (ValueError, RecursionError):
+        raise InvalidRequest("the request body is not valid JSON") from None
+
+
+def json_body(app: APIGatewayHttpResolver, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Content type must be JSON when given (415 otherwise; a missing one is accepted), the body at most
+    `max_bytes` (413), valid strict JSON (400) and an object (400).
+    """
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type and not (content_type in _JSON_CONTENT_TYPES or content_type.endswith("+json")):
+        raise UnsupportedMediaType("send the body as application/json")
+    raw = event.body or ""
+    if len(raw) > max_bytes * 4 // 3 + 4:
+        raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
+    try:
+        text = event.decoded_body or ""
+    except ValueError:
+        raise InvalidRequest("the request body is not valid base64") from None
+    if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise PayloadTooLarge(f"the body must be at most {max_bytes} bytes")
+    if not text.strip():
+        raise InvalidRequest("a JSON object body is required")
+    body = parse_json(text)
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return body
+
+
+class Fields:
+    """Typed reads from a JSON object with 400s that name the field; `done()` refuses unknown fields."""
+
+    def __init__(self, data: dict[str, Any], *, where: str = "") -> None:
+        self._data = data
+        self._read: set[str] = set()
+        self._where = where
+
+    def _name(self, name: str) -> str:
+        return f"{self._where}{name}"
+
+    def _get(self, name: str, required: bool) -> Any:
+        self._read.add(name)
+        value = self._data.get(name)
+        if value is None and required:
+            raise InvalidRequest(f"{self._name(name)} is required")
+        return value
+
+    def string(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        max_length: int = 2048,
+        choices: Iterable[str] | None = None,
+    ) -> str | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise InvalidRequest(f"{self._name(name)} must be a string")
+        if len(value) > max_length:
+            raise InvalidRequest(f"{self._name(name)} must be at most {max_length} characters")
+        if choices is not None:
+            options = tuple(choices)
+            if value not in options:
+                raise InvalidRequest(f"{self._name(name)} must be one of {', '.join(options)}")
+        return value
+
+    def integer(self, name: str, *, minimum: int, maximum: int, required: bool = False) -> int | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(f"{self._name(name)} must be an integer")
+        if not minimum <= value <= maximum:
+            raise InvalidRequest(f"{self._name(name)} must be between {minimum} and {maximum}")
+        return value
+
+    def array(self, name: str, *, max_items: int, required: bool = False) -> list[Any] | None:
+        value = self._get(name, required)
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            raise InvalidRequest(f"{self._name(name)} must be an array")
+        if not 1 <= len(value) <= max_items:
+            raise InvalidRequest(f"{self._name(name)} must hold 1 to {max_items} items")
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self._data) - self._read)
+        if unknown:
+            shown = ", ".join(repr(name[:64]) for name in unknown[:5])
+            raise InvalidRequest(f"unknown field(s) {shown}")
+
+
+def query_fields(app: APIGatewayHttpResolver) -> Fields:
+    """Query string parameters as Fields, with 400s naming the parameter."""
+    return Fields(dict(app.current_event.query_string_parameters or {}), where="query parameter ")
