@@ -1,0 +1,102 @@
+variable "region" {
+  description = "Region of the buckets and of the S3 Access Grants instance."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "access_plan_file" {
+  description = "Access-plan JSON file (departments -> buckets, prefixes, permissions, grantees). Defaults to terraform/access-plan.json."
+  type        = string
+  default     = null
+}
+
+variable "identity_mode" {
+  description = "Who the grants are for: identity-center (each department's directory group) or iam-role (each department's IAM role, created here)."
+  type        = string
+  default     = "identity-center"
+
+  validation {
+    condition     = contains(["identity-center", "iam-role"], var.identity_mode)
+    error_message = "identity_mode must be \"identity-center\" or \"iam-role\"."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of the location role's name: <prefix>-access-grants-location."
+  type        = string
+  default     = "shopfast"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,40}$", var.name_prefix))
+    error_message = "name_prefix must be 1-40 characters valid in an IAM role name."
+  }
+}
+
+variable "bucket_names" {
+  description = "Actual bucket name for a logical bucket of the access plan, where they differ (bucket names are global). Unlisted buckets keep their plan name."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name in values(var.bucket_names) : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", name))])
+    error_message = "Every bucket name must be 3-63 lowercase letters, digits, dots or hyphens."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for SSE-KMS on the buckets; null keeps SSE-S3. The location role is allowed to use it through S3 only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]{36}$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<uuid>)."
+  }
+}
+
+variable "identity_center_instance_arn" {
+  description = "IAM Identity Center instance to associate with the Access Grants instance (required in identity-center mode)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.identity_center_instance_arn == null || can(regex("^arn:aws[a-z-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$", var.identity_center_instance_arn))
+    error_message = "identity_center_instance_arn must look like arn:aws:sso:::instance/ssoins-0123456789abcdef."
+  }
+  validation {
+    condition     = var.identity_mode != "identity-center" || var.identity_center_instance_arn != null
+    error_message = "identity-center mode needs identity_center_instance_arn."
+  }
+}
+
+variable "directory_group_ids" {
+  description = "Identity store group id by directory group name (output directory_group_ids of the federation root); every department's directory_group must be present in identity-center mode."
+  type        = map(string)
+  default     = {}
+}
+
+variable "client_application_role_arn" {
+  description = "The vending service's execution role (output of the service-iam root); the only principal the department roles trust (iam-role mode)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.client_application_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.client_application_role_arn))
+    error_message = "client_application_role_arn must be an IAM role ARN."
+  }
+  validation {
+    condition     = var.identity_mode != "iam-role" || var.client_application_role_arn != null
+    error_message = "iam-role mode needs client_application_role_arn (output of the service-iam root)."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = { Project = "shopfast-vending" }
+}

@@ -1,0 +1,81 @@
+# Reads the access plan (departments -> buckets, prefixes, permissions, grantees) once and hands every
+# root the same normalised view, so the department table is parsed in exactly one place.
+
+terraform {
+  required_version = ">= 1.9" # variable validations refer to other variables
+}
+
+variable "file" {
+  description = "Path of the access-plan JSON file (departments, their grants and their grantees)."
+  type        = string
+}
+
+locals {
+  plan = jsondecode(file(var.file))
+
+  departments = {
+    for name, dept in local.plan.departments : name => {
+      directory_group = dept.directory_group
+      iam_role        = dept.iam_role
+      grants          = dept.grants
+    }
+  }
+
+  # One entry per (department, bucket, prefix); the key is stable across applies and readable in plans.
+  grants = merge([
+    for name, dept in local.departments : {
+      for grant in dept.grants : "${name}:${grant.bucket}/${grant.prefix}" => {
+        department = name
+        bucket     = grant.bucket
+        prefix     = grant.prefix
+        permission = grant.permission
+      }
+    }
+  ]...)
+}
+
+output "buckets" {
+  description = "Logical bucket names the plan grants access to."
+  value       = toset(local.plan.buckets)
+
+  precondition {
+    condition     = alltrue([for g in local.grants : contains(local.plan.buckets, g.bucket)])
+    error_message = "Every grant must name a bucket listed in the plan's \"buckets\"."
+  }
+}
+
+output "departments" {
+  description = "Departments by name: directory group, IAM role name and grants."
+  value       = local.departments
+
+  precondition {
+    condition     = length(local.departments) > 0
+    error_message = "The access plan must define at least one department."
+  }
+  precondition {
+    condition     = alltrue([for name, d in local.departments : can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", d.iam_role))])
+    error_message = "Every department's iam_role must be a valid IAM role name (1-64 characters of [A-Za-z0-9+=,.@_-])."
+  }
+  precondition {
+    condition     = length(distinct([for d in local.departments : d.directory_group])) == length(local.departments)
+    error_message = "Two departments must not share one directory group: the group decides the department."
+  }
+}
+
+output "grants" {
+  description = "Flattened grants keyed by \"<department>:<bucket>/<prefix>\"."
+  value       = local.grants
+
+  precondition {
+    condition     = alltrue([for g in local.grants : contains(["READ", "WRITE", "READWRITE"], g.permission)])
+    error_message = "Every grant's permission must be READ, WRITE or READWRITE."
+  }
+  precondition {
+    # A prefix ending in "/" becomes the scope "prefix/*", which never matches a sibling such as "users-archive/".
+    condition = alltrue([
+      for g in local.grants : can(regex("^([A-Za-z0-9!_.'()-]+/)+$", g.prefix))
+      && !anytrue([for segment in split("/", g.prefix) : contains([".", ".."], segment)])
+    ])
+    error_message = "Every grant's prefix must be one or more path segments ending in \"/\" (no \"*\", no leading \"/\", no empty or dot segments)."
+  }
+}

@@ -1,0 +1,24 @@
+output "identity_mode" {
+  description = "Identity mode these roles were built for (SAM parameter IdentityMode)."
+  value       = var.identity_mode
+}
+
+output "client_application_role_arn" {
+  description = "Execution role of the vending Lambda functions (SAM parameter ClientApplicationRoleArn)."
+  value       = aws_iam_role.client_application.arn
+}
+
+output "identity_bearer_role_arn" {
+  description = "Role the service assumes with the user's identity context (SAM parameter IdentityBearerRoleArn); empty in iam-role mode."
+  value       = local.identity_center ? aws_iam_role.identity_bearer[0].arn : ""
+}
+
+output "identity_center_application_arn" {
+  description = "Identity Center application the service exchanges JWTs with (SAM parameter IdcApplicationArn); empty in iam-role mode."
+  value       = local.identity_center ? var.identity_center_application_arn : ""
+}
+
+output "access_grants_account_id" {
+  description = "Account of the S3 Access Grants instance (SAM parameter AccessGrantsAccountId)."
+  value       = local.account_id
+}
