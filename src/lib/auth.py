@@ -1,0 +1,318 @@
+"""JWT verification in the Lambda (defense in depth: `sam local invoke` runs no authorizer).
+
+Strict by construction: `Authorization: Bearer` only, a size limit, the header parsed by us (algorithm
+allow-list, `kid` required, no token-supplied key locations), duplicate JSON keys refused, `iss` exact,
+`aud`, `exp`/`nbf`/`iat` numeric with a small leeway, `exp - iat` bounded. Keys come only from the
+configured issuer's JWKS, cached per execution environment with rotation and last-known-good keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from lib.audit import logger
+from lib.aws import invocation_deadline
+from lib.config import ServiceConfig
+from lib.errors import ServiceUnavailable, Unauthorized
+
+MAX_TOKEN_BYTES = 8192
+MAX_JWKS_BYTES = 256 * 1024
+JWKS_MAX_AGE_SECONDS = 3600
+# An unknown `kid` triggers at most one JWKS refetch per cool-down, however many such tokens arrive.
+UNKNOWN_KID_REFETCH_COOLDOWN_SECONDS = 60
+# With no keys at all (cold start while the endpoint is down) retry no more often than this.
+COLD_RETRY_SECONDS = 5
+FETCH_TIMEOUT_SECONDS = 2.0
+MIN_FETCH_TIMEOUT_SECONDS = 0.2
+_ALLOWED_HEADER_FIELDS = frozenset({"alg", "kid", "typ", "cty"})
+_ALLOWED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+_KID = re.compile(r"^[\x21-\x7e]{1,256}$")
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_KEY_TYPE_FOR_ALG = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+
+Fetch = Callable[[str, float], bytes]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated end user. The raw token is kept for the Identity Center exchange only."""
+
+    issuer: str
+    subject: str
+    email: str | None
+    username: str | None
+    groups: tuple[str, ...]
+    token: str = field(repr=False)
+    expires_at: int = 0
+
+    @property
+    def identity_key(self) -> str:
+        """Who this is, for caches: never shared between two end users."""
+        return f"{self.issuer}|{self.subject}"
+
+    @property
+    def display_name(self) -> str:
+        return self.email or self.username or self.subject
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise Unauthorized("duplicate claim in token")
+        result[key] = value
+    return result
+
+
+def _decode_segment(segment: str, what: str) -> dict[str, Any]:
+    if not _BASE64URL.match(segment):
+        raise Unauthorized(f"malformed token {what}")
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
+    except Unauthorized:
+        raise
+    except (binascii.Error, ValueError, RecursionError):
+        raise Unauthorized(f"malformed token {what}") from None
+    if not isinstance(value, dict):
+        raise Unauthorized(f"malformed token {what}")
+    return value
+
+
+def bearer_token(headers: Mapping[str, str]) -> str:
+    """The token from `Authorization: Bearer <token>`; 401 for anything else."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+    if not value:
+        raise Unauthorized("an Authorization: Bearer token is required")
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise Unauthorized("an Authorization: Bearer token is required")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise Unauthorized("token too large")
+    return token
+
+
+def _default_fetch(url: str, timeout: float) -> bytes:
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - configured URL
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked in config
+        body = response.read(MAX_JWKS_BYTES + 1)
+    if len(body) > MAX_JWKS_BYTES:
+        raise ValueError("response too large")
+    return body
+
+
+class JwksCache:
+    """The issuer's signing keys by `kid`, with rotation and last-known-good behaviour."""
+
+    def __init__(
+        self,
+        issuer: str,
+        jwks_url: str | None = None,
+        *,
+        fetch: Fetch = _default_fetch,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._issuer = issuer
+        self._jwks_url = jwks_url
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, dict[str, Any]] = {}
+        self._fetched_at: float | None = None
+        self._last_attempt: float | None = None
+        self._last_unknown_kid_refetch: float | None = None
+        self.fetch_count = 0
+
+    def key_for(self, kid: str) -> dict[str, Any]:
+        """The JWK for `kid`; 401 if the issuer does not publish it, 503 if no keys can be had."""
+        with self._lock:
+            now = self._clock()
+            stale = self._fetched_at is None or now - self._fetched_at > JWKS_MAX_AGE_SECONDS
+            if kid not in self._keys:
+                if not self._keys:
+                    if self._last_attempt is None or now - self._last_attempt >= COLD_RETRY_SECONDS:
+                        self._refresh(now)
+                elif (
+                    self._last_unknown_kid_refetch is None
+                    or now - self._last_unknown_kid_refetch >= UNKNOWN_KID_REFETCH_COOLDOWN_SECONDS
+                ):
+                    self._last_unknown_kid_refetch = now
+                    self._refresh(now)
+            elif stale and (self._last_attempt is None or now - self._last_attempt >= COLD_RETRY_SECONDS):
+                self._refresh(now)
+            if not self._keys:
+                raise ServiceUnavailable(
+                    "the token signing keys are unavailable", retry_after=COLD_RETRY_SECONDS
+                )
+            key = self._keys.get(kid)
+            if key is None:
+                raise Unauthorized("token signed with an unknown key")
+            return key
+
+    def _timeout(self) -> float:
+        deadline = invocation_deadline.get()
+        timeout = FETCH_TIMEOUT_SECONDS
+        if deadline is not None:
+            timeout = min(timeout, deadline.remaining())
+        if timeout < MIN_FETCH_TIMEOUT_SECONDS:
+            raise ServiceUnavailable("no time left to fetch the token signing keys")
+        return timeout
+
+    def _jwks_location(self) -> str:
+        if self._jwks_url is None:
+            discovery = json.loads(
+                self._fetch(f"{self._issuer}/.well-known/openid-configuration", self._timeout())
+            )
+            if not isinstance(discovery, dict) or discovery.get("issuer") != self._issuer:
+                raise ValueError("discovery document names another issuer")
+            jwks_uri = discovery.get("jwks_uri")
+            if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+                raise ValueError("discovery document has no usable jwks_uri")
+            self._jwks_url = jwks_uri
+        return self._jwks_url
+
+    def _refresh(self, now: float) -> None:
+        self._last_attempt = now
+        self.fetch_count += 1
+        try:
+            document = json.loads(self._fetch(self._jwks_location(), self._timeout()))
+            keys = _usable_keys(document)
+        except (OSError, ValueError, urllib.error.URLError) as error:
+            # Keep serving the last-known-good keys; the log says why without any token material.
+            logger.warning("JWKS refresh failed", extra={"errorType": type(error).__name__})
+            return
+        if keys:
+            self._keys = keys
+            self._fetched_at = now
+
+
+def _usable_keys(document: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWKS document")
+    keys: dict[str, dict[str, Any]] = {}
+    for jwk in document["keys"]:
+        if not isinstance(jwk, dict):
+            continue
+        kid = jwk.get("kid")
+        if not isinstance(kid, str) or not _KID.match(kid) or jwk.get("use", "sig") != "sig":
+            continue
+        if jwk.get("kty") not in {"RSA", "EC"} or "d" in jwk:
+            continue
+        keys[kid] = jwk
+    return keys
+
+
+class JwtVerifier:
+    def __init__(self, config: ServiceConfig, jwks: JwksCache | None = None) -> None:
+        self._config = config
+        self._jwks = jwks or JwksCache(config.jwt_issuer, config.jwt_jwks_url)
+
+    @property
+    def jwks(self) -> JwksCache:
+        return self._jwks
+
+    def verify(self, token: str) -> Caller:
+        config = self._config
+        if len(token) > MAX_TOKEN_BYTES:
+            raise Unauthorized("token too large")
+        parts = token.split(".")
+        if len(parts) != 3 or not all(parts):
+            raise Unauthorized("malformed token")
+        header = _decode_segment(parts[0], "header")
+        _decode_segment(parts[1], "payload")  # duplicate claims are refused before any other check
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in config.jwt_algorithms:
+            raise Unauthorized("token algorithm not allowed")
+        unknown = set(header) - _ALLOWED_HEADER_FIELDS
+        if unknown:
+            raise Unauthorized("token header has unsupported fields")
+        token_type = header.get("typ")
+        if token_type is not None and (
+            not isinstance(token_type, str) or token_type.lower() not in _ALLOWED_TYPES
+        ):
+            raise Unauthorized("unsupported token type")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not _KID.match(kid):
+            raise Unauthorized("token has no usable key id")
+        jwk = self._jwks.key_for(kid)
+        if jwk.get("kty") != _KEY_TYPE_FOR_ALG[algorithm[:2]] or jwk.get("alg", algorithm) != algorithm:
+            raise Unauthorized("token algorithm does not match its key")
+        try:
+            key = jwt.PyJWK(jwk, algorithm=algorithm)
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[algorithm],
+                audience=list(config.jwt_audience),
+                issuer=config.jwt_issuer,
+                leeway=config.jwt_leeway_seconds,
+                options={"require": ["exp", "iat", "iss", "sub", "aud"], "strict_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired") from None
+        except jwt.InvalidTokenError as error:
+            raise Unauthorized(f"invalid token ({type(error).__name__})") from None
+        return self._caller(token, claims)
+
+    def _caller(self, token: str, claims: dict[str, Any]) -> Caller:
+        config = self._config
+        for name in ("exp", "iat", "nbf"):
+            if name in claims and (
+                isinstance(claims[name], bool) or not isinstance(claims[name], int | float)
+            ):
+                raise Unauthorized(f"claim {name} must be numeric")
+        if claims["exp"] - claims["iat"] > config.jwt_max_lifetime_seconds:
+            raise Unauthorized("token lifetime exceeds the allowed maximum")
+        if claims["iat"] > time.time() + config.jwt_leeway_seconds:
+            raise Unauthorized("token issued in the future")
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not 1 <= len(subject) <= 256:
+            raise Unauthorized("claim sub must be a non-empty string")
+        email = claims.get("email")
+        username = claims.get("username") or claims.get("preferred_username")
+        return Caller(
+            issuer=claims["iss"],
+            subject=subject,
+            email=email if isinstance(email, str) and len(email) <= 320 else None,
+            username=username if isinstance(username, str) and len(username) <= 256 else None,
+            groups=_groups(claims.get(config.role_claim)),
+            token=token,
+            expires_at=int(claims["exp"]),
+        )
+
+
+def _groups(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list):
+        return tuple(item for item in value if isinstance(item, str) and item)
+    return ()
+
+
+_verifier: JwtVerifier | None = None
+
+
+def get_verifier(config: ServiceConfig) -> JwtVerifier:
+    """The verifier of this execution environment (its JWKS cache lives as long as the environment)."""
+    global _verifier
+    if _verifier is None or _verifier._config is not config:
+        _verifier = JwtVerifier(config)
+    return _verifier
+
+
+def authenticate(headers: Mapping[str, str], config: ServiceConfig) -> Caller:
+    """Verify the request's bearer token; raises Unauthorized (401) or ServiceUnavailable (503)."""
+    return get_verifier(config).verify(bearer_token(headers))

@@ -1,0 +1,159 @@
+"""From an authenticated caller to an AWS session that S3 Access Grants knows as that caller.
+
+- identity-center: CreateTokenWithIAM (the JWT as assertion) → AssumeRole on the identity-bearer role with
+  the identity context in `ProvidedContexts`;
+- iam-role: the caller's group claim → a configured department role → AssumeRole with `SourceIdentity`.
+
+Sessions are cached per end-user identity (and role) until shortly before they expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.auth import Caller
+from lib.aws import AwsCredentials, AwsGateway, credentials_from
+from lib.cache import SessionCache
+from lib.config import IDENTITY_CENTER, ServiceConfig
+from lib.errors import AccessDenied, InvalidRequest, UpstreamError
+
+IDENTITY_CENTER_CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
+MAX_SESSION_NAME = 64
+_NOT_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
+
+
+@dataclass
+class IdentitySession:
+    """An AWS session acting for one end user; `s3control` signs with its credentials."""
+
+    identity_key: str
+    role_arn: str
+    session_name: str
+    credentials: AwsCredentials
+    directory_user_id: str | None = None
+    source_identity: str | None = None
+    group: str | None = None
+    s3control: Any = field(default=None, repr=False)
+
+    @property
+    def expires_at(self) -> float:
+        return self.credentials.expiration.timestamp()
+
+
+def session_name_for(caller: Caller) -> str:
+    """A readable, valid STS session name (2-64 chars of `[\\w+=,.@-]`) derived from the user."""
+    base = _NOT_SESSION_NAME_CHARS.sub("-", caller.display_name).strip("-") or "user"
+    if len(base) <= MAX_SESSION_NAME and base == caller.display_name:
+        return base if len(base) >= 2 else f"{base}-u"
+    # Sanitised or truncated: add a digest of the subject so two users never share a name.
+    digest = hashlib.sha256(caller.identity_key.encode()).hexdigest()[:10]
+    return f"{base[: MAX_SESSION_NAME - len(digest) - 1]}-{digest}"
+
+
+def _unverified_claims(id_token: str | None) -> dict[str, Any]:
+    """Claims of the Identity Center idToken: received from AWS over TLS, read for ids only."""
+    if not id_token or id_token.count(".") != 2:
+        return {}
+    payload = id_token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+class IdentityExchange:
+    def __init__(
+        self, config: ServiceConfig, gateway: AwsGateway, sessions: SessionCache | None = None
+    ) -> None:
+        self._config = config
+        self._gateway = gateway
+        self._sessions: SessionCache[IdentitySession] | None = (
+            (sessions or SessionCache()) if config.cache_enabled else None
+        )
+
+    def mapped_role(self, caller: Caller, role: str | None) -> tuple[str, str]:
+        """iam-role mode: the (group, role ARN) this caller acts as; 403 with none, 400 if ambiguous."""
+        mapping = self._config.role_mapping
+        choices = {group: mapping[group] for group in caller.groups if group in mapping}
+        if role is not None:
+            for group, role_arn in choices.items():
+                if role in (group, role_arn):
+                    return group, role_arn
+            raise AccessDenied("you are not a member of a group mapped to that role")
+        if not choices:
+            raise AccessDenied("none of your groups is mapped to a role")
+        if len(choices) > 1:
+            raise InvalidRequest(
+                f"you are in several mapped groups; name one with 'role': {', '.join(choices)}"
+            )
+        return next(iter(choices.items()))
+
+    def session_key(self, caller: Caller, role: str | None = None) -> str:
+        if self._config.identity_mode == IDENTITY_CENTER:
+            return caller.identity_key
+        return f"{caller.identity_key}|{self.mapped_role(caller, role)[1]}"
+
+    def session_for(self, caller: Caller, role: str | None = None) -> tuple[IdentitySession, bool]:
+        """The caller's identity session and whether it came from the cache."""
+        if self._config.identity_mode == IDENTITY_CENTER and role is not None:
+            raise InvalidRequest("'role' applies only in iam-role mode")
+        key = self.session_key(caller, role)
+        if self._sessions is not None:
+            cached = self._sessions.get(key)
+            if cached is not None:
+                return cached, True
+        if self._config.identity_mode == IDENTITY_CENTER:
+            session = self._identity_center_session(caller, key)
+        else:
+            session = self._role_session(caller, key, role)
+        session.s3control = self._gateway.s3control_for(session.credentials)
+        if self._sessions is not None:
+            self._sessions.store(key, session, session.expires_at)
+        return session, False
+
+    def forget(self, session: IdentitySession) -> None:
+        if self._sessions is not None:
+            self._sessions.forget(session.identity_key)
+
+    def _identity_center_session(self, caller: Caller, key: str) -> IdentitySession:
+        token = self._gateway.create_token_with_iam(caller.token)
+        id_claims = _unverified_claims(token.get("idToken"))
+        context = (token.get("awsAdditionalDetails") or {}).get("identityContext") or id_claims.get(
+            "sts:identity_context"
+        )
+        if not context:
+            raise UpstreamError("IAM Identity Center returned no identity context")
+        session_name = session_name_for(caller)
+        response = self._gateway.assume_role(
+            RoleArn=self._config.identity_bearer_role_arn,
+            RoleSessionName=session_name,
+            ProvidedContexts=[{"ProviderArn": IDENTITY_CENTER_CONTEXT_PROVIDER, "ContextAssertion": context}],
+        )
+        return IdentitySession(
+            identity_key=key,
+            role_arn=str(self._config.identity_bearer_role_arn),
+            session_name=session_name,
+            credentials=credentials_from(response["Credentials"]),
+            directory_user_id=id_claims.get("sub") if isinstance(id_claims.get("sub"), str) else None,
+        )
+
+    def _role_session(self, caller: Caller, key: str, role: str | None) -> IdentitySession:
+        group, role_arn = self.mapped_role(caller, role)
+        session_name = session_name_for(caller)
+        response = self._gateway.assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name, SourceIdentity=session_name
+        )
+        return IdentitySession(
+            identity_key=key,
+            role_arn=role_arn,
+            session_name=session_name,
+            credentials=credentials_from(response["Credentials"]),
+            source_identity=session_name,
+            group=group,
+        )
