@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `make deploy`: Terraform outputs -> Identity Center application settings -> sam build -> sam deploy.
+# Nothing is copied by hand: every SAM parameter that names an AWS resource comes from an applied root.
+#
+# Prerequisites (README.md, "Deploying to AWS"): the roots are applied, in identity-center mode
+#   federation (Identity Center account) -> service-iam -> grants, in iam-role mode service-iam -> grants.
+#
+# Environment:
+#   TERRAFORM_DIR        folder holding the roots (default: this script's folder)
+#   SAM                  SAM CLI executable (default: sam)
+#   STACK_NAME           SAM stack (default: samconfig.toml's shopfast-vending)
+#   IDC_AWS_PROFILE      profile of the Identity Center account for configure_application.py
+#                        (default: the current credentials)
+#   JWT_ISSUER, JWT_AUDIENCE   iam-role mode only (no federation root): issuer URL and comma-separated audiences
+#   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: none)
+#   DRY_RUN=1            print the commands instead of running them
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+tf_dir="${TERRAFORM_DIR:-$here}"
+sam="${SAM:-sam}"
+python="${PYTHON:-$repo/.venv/bin/python}"
+[ -x "$python" ] || python="python3"
+
+die() { echo "deploy: $*" >&2; exit 1; }
+
+# tf_output ROOT NAME: one output of an applied root, as raw text (lists joined by commas).
+tf_output() {
+  local root="$tf_dir/$1"
+  [ -d "$root" ] || die "no Terraform root at $root"
+  terraform -chdir="$root" output -json "$2" 2>/dev/null \
+    | "$python" -c 'import json, sys; v = json.load(sys.stdin); print(",".join(v) if isinstance(v, list) else v)' \
+    || die "output '$2' of terraform/$1 is missing: apply that root first"
+}
+
+# run CMD...: execute, or print it shell-quoted in dry-run mode.
+run() {
+  if [ "${DRY_RUN:-0}" = "1" ]; then
+    printf '%q ' "$@"
+    printf '\n'
+  else
+    "$@"
+  fi
+}
+
+# sam_param KEY VALUE: a --parameter-overrides item; always quoted so JSON, commas and empty values survive.
+sam_param() {
+  local value="${2//\\/\\\\}"
+  printf '%s="%s"' "$1" "${value//\"/\\\"}"
+}
+
+identity_mode="$(tf_output service-iam identity_mode)"
+grants_mode="$(tf_output grants identity_mode)"
+[ "$identity_mode" = "$grants_mode" ] \
+  || die "service-iam was applied for $identity_mode but grants for $grants_mode; apply both with one identity_mode"
+
+client_role="$(tf_output service-iam client_application_role_arn)"
+bearer_role="$(tf_output service-iam identity_bearer_role_arn)"
+service_application_arn="$(tf_output service-iam identity_center_application_arn)"
+account_id="$(tf_output grants access_grants_account_id)"
+allowed_buckets="$(tf_output grants allowed_buckets)"
+role_mapping="$(tf_output grants role_mapping)"
+
+if [ "$identity_mode" = "identity-center" ]; then
+  application_arn="$(tf_output federation application_arn)"
+  jwt_issuer="$(tf_output federation jwt_issuer_url)"
+  jwt_audience="$(tf_output federation jwt_audiences)"
+  token_issuer_arn="$(tf_output federation trusted_token_issuer_arn)"
+  [ "$service_application_arn" = "$application_arn" ] \
+    || die "service-iam was applied with another application than the federation root's $application_arn"
+
+  configure=("$python" "$here/configure_application.py"
+    --application-arn "$application_arn"
+    --trusted-token-issuer-arn "$token_issuer_arn"
+    --client-application-role-arn "$client_role")
+  IFS=',' read -r -a audiences <<<"$jwt_audience"
+  for audience in "${audiences[@]}"; do configure+=(--audience "$audience"); done
+  if [ -n "${IDC_AWS_PROFILE:-}" ]; then
+    run env AWS_PROFILE="$IDC_AWS_PROFILE" "${configure[@]}"
+  else
+    run "${configure[@]}"
+  fi
+else
+  application_arn=""
+  jwt_issuer="${JWT_ISSUER:?iam-role mode: set JWT_ISSUER to the IdP issuer URL}"
+  jwt_audience="${JWT_AUDIENCE:?iam-role mode: set JWT_AUDIENCE to the accepted audiences}"
+fi
+
+overrides=(
+  "$(sam_param IdentityMode "$identity_mode")"
+  "$(sam_param JwtIssuer "$jwt_issuer")"
+  "$(sam_param JwtAudience "$jwt_audience")"
+  "$(sam_param ClientApplicationRoleArn "$client_role")"
+  "$(sam_param IdentityBearerRoleArn "$bearer_role")"
+  "$(sam_param IdcApplicationArn "$application_arn")"
+  "$(sam_param AccessGrantsAccountId "$account_id")"
+  "$(sam_param AllowedBuckets "$allowed_buckets")"
+  "$(sam_param RoleMapping "$role_mapping")"
+  "$(sam_param CorsAllowedOrigins "${CORS_ALLOWED_ORIGINS:-}")"
+)
+
+stack=()
+[ -z "${STACK_NAME:-}" ] || stack=(--stack-name "$STACK_NAME")
+
+cd "$repo"
+run "$sam" build
+run "$sam" deploy "${stack[@]}" --parameter-overrides "${overrides[@]}"
