@@ -1,0 +1,98 @@
+"""Cold start: a fresh `python -c` process imports and initialises one handler module, then serves one
+request. Import + init is what Lambda bills as the Init phase for our code; the first invocation (JWKS
+fetch, boto3 client creation, a cold cache) is measured separately, with and without upstream waits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from bench.measure import median, rounded
+from bench.service import HANDLERS, Request, prepare
+from bench.workloads import ROOT
+
+# Runs in the fresh process. Nothing of the service, boto3 or bench is imported before the clock starts.
+CHILD = """
+import importlib, json, sys, time
+started = time.perf_counter()
+module = importlib.import_module(sys.argv[1])
+init_ms = (time.perf_counter() - started) * 1000.0
+from bench.measure import UpstreamTimer, timed_call
+from bench.service import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS
+from local.lambda_context import LambdaContext
+with open(sys.argv[2]) as event_file:
+    event = json.load(event_file)
+context = LambdaContext(sys.argv[4], timeout_seconds=FUNCTION_TIMEOUT_SECONDS, memory_mb=FUNCTION_MEMORY_MB)
+timer = UpstreamTimer().install()
+sample, _ = timed_call(timer, lambda: module.lambda_handler(event, context))
+with open(sys.argv[3], "w") as out:
+    json.dump({"init_ms": init_ms, "first_invoke_ms": sample.wall_ms,
+               "first_invoke_handler_ms": sample.handler_ms, "status": sample.status}, out)
+"""
+
+FIRST_REQUESTS: dict[str, Request] = {
+    "handlers.health": Request("GET /v1/health", "alice@shopfast.example"),
+    "handlers.identity": Request("GET /v1/me", "alice@shopfast.example"),
+    "handlers.credentials": Request(
+        "POST /v1/credentials",
+        "alice@shopfast.example",
+        body={"target": "s3://shopfast-data/users/user_list", "permission": "READ"},
+    ),
+    "handlers.presign": Request(
+        "POST /v1/presign",
+        "alice@shopfast.example",
+        body={"target": "s3://shopfast-data/users/user_list", "method": "GET"},
+    ),
+    "handlers.objects": Request(
+        "GET /v1/objects", "alice@shopfast.example", query={"prefix": "s3://shopfast-data/users/"}
+    ),
+}
+
+
+def measure_cold_starts(
+    environment: Mapping[str, str],
+    tokens: Mapping[str, str],
+    *,
+    runs: int,
+    log_path: Path,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """Median over `runs` fresh processes per handler module."""
+    child_env = {**os.environ, **environment, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    per_module: dict[str, list[dict[str, float]]] = {module: [] for module in HANDLERS}
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch, log_path.open("ab") as log:
+        for module, function_name in HANDLERS.items():
+            progress(f"  cold start {module} x {runs}")
+            event_path = Path(scratch) / f"{module}.json"
+            event_path.write_text(json.dumps(prepare(FIRST_REQUESTS[module], tokens).event))
+            for run in range(runs):
+                result_path = Path(scratch) / f"{module}-{run}.out.json"
+                started = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, "-c", CHILD, module, str(event_path), str(result_path), function_name],
+                    env=child_env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=log,
+                    check=True,
+                    timeout=120,
+                )
+                figures = json.loads(result_path.read_text())
+                figures["process_ms"] = (time.perf_counter() - started) * 1000.0
+                per_module[module].append(figures)
+    return {
+        module: {
+            name: rounded(median([run[name] for run in runs_of_module]))
+            for name in ("init_ms", "first_invoke_ms", "first_invoke_handler_ms", "process_ms")
+        }
+        | {"first_invoke_statuses": sorted({int(run["status"]) for run in runs_of_module}), "runs": runs}
+        for module, runs_of_module in per_module.items()
+    }

@@ -1,0 +1,193 @@
+"""The targets of issue 6, checked against a result, and the table `make bench` prints."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TextIO
+
+COLD_INIT_TARGET_MS = 300.0
+PEAK_RSS_TARGET_MB = 150.0
+# RSS moves in allocator-sized steps; under one arena (1 MiB) of movement is not growth.
+RSS_GROWTH_TOLERANCE_MB = 1.0
+
+
+def _get(result: dict[str, Any], *path: str) -> Any:
+    node: Any = result
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _target(name: str, limit: str, measured: Any, check: Callable[[Any], bool]) -> dict[str, Any]:
+    met = (
+        measured is not None
+        and not (isinstance(measured, float) and math.isnan(measured))
+        and check(measured)
+    )
+    return {"target": name, "limit": limit, "measured": measured, "met": bool(met)}
+
+
+def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    repeat = ("workloads", "repeat_one_user")
+    targets = [
+        _target(
+            "repeat_one_user cached AWS calls",
+            "<= 3",
+            _get(result, *repeat, "cached", "aws_calls"),
+            lambda value: value <= 3,
+        ),
+        _target(
+            "repeat_one_user uncached AWS calls",
+            "= 3 per request (reference flow)",
+            _get(result, *repeat, "uncached", "aws_calls"),
+            lambda value: value == 3 * _get(result, *repeat, "uncached", "requests"),
+        ),
+        _target(
+            "repeat_one_user p50 speedup",
+            ">= 20x",
+            _get(result, *repeat, "speedup_p50"),
+            lambda value: value >= 20,
+        ),
+        _target(
+            "frontend_session cached AWS calls",
+            "<= 4",
+            _get(result, "workloads", "frontend_session", "cached", "aws_calls"),
+            lambda value: value <= 4,
+        ),
+        _target(
+            "warm hit /v1/credentials handler p50",
+            "<= 1 ms",
+            _get(result, "warm_hit_handler_ms", "credentials", "handler_p50_ms"),
+            lambda value: value <= 1.0,
+        ),
+        _target(
+            "warm hit single presign handler p50",
+            "<= 2 ms",
+            _get(result, "warm_hit_handler_ms", "presign_single", "handler_p50_ms"),
+            lambda value: value <= 2.0,
+        ),
+        _target(
+            "warm hit batch of 100 presigns handler p50",
+            "<= 50 ms",
+            _get(result, "warm_hit_handler_ms", "presign_batch_100", "handler_p50_ms"),
+            lambda value: value <= 50.0,
+        ),
+    ]
+    for module, init_ms in sorted((result.get("cold_init_ms") or {}).items()):
+        targets.append(
+            _target(f"cold init {module}", f"<= {COLD_INIT_TARGET_MS:.0f} ms", init_ms, lambda v: v <= 300.0)
+        )
+    targets.append(
+        _target(
+            "peak RSS after the memory workload",
+            f"<= {PEAK_RSS_TARGET_MB:.0f} MB",
+            result.get("peak_rss_mb"),
+            lambda value: value <= PEAK_RSS_TARGET_MB,
+        )
+    )
+    targets.append(
+        _target(
+            "RSS growth, call 5,000 -> 10,000",
+            f"none (< {RSS_GROWTH_TOLERANCE_MB} MB)",
+            result.get("rss_growth_mb"),
+            lambda value: value < RSS_GROWTH_TOLERANCE_MB,
+        )
+    )
+    return targets
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def print_report(result: dict[str, Any], out: TextIO) -> None:
+    write = out.write
+    write(f"\nUpstream latency injected per AWS control-plane call: {result['upstream_latency_ms']} ms\n")
+    write("Times in ms; p50/p95 = wall time of the handler call; handler = wall minus upstream waits.\n\n")
+    header = ("workload", "mode", "reqs", "aws calls", "p50", "p95", "handler p50", "handler p95", "speedup")
+    rows = []
+    for name, entry in result["workloads"].items():
+        for mode in ("cached", "uncached"):
+            figures = entry.get(mode) or {}
+            rows.append(
+                (
+                    name if mode == "cached" else "",
+                    mode,
+                    _fmt(figures.get("requests")),
+                    _fmt(figures.get("aws_calls")),
+                    _fmt(figures.get("p50_ms")),
+                    _fmt(figures.get("p95_ms")),
+                    _fmt(figures.get("handler_p50_ms"), 3),
+                    _fmt(figures.get("handler_p95_ms"), 3),
+                    f"{entry['speedup_p50']:.1f}x" if mode == "cached" and entry.get("speedup_p50") else "",
+                )
+            )
+    _table(header, rows, write)
+
+    write("\nWarm cache hits (cached passes, requests during which no HTTP left the process):\n")
+    _table(
+        ("request", "handler p50", "samples"),
+        [
+            (name, _fmt(figures["handler_p50_ms"], 3), _fmt(figures["samples"]))
+            for name, figures in result["warm_hit_handler_ms"].items()
+        ],
+        write,
+    )
+
+    cold = result.get("cold_start") or {}
+    if cold:
+        write("\nCold start (fresh process per run, median):\n")
+        _table(
+            ("handler module", "import+init", "1st invoke", "1st invoke handler", "process"),
+            [
+                (
+                    module,
+                    _fmt(figures["init_ms"], 1),
+                    _fmt(figures["first_invoke_ms"], 1),
+                    _fmt(figures["first_invoke_handler_ms"], 1),
+                    _fmt(figures["process_ms"], 1),
+                )
+                for module, figures in cold.items()
+            ],
+            write,
+        )
+
+    memory = result.get("memory") or {}
+    if memory:
+        peak = _fmt(result.get("peak_rss_mb"), 1)
+        write(
+            f"\nMemory after {memory.get('calls')} warm calls: peak RSS {peak} MB,"
+            f" growth call {memory.get('calls', 0) // 2} -> {memory.get('calls')}:"
+            f" {_fmt(result.get('rss_growth_mb'), 3)} MB\n"
+        )
+
+    write("\nTargets (issue 6):\n")
+    _table(
+        ("target", "limit", "measured", ""),
+        [
+            (
+                target["target"],
+                target["limit"],
+                _fmt(target["measured"], 3),
+                "met" if target["met"] else "MISSED",
+            )
+            for target in result["targets"]
+        ],
+        write,
+    )
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], write: Callable[[str], Any]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    line = "  ".join("{:<%d}" % width for width in widths)  # noqa: UP031 - widths are computed
+    write(line.format(*header) + "\n")
+    write("  ".join("-" * width for width in widths) + "\n")
+    for row in rows:
+        write(line.format(*row) + "\n")

@@ -1,0 +1,138 @@
+"""Runs every workload twice (caches on, then the uncached reference flow) against one local stack."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.measure import Sample, UpstreamTimer, median, percentile, rounded, timed_call
+from bench.service import ExecutionEnvironment, prepare, service_environment
+from bench.workloads import Workload
+
+MODES = (("cached", True), ("uncached", False))
+
+
+@dataclass
+class PassResult:
+    """One workload in one mode: every request's sample plus the emulator's counters for the pass."""
+
+    workload: str
+    mode: str
+    routes: list[str]
+    samples: list[Sample]
+    control_plane_calls: int
+    calls_by_operation: dict[str, int]
+    statuses: Counter = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, Any]:
+        walls = [sample.wall_ms for sample in self.samples]
+        handler = [sample.handler_ms for sample in self.samples]
+        return {
+            "aws_calls": self.control_plane_calls,
+            "p50_ms": rounded(percentile(walls, 50)),
+            "p95_ms": rounded(percentile(walls, 95)),
+            "handler_p50_ms": rounded(percentile(handler, 50)),
+            "handler_p95_ms": rounded(percentile(handler, 95)),
+            "requests": len(self.samples),
+            "total_ms": rounded(sum(walls), 1),
+            "statuses": {str(status): count for status, count in sorted(self.statuses.items())},
+            "calls_by_operation": dict(sorted(self.calls_by_operation.items())),
+        }
+
+
+def run_pass(
+    stack: Any,
+    workload: Workload,
+    *,
+    mode: str,
+    cache_enabled: bool,
+    tokens: Mapping[str, str],
+    timer: UpstreamTimer,
+) -> PassResult:
+    environment = ExecutionEnvironment(service_environment(stack.config(), cache_enabled=cache_enabled))
+    invocations = [environment.bind(prepare(request, tokens)) for request in workload.requests]
+    stack.reset_stats()
+    samples, statuses = [], Counter()
+    for invocation in invocations:
+        sample, _ = timed_call(timer, invocation)
+        samples.append(sample)
+        statuses[sample.status] += 1
+    stats = stack.stats()
+    return PassResult(
+        workload=workload.name,
+        mode=mode,
+        routes=[request.route for request in workload.requests],
+        samples=samples,
+        control_plane_calls=int(stats["controlPlaneCalls"]),
+        calls_by_operation={name: int(count) for name, count in stats["calls"].items() if count},
+        statuses=statuses,
+    )
+
+
+def run_workloads(
+    stack: Any,
+    workloads: list[Workload],
+    tokens: Mapping[str, str],
+    progress: Callable[[str], None],
+) -> list[PassResult]:
+    timer = UpstreamTimer().install()
+    try:
+        results = []
+        for workload in workloads:
+            for mode, cache_enabled in MODES:
+                progress(f"  {workload.name:<20} {mode:<8} ({len(workload.requests)} requests)")
+                results.append(
+                    run_pass(
+                        stack, workload, mode=mode, cache_enabled=cache_enabled, tokens=tokens, timer=timer
+                    )
+                )
+        return results
+    finally:
+        timer.uninstall()
+
+
+def workloads_section(results: list[PassResult]) -> dict[str, Any]:
+    section: dict[str, Any] = {}
+    for result in results:
+        entry = section.setdefault(result.workload, {})
+        entry[result.mode] = result.summary()
+    for entry in section.values():
+        cached, uncached = entry.get("cached"), entry.get("uncached")
+        if cached and uncached and cached["p50_ms"]:
+            entry["speedup_p50"] = round(uncached["p50_ms"] / cached["p50_ms"], 2)
+    return section
+
+
+def warm_hits(results: list[PassResult]) -> dict[str, Any]:
+    """Handler time of warm cache hits: cached-mode 200s during which no HTTP left the process."""
+
+    def hits(workloads: set[str], route: str) -> list[float]:
+        return [
+            sample.handler_ms
+            for result in results
+            if result.mode == "cached" and result.workload in workloads
+            for sample, sample_route in zip(result.samples, result.routes, strict=True)
+            if sample_route == route and sample.status == 200 and sample.served_locally
+        ]
+
+    figures = {
+        "credentials": hits({"repeat_one_user", "six_users"}, "POST /v1/credentials"),
+        "presign_single": hits({"frontend_session"}, "POST /v1/presign"),
+        "presign_batch_100": hits({"batch_presign_100"}, "POST /v1/presign"),
+    }
+    return {
+        name: {"handler_p50_ms": rounded(median(values)), "samples": len(values)}
+        for name, values in figures.items()
+    }
+
+
+def failures(results: list[PassResult]) -> list[str]:
+    """Server errors make a benchmark meaningless: they are reported, and `make bench` fails."""
+    return [
+        f"{result.workload}/{result.mode}: {count} x HTTP {status}"
+        for result in results
+        for status, count in result.statuses.items()
+        if status >= 500 or status == 0
+    ]

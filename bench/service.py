@@ -1,0 +1,125 @@
+"""The service under measurement: handlers invoked in-process the way the local gateway invokes them.
+
+Each benchmark pass runs in a fresh execution environment: the service's modules (`lib.*`,
+`handlers.*`) are dropped from `sys.modules` and imported again with the pass's environment, so
+configuration, AWS clients, JWKS keys and every cache start empty, exactly as in a new Lambda
+container. Third-party libraries (boto3, Powertools, pyjwt) stay imported: warm workloads measure
+request handling, cold starts are measured separately in fresh processes (`bench.cold_start`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from local.apigw_events import build_http_api_event
+from local.lambda_context import LambdaContext
+
+# handler module -> function logical id, and route -> handler module, as in template.yaml
+HANDLERS: dict[str, str] = {
+    "handlers.health": "HealthFunction",
+    "handlers.identity": "IdentityFunction",
+    "handlers.credentials": "CredentialsFunction",
+    "handlers.presign": "PresignFunction",
+    "handlers.objects": "ObjectsFunction",
+}
+ROUTE_HANDLERS: dict[str, str] = {
+    "GET /v1/health": "handlers.health",
+    "GET /v1/me": "handlers.identity",
+    "GET /v1/grants": "handlers.identity",
+    "POST /v1/credentials": "handlers.credentials",
+    "POST /v1/presign": "handlers.presign",
+    "GET /v1/objects": "handlers.objects",
+}
+FUNCTION_TIMEOUT_SECONDS = 29.0
+FUNCTION_MEMORY_MB = 512
+# Static keys of the Lambda's execution role; the emulator accepts any static keys.
+EXECUTION_ROLE_KEYS = {"AWS_ACCESS_KEY_ID": "AKIABENCHEXECROLE000", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
+
+
+def service_environment(stack_config: Mapping[str, Any], *, cache_enabled: bool) -> dict[str, str]:
+    """The Lambda environment for identity-center mode, built from the emulator's /_local/config."""
+    return {
+        "IDENTITY_MODE": "identity-center",
+        "JWT_ISSUER": stack_config["issuer"],
+        "JWT_AUDIENCE": stack_config["audience"],
+        "IDC_APPLICATION_ARN": stack_config["applicationArn"],
+        "IDENTITY_BEARER_ROLE_ARN": stack_config["identityBearerRoleArn"],
+        "ACCESS_GRANTS_ACCOUNT_ID": stack_config["accountId"],
+        "CACHE_ENABLED": "true" if cache_enabled else "false",
+        "AWS_ENDPOINT_URL": stack_config["endpoint"],
+        "AWS_REGION": stack_config["region"],
+        "AWS_DEFAULT_REGION": stack_config["region"],
+        "POWERTOOLS_SERVICE_NAME": "shopfast-vending",
+        "POWERTOOLS_METRICS_NAMESPACE": "ShopFastVending",
+        # No X-Ray daemon here; tracing would only add failed UDP sends that Lambda does not pay.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **EXECUTION_ROLE_KEYS,
+    }
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API request of a workload, before it becomes an event."""
+
+    route: str  # "POST /v1/credentials"
+    user: str  # demo user email
+    body: dict[str, Any] | None = None
+    query: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    handler_module: str
+    event: dict[str, Any]
+
+
+def prepare(request: Request, tokens: Mapping[str, str]) -> PreparedRequest:
+    """The event API Gateway would send after its JWT authorizer accepted the token."""
+    token = tokens[request.user]
+    method, path = request.route.split(" ", 1)
+    headers = {"authorization": f"Bearer {token}"}
+    if request.body is not None:
+        headers["content-type"] = "application/json"
+    event = build_http_api_event(
+        method,
+        path,
+        headers=headers,
+        query=request.query,
+        body=json.dumps(request.body) if request.body is not None else None,
+        claims=jwt.decode(token, options={"verify_signature": False}),
+        route_key=request.route,
+    )
+    return PreparedRequest(ROUTE_HANDLERS[request.route], event)
+
+
+class ExecutionEnvironment:
+    """One warm Lambda execution environment per handler module, sharing one process."""
+
+    def __init__(self, environment: Mapping[str, str]) -> None:
+        os.environ.update(environment)
+        for name in [name for name in sys.modules if _is_service_module(name)]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+        self._handlers = {name: importlib.import_module(name).lambda_handler for name in HANDLERS}
+
+    def bind(self, prepared: PreparedRequest) -> Callable[[], dict[str, Any]]:
+        """The invocation, with its context built beforehand so that only the handler is timed."""
+        handler = self._handlers[prepared.handler_module]
+        context = LambdaContext(
+            HANDLERS[prepared.handler_module],
+            timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
+            memory_mb=FUNCTION_MEMORY_MB,
+        )
+        return lambda: handler(prepared.event, context)
+
+
+def _is_service_module(name: str) -> bool:
+    return name in {"lib", "handlers"} or name.startswith(("lib.", "handlers."))
