@@ -38,6 +38,8 @@ class CredentialRequest:
     duration_seconds: int | None = None  # None = DEFAULT_DURATION_SECONDS
     target_type: str | None = None  # None = "Object" for object targets
     role: str | None = None  # iam-role mode: the group (or role ARN) to act as
+    # Cached credentials expiring sooner than this are not served (presigned URLs must not outlive them).
+    min_remaining_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class VendingService:
         found = self._credentials.find(
             identity, request.target, request.permission, request.privilege, min_duration
         )
+        if found is not None and found.credentials.expiration.timestamp() - time.time() < (
+            request.min_remaining_seconds
+        ):
+            found = None
         count("CacheHits" if found is not None else "CacheMisses")
         if found is None:
             return None
