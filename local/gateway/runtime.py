@@ -1,0 +1,138 @@
+"""Runs Lambda handlers in this process the way one warm Lambda execution environment would.
+
+All functions share this process, so their environment variables are merged into `os.environ` once,
+before any handler module is imported (their configuration is read at import/init time). Two functions
+that need different values for the same variable cannot share a process: that is refused at start-up
+rather than served wrongly.
+
+Each function runs one invocation at a time (Lambda gives an execution environment one request at a
+time, and per-invocation state such as Powertools' logger keys relies on it). An invocation still
+running when the function's timeout (or the integration timeout) elapses is abandoned: the caller
+gets a timeout and the next invocation does not wait for it, as Lambda would replace the environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from local.gateway.template import Function
+from local.lambda_context import LambdaContext
+
+
+class EnvironmentConflictError(ValueError):
+    """Two functions (or the local stack) want different values for one environment variable."""
+
+
+def merged_environment(functions: Iterable[Function], local_variables: Mapping[str, str]) -> dict[str, str]:
+    """One environment for every function served from this process, refusing contradictions."""
+    merged: dict[str, str] = dict(local_variables)
+    owner = dict.fromkeys(local_variables, "the local stack")
+    for function in functions:
+        for name, value in function.environment.items():
+            if name in merged and merged[name] != value:
+                raise EnvironmentConflictError(
+                    f"environment variable {name} is {merged[name]!r} for {owner[name]} but {value!r} for "
+                    f"{function.logical_id}; the local gateway runs all functions in one process"
+                )
+            merged[name] = value
+            owner[name] = function.logical_id
+    return merged
+
+
+def install_environment(functions: Iterable[Function], local_variables: Mapping[str, str]) -> None:
+    """Put the functions' environment into os.environ and their code directories on sys.path."""
+    functions = list(functions)
+    os.environ.update(merged_environment(functions, local_variables))
+    for code_dir in dict.fromkeys(str(function.code_dir) for function in functions):
+        if code_dir not in sys.path:
+            sys.path.insert(0, code_dir)
+
+
+def load_handler(function: Function) -> Callable[[dict[str, Any], Any], Any]:
+    module_name, _, attribute = function.handler.rpartition(".")
+    if not module_name:
+        raise ValueError(f"{function.logical_id}: Handler {function.handler!r} must be module.function")
+    module = importlib.import_module(module_name)
+    handler = getattr(module, attribute, None)
+    if not callable(handler):
+        raise ValueError(f"{function.logical_id}: {function.handler} is not a callable in {module.__file__}")
+    return handler
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What came back from one invocation: a result, an error, or nothing in time."""
+
+    result: Any = None
+    error: BaseException | None = None
+    timed_out: bool = False
+    duration_ms: float = 0.0
+    aws_request_id: str = ""
+
+
+class FunctionRuntime:
+    """One function's warm execution environment: its handler, running one invocation at a time."""
+
+    def __init__(self, function: Function) -> None:
+        self.function = function
+        self._handler = load_handler(function)
+        self._idle = threading.Condition()
+        self._busy_with: object | None = None  # the invocation that holds the environment
+
+    def invoke(self, event: dict[str, Any], *, integration_timeout_seconds: float) -> Invocation:
+        aws_request_id = str(uuid.uuid4())
+        deadline = time.monotonic() + integration_timeout_seconds
+        # Time spent queued behind another invocation counts against the integration timeout only;
+        # the function's own timeout starts when its handler starts.
+        token = object()
+        with self._idle:
+            if not self._idle.wait_for(
+                lambda: self._busy_with is None, max(0.0, deadline - time.monotonic())
+            ):
+                return Invocation(timed_out=True, aws_request_id=aws_request_id)
+            self._busy_with = token
+        outcome: dict[str, Any] = {}
+        context = LambdaContext(
+            self.function.logical_id,
+            timeout_seconds=self.function.timeout_seconds,
+            memory_mb=self.function.memory_mb,
+            request_id=aws_request_id,
+        )
+        started = time.monotonic()
+
+        def run() -> None:
+            try:
+                outcome["result"] = self._handler(event, context)
+            except Exception as exc:  # noqa: BLE001 - the handler's failure is reported, like Lambda does
+                outcome["error"] = exc
+            finally:
+                self._release(token)
+
+        thread = threading.Thread(target=run, name=f"lambda-{self.function.logical_id}", daemon=True)
+        thread.start()
+        thread.join(max(0.0, min(deadline, started + self.function.timeout_seconds) - time.monotonic()))
+        duration_ms = (time.monotonic() - started) * 1000
+        if thread.is_alive():
+            # Python cannot stop the thread; Lambda would discard the environment, so stop waiting for it.
+            self._release(token)
+            return Invocation(timed_out=True, duration_ms=duration_ms, aws_request_id=aws_request_id)
+        return Invocation(
+            result=outcome.get("result"),
+            error=outcome.get("error"),
+            duration_ms=duration_ms,
+            aws_request_id=aws_request_id,
+        )
+
+    def _release(self, token: object) -> None:
+        with self._idle:
+            if self._busy_with is token:
+                self._busy_with = None
+                self._idle.notify()
