@@ -22,16 +22,18 @@ locals {
   }
 
   # One entry per (department, bucket, prefix); the key is stable across applies and readable in plans.
-  grants = merge([
+  # Grouped first ("..."), so a duplicated row is reported by the precondition below, not as a crash.
+  grants_by_key = merge([
     for name, dept in local.departments : {
       for grant in dept.grants : "${name}:${grant.bucket}/${grant.prefix}" => {
         department = name
         bucket     = grant.bucket
         prefix     = grant.prefix
         permission = grant.permission
-      }
+      }...
     }
   ]...)
+  grants = { for key, rows in local.grants_by_key : key => rows[0] }
 }
 
 output "buckets" {
@@ -69,6 +71,10 @@ output "grants" {
   precondition {
     condition     = alltrue([for g in local.grants : contains(["READ", "WRITE", "READWRITE"], g.permission)])
     error_message = "Every grant's permission must be READ, WRITE or READWRITE."
+  }
+  precondition {
+    condition     = alltrue([for rows in local.grants_by_key : length(rows) == 1])
+    error_message = "A department lists the same bucket and prefix twice; keep one grant per prefix."
   }
   precondition {
     # A prefix ending in "/" becomes the scope "prefix/*", which never matches a sibling such as "users-archive/".
