@@ -1,0 +1,139 @@
+"""Listing a folder with credentials vended for the caller.
+
+`GET /v1/objects?prefix=s3://bucket/folder/` vends READ credentials for `s3://bucket/folder/*` (so a
+READ grant must cover the folder, else 403) and lists with them (ListObjectsV2, delimiter `/`): what
+comes back is exactly what the caller may read. The continuation token is S3's, wrapped with the prefix
+it belongs to, so a token cannot be replayed against another folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lib.auth import Caller
+from lib.aws import call
+from lib.config import ServiceConfig
+from lib.errors import InvalidRequest
+from lib.targets import GrantTarget, parse_prefix
+from lib.vending import CredentialRequest, VendingService, vend_credentials
+
+DEFAULT_PAGE_SIZE = 200
+MAX_PAGE_SIZE = 1000
+MAX_TOKEN_CHARS = 2048
+LIST_PERMISSION = "READ"
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    folder: GrantTarget  # a prefix target: bucket + key prefix ending with '/' (or '' for the bucket root)
+    continuation_token: str | None  # S3's token, unwrapped
+    page_size: int
+    role: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return folder_uri(self.folder)
+
+
+def parse_list_request(query: Mapping[str, str], config: ServiceConfig) -> ListRequest:
+    """Validate the query string; raises InvalidRequest naming the parameter."""
+    unknown = sorted(set(query) - {"prefix", "continuationToken", "pageSize", "role"})
+    if unknown:
+        raise InvalidRequest(f"unknown query parameter(s) {', '.join(repr(n[:64]) for n in unknown[:5])}")
+    prefix_text = query.get("prefix")
+    if not prefix_text:
+        raise InvalidRequest("query parameter prefix is required, e.g. s3://bucket/folder/")
+    if not prefix_text.endswith("/"):
+        # `s3://b/users` would also list `users-archive/`, which no `users/*` grant covers.
+        raise InvalidRequest(
+            "query parameter prefix must end with '/' (a folder such as s3://bucket/folder/)"
+        )
+    folder = parse_prefix(prefix_text, config.allowed_buckets)
+    page_size = _page_size(query.get("pageSize"))
+    role = query.get("role") or None
+    if role is not None and len(role) > 2048:
+        raise InvalidRequest("query parameter role must be at most 2048 characters")
+    token = query.get("continuationToken")
+    s3_token = unwrap_token(token, folder_uri(folder)) if token else None
+    return ListRequest(folder=folder, continuation_token=s3_token, page_size=page_size, role=role)
+
+
+def folder_uri(folder: GrantTarget) -> str:
+    return f"s3://{folder.bucket}/{folder.key}"
+
+
+def _page_size(text: str | None) -> int:
+    if text is None or text == "":
+        return DEFAULT_PAGE_SIZE
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"query parameter pageSize must be an integer between 1 and {MAX_PAGE_SIZE}")
+    return int(text)
+
+
+def wrap_token(s3_token: str, prefix: str) -> str:
+    raw = json.dumps({"p": prefix, "t": s3_token}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def unwrap_token(token: str, prefix: str) -> str:
+    invalid = InvalidRequest("query parameter continuationToken is not a token this listing returned")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise invalid
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        raise invalid from None
+    if not isinstance(decoded, dict) or decoded.get("p") != prefix or not isinstance(decoded.get("t"), str):
+        raise invalid
+    return decoded["t"]
+
+
+def list_folder(caller: Caller, request: ListRequest, *, service: VendingService) -> dict[str, Any]:
+    """One page of the folder, listed with READ credentials vended for it (403 if no grant covers it)."""
+    vended = vend_credentials(
+        caller,
+        CredentialRequest(target=request.folder, permission=LIST_PERMISSION, role=request.role),
+        service=service,
+    )
+    s3 = service.gateway.client_for("s3", vended.credentials)
+    parameters: dict[str, Any] = {
+        "Bucket": request.folder.bucket,
+        "Prefix": request.folder.key,
+        "Delimiter": "/",
+        "MaxKeys": request.page_size,
+    }
+    if request.continuation_token:
+        parameters["ContinuationToken"] = request.continuation_token
+    page = call("ListObjectsV2", s3.list_objects_v2, **parameters)
+    bucket = request.folder.bucket
+    next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+    return {
+        "prefix": request.prefix,
+        "objects": [_object_entry(bucket, item) for item in page.get("Contents", [])],
+        "prefixes": [f"s3://{bucket}/{item['Prefix']}" for item in page.get("CommonPrefixes", [])],
+        "nextContinuationToken": wrap_token(next_token, request.prefix) if next_token else None,
+    }
+
+
+def _object_entry(bucket: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "key": item["Key"],
+        "target": f"s3://{bucket}/{item['Key']}",
+        "size": int(item.get("Size", 0)),
+        "lastModified": _timestamp(item.get("LastModified")),
+    }
+    if item.get("ETag"):
+        entry["etag"] = str(item["ETag"]).strip('"')
+    return entry
+
+
+def _timestamp(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

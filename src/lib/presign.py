@@ -1,0 +1,338 @@
+"""Presigned S3 URLs signed with credentials vended for the caller.
+
+A presigned URL works exactly where the caller's grants allow, because it is signed with the
+credentials GetDataAccess returned for that grant. Signing is local (SigV4, no AWS call). The URL's
+lifetime is the requested `expiresIn`, shortened when needed so it never outlives the signing
+credentials; when cached credentials have too little life left for the request, fresh ones are vended.
+A batch vends once per distinct grant: an item whose target a previous item's matched grant already
+covers (with enough permission and life left) reuses that item's credentials.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from lib.audit import audit
+from lib.auth import Caller
+from lib.aws import AwsCredentials
+from lib.cache import CREDENTIALS_REFRESH_MARGIN_SECONDS, satisfies
+from lib.config import GET_DATA_ACCESS_MIN_DURATION, ServiceConfig
+from lib.errors import AccessDenied, InvalidRequest, ServiceError, ServiceUnavailable
+from lib.http import Fields
+from lib.loopback import is_loopback_url
+from lib.targets import MAX_TARGET_CHARS, GrantTarget, covers, parse_target
+from lib.vending import CredentialRequest, VendingService, VendResult, vend_credentials
+
+DEFAULT_EXPIRES_SECONDS = 300
+MAX_BATCH_ITEMS = 100
+# A URL must stop working this long before its credentials do (clock skew between us and S3).
+CREDENTIALS_MARGIN = timedelta(seconds=30)
+METHOD_PERMISSION = {"GET": "READ", "PUT": "WRITE"}
+_CONTENT_TYPE = re.compile(
+    r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+"
+    r"( *; *[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\x00-\x1f\x7f]*\"|[A-Za-z0-9!#$&^_.+-]+))*$"
+)
+_FILENAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
+# RFC 8187 attr-char: what may stay unescaped in `filename*=UTF-8''...`.
+_ATTR_CHAR_SAFE = "!#$&+-.^_`|~"
+
+
+@dataclass(frozen=True)
+class PresignRequest:
+    """One validated presign request (a single call, or one item of a batch)."""
+
+    target: str  # s3://bucket/key
+    grant_target: GrantTarget  # the same, validated as an object target
+    method: str  # GET | PUT
+    expires_in: int
+    content_type: str | None = None
+    filename: str | None = None
+    role: str | None = None
+
+    @property
+    def permission(self) -> str:
+        return METHOD_PERMISSION[self.method]
+
+
+@dataclass(frozen=True)
+class PresignedRequest:
+    url: str = field(repr=False)  # carries the signature: never logged
+    method: str
+    headers: Mapping[str, str]
+    expires_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "method": self.method,
+            "headers": dict(self.headers),
+            "expiresAt": isoformat(self.expires_at),
+        }
+
+
+def isoformat(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / RFC 8187)."""
+    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\%;' else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHAR_SAFE)}"
+
+
+def validate_filename(value: str) -> str:
+    if not 1 <= len(value) <= 255 or _FILENAME_FORBIDDEN.search(value) or value.strip() in {"", ".", ".."}:
+        raise InvalidRequest(
+            "filename must be 1-255 characters without control characters or path separators"
+        )
+    return value
+
+
+def validate_content_type(value: str) -> str:
+    if not 3 <= len(value) <= 255 or not _CONTENT_TYPE.match(value):
+        raise InvalidRequest("contentType must be a media type such as text/csv or text/plain; charset=utf-8")
+    return value
+
+
+def usable_seconds(credentials: AwsCredentials, now: datetime) -> int:
+    """How long a URL signed now with these credentials may live."""
+    return int((credentials.expiration - CREDENTIALS_MARGIN - now).total_seconds())
+
+
+class S3Presigner:
+    """Adapter: signs S3 requests locally with given credentials (no AWS call).
+
+    botocore binds credentials to a client, so there is one small client per set of credentials,
+    kept in a bounded LRU (the same credentials serve many URLs while they are cached).
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        endpoint_url: str | None = None,
+        session: Any = None,
+        max_clients: int = 32,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self._session = session or boto3.session.Session()
+        self._region = region
+        self._endpoint_url = endpoint_url
+        addressing = "path" if is_loopback_url(endpoint_url) else "virtual"
+        self._config = Config(signature_version="s3v4", s3={"addressing_style": addressing})
+        self._clients: OrderedDict[str, Any] = OrderedDict()
+        self._max_clients = max_clients
+        self._lock = threading.Lock()
+
+    def _client_for(self, credentials: AwsCredentials) -> Any:
+        with self._lock:
+            client = self._clients.get(credentials.access_key_id)
+            if client is not None:
+                self._clients.move_to_end(credentials.access_key_id)
+                return client
+        client = self._session.client(
+            "s3",
+            region_name=self._region,
+            endpoint_url=self._endpoint_url,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            config=self._config,
+        )
+        with self._lock:
+            self._clients[credentials.access_key_id] = client
+            while len(self._clients) > self._max_clients:
+                self._clients.popitem(last=False)
+        return client
+
+    def presign(
+        self, request: PresignRequest, credentials: AwsCredentials, expires_in: int
+    ) -> PresignedRequest:
+        params: dict[str, str] = {"Bucket": request.grant_target.bucket, "Key": request.grant_target.key}
+        headers: dict[str, str] = {}
+        if request.method == "GET":
+            operation = "get_object"
+            if request.filename:
+                params["ResponseContentDisposition"] = content_disposition(request.filename)
+        else:
+            operation = "put_object"
+            if request.content_type:
+                params["ContentType"] = request.content_type
+                headers["Content-Type"] = request.content_type
+        url = self._client_for(credentials).generate_presigned_url(
+            operation, Params=params, ExpiresIn=expires_in, HttpMethod=request.method
+        )
+        return PresignedRequest(url=url, method=request.method, headers=headers, expires_at=_url_expiry(url))
+
+
+def _url_expiry(url: str) -> datetime:
+    """The instant S3 stops honouring a SigV4 presigned URL: X-Amz-Date + X-Amz-Expires, as S3 computes it."""
+    query = parse_qs(urlsplit(url).query)
+    signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return signed_at + timedelta(seconds=int(query["X-Amz-Expires"][0]))
+
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_presign_request(
+    body: Mapping[str, Any], config: ServiceConfig, *, where: str = ""
+) -> PresignRequest:
+    """Validate one presign request object; raises InvalidRequest naming the field."""
+    fields = Fields(dict(body), where=where)
+    target_text = fields.string("target", required=True, max_length=MAX_TARGET_CHARS)
+    method = fields.string("method", required=True, choices=tuple(METHOD_PERMISSION))
+    default_expires = min(DEFAULT_EXPIRES_SECONDS, config.max_presign_expires_seconds)
+    expires_in = fields.integer("expiresIn", minimum=1, maximum=config.max_presign_expires_seconds)
+    content_type = fields.string("contentType", max_length=255)
+    filename = fields.string("filename", max_length=255)
+    role = fields.string("role", max_length=2048)
+    fields.done()
+    assert target_text is not None and method is not None
+    target = parse_target(target_text, config.allowed_buckets)
+    if target.is_prefix:
+        raise InvalidRequest(f"{where}target must name one object (s3://bucket/key), not a prefix")
+    if content_type is not None:
+        if method != "PUT":
+            raise InvalidRequest(f"{where}contentType applies to PUT only")
+        validate_content_type(content_type)
+    if filename is not None:
+        if method != "GET":
+            raise InvalidRequest(f"{where}filename applies to GET only")
+        validate_filename(filename)
+    return PresignRequest(
+        target=str(target),
+        grant_target=target,
+        method=method,
+        expires_in=expires_in or default_expires,
+        content_type=content_type,
+        filename=filename,
+        role=role,
+    )
+
+
+def parse_batch(body: Mapping[str, Any], config: ServiceConfig) -> list[PresignRequest | ServiceError]:
+    """The items of `{"objects": [...]}`: each a valid request or the InvalidRequest it raised."""
+    fields = Fields(dict(body))
+    items = fields.array("objects", required=True, max_items=MAX_BATCH_ITEMS)
+    fields.done()
+    assert items is not None
+    parsed: list[PresignRequest | ServiceError] = []
+    for index, item in enumerate(items):
+        where = f"objects[{index}]."
+        if not isinstance(item, dict):
+            parsed.append(InvalidRequest(f"objects[{index}] must be an object"))
+            continue
+        try:
+            parsed.append(parse_presign_request(item, config, where=where))
+        except InvalidRequest as error:
+            parsed.append(error)
+    return parsed
+
+
+class Presigner:
+    """Presigns one request or a batch for one caller, vending once per distinct grant and permission."""
+
+    def __init__(
+        self,
+        caller: Caller,
+        *,
+        service: VendingService,
+        signer: S3Presigner,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._caller = caller
+        self._service = service
+        self._signer = signer
+        self._clock = clock
+        self._vended: list[tuple[str | None, VendResult]] = []  # (role, result), oldest first
+
+    def presign(self, request: PresignRequest) -> PresignedRequest:
+        """One request; raises ServiceError (400/403 for this request, 401/5xx for the whole call)."""
+        vended = self._credentials_for(request)
+        expires_in = min(request.expires_in, usable_seconds(vended.credentials, self._clock()))
+        if expires_in < 1:
+            raise ServiceUnavailable("the vended credentials expire too soon to sign a URL; retry")
+        presigned = self._signer.presign(request, vended.credentials, expires_in)
+        audit(
+            "presign",
+            "signed",
+            subject=self._caller.subject,
+            target=request.target,
+            permission=request.permission,
+            matchedGrantTarget=vended.matched_grant_target,
+            accessKeyId=vended.credentials.access_key_id,
+            expiration=isoformat(presigned.expires_at),
+            cached=vended.cached,
+        )
+        return presigned
+
+    def presign_all(
+        self, requests: list[PresignRequest | ServiceError]
+    ) -> list[PresignedRequest | ServiceError]:
+        """A batch: an invalid (400) or denied (403) item becomes that item's problem; anything else
+        (the token, an upstream failure) fails the whole call."""
+        results: list[PresignedRequest | ServiceError] = []
+        for request in requests:
+            if isinstance(request, ServiceError):
+                results.append(request)
+                continue
+            try:
+                results.append(self.presign(request))
+            except (InvalidRequest, AccessDenied) as error:
+                results.append(error)
+        return results
+
+    def _credentials_for(self, request: PresignRequest) -> VendResult:
+        needed = request.expires_in + int(CREDENTIALS_MARGIN.total_seconds())
+        now = self._clock()
+        for role, vended in reversed(self._vended):
+            if (
+                role == request.role
+                and satisfies(vended.permission, request.permission)
+                and covers(vended.matched_grant_target, request.grant_target)
+                and usable_seconds(vended.credentials, now) >= request.expires_in
+            ):
+                return vended
+        vended = vend_credentials(
+            self._caller,
+            CredentialRequest(
+                target=request.grant_target,
+                permission=request.permission,
+                role=request.role,
+                duration_seconds=self._duration_for(needed),
+                min_remaining_seconds=needed,
+            ),
+            service=self._service,
+        )
+        self._vended.append((request.role, vended))
+        return vended
+
+    def _duration_for(self, needed: int) -> int | None:
+        """None (the deployment's default) unless the URL needs longer-lived credentials; then enough
+        for the URL plus the cache's refresh margin, so the next URLs like it reuse them."""
+        config = self._service.config
+        if needed <= config.default_duration_seconds - CREDENTIALS_REFRESH_MARGIN_SECONDS:
+            return None
+        wanted = needed + CREDENTIALS_REFRESH_MARGIN_SECONDS
+        return max(GET_DATA_ACCESS_MIN_DURATION, min(wanted, config.max_duration_seconds))
+
+
+@lru_cache(maxsize=4)
+def signer_for(region: str, endpoint_url: str | None) -> S3Presigner:
+    """The execution environment's signer for a region and endpoint (created once, no AWS call)."""
+    return S3Presigner(region=region, endpoint_url=endpoint_url)
