@@ -189,7 +189,7 @@ class _Reader:
             mapping = json.loads(value)
         except ValueError:
             raise ConfigError(name, "must be a JSON object of group to role ARN") from None
-        if not isinstance(mapping, dict) or not mapping:
+        if not isinstance(mapping, dict) or (required and not mapping):
             raise ConfigError(name, "must be a non-empty JSON object of group to role ARN")
         for group, role_arn in mapping.items():
             if not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn) or not group:
