@@ -11,7 +11,6 @@ scans every log for all of them.
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 from collections.abc import Iterator, Mapping
@@ -20,9 +19,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-
-from local.apigw_events import build_http_api_event
-from local.lambda_context import LambdaContext
 
 # Handlers per route, as the shared contract (template.yaml) fixes them.
 HANDLERS = {
@@ -144,15 +140,13 @@ class DirectResponse:
 
 
 class DirectInvoker:
-    """Calls a handler in-process like `sam local invoke`: an HTTP API v2 event, no authorizer."""
+    """Calls a handler like `sam local invoke` (an HTTP API v2 event, no authorizer in front) inside a
+    `lambda_host` process, whose environment variables and module state belong to it alone."""
 
-    def __init__(self, seen: SeenSecrets) -> None:
+    def __init__(self, host_url: str, seen: SeenSecrets) -> None:
+        self.host_url = host_url
         self.seen = seen
-
-    @staticmethod
-    def handler_for(method: str, path: str) -> Any:
-        module_name, _, attribute = HANDLERS[(method, path)].rpartition(".")
-        return getattr(importlib.import_module(module_name), attribute)
+        self._session = requests.Session()
 
     def invoke(
         self,
@@ -173,10 +167,19 @@ class DirectInvoker:
             self.seen.add_token(token, f"bearer token sent directly to {method} {path}")
         if authorization is not None:
             sent["authorization"] = authorization
-        event = build_http_api_event(method, path, headers=sent, query=query, body=body, claims=claims)
-        context = LambdaContext(HANDLERS[(method, path)].split(".")[1], timeout_seconds=timeout_seconds)
-        result = self.handler_for(method, path)(event, context)
-        remaining = context.get_remaining_time_in_millis()
+        request = {
+            "method": method,
+            "path": path,
+            "headers": sent,
+            "query": query,
+            "body": body,
+            "claims": claims,
+            "timeoutSeconds": timeout_seconds,
+        }
+        answer = self._session.post(f"{self.host_url}/invoke", json=request, timeout=timeout_seconds + 30)
+        assert answer.status_code == 200, f"the handler crashed instead of answering: {answer.text}"
+        result = answer.json()["result"]
         text = result.get("body") or ""
         self.seen.add_from_response(result["statusCode"], text, f"direct {method} {path}")
-        return DirectResponse(result["statusCode"], dict(result.get("headers") or {}), text, remaining)
+        headers_out = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        return DirectResponse(result["statusCode"], headers_out, text, answer.json()["remainingMs"])
