@@ -1,0 +1,486 @@
+// The ShopFast demo page: a browser frontend of the credential-vending API, with no build step.
+// Sign in through the local OIDC issuer, list grants, browse a prefix, download and upload through
+// presigned URLs. The token lives in memory only (never in storage): a reload signs the user out.
+"use strict";
+
+const state = {
+  config: null,
+  token: null,
+  claims: null,
+  expiryTimer: null,
+  prefix: null,
+  continuationToken: null,
+  uploadFolder: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+// ---------- messages ----------
+function showMessage(kind, title, detail) {
+  const box = document.createElement("div");
+  box.className = `message message-${kind}`;
+  box.setAttribute("role", kind === "error" ? "alert" : "status");
+  box.dataset.testid = "message";
+  box.dataset.kind = kind;
+  const text = document.createElement("div");
+  const strong = document.createElement("strong");
+  strong.textContent = title;
+  text.appendChild(strong);
+  if (detail) {
+    const span = document.createElement("span");
+    span.textContent = ` ${detail}`;
+    text.appendChild(span);
+  }
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "message-close";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", () => box.remove());
+  box.append(text, close);
+  const messages = $("messages");
+  messages.prepend(box);
+  while (messages.children.length > 4) messages.lastChild.remove();
+}
+
+function clearMessages() {
+  $("messages").replaceChildren();
+}
+
+// ---------- API calls ----------
+class ApiError extends Error {
+  constructor(status, title, detail, code) {
+    super(detail || title);
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.code = code;
+  }
+}
+
+function challengeDescription(response) {
+  const challenge = response.headers.get("www-authenticate") || "";
+  const match = challenge.match(/error_description="([^"]*)"/);
+  return match ? match[1] : "";
+}
+
+async function api(method, path, body) {
+  if (!state.token) throw new ApiError(401, "Not signed in", "Sign in first.");
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch (error) {
+    throw new ApiError(0, "The API is unreachable", "Is `make run` still running?");
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (error) {
+    data = null;
+  }
+  if (response.ok) return data;
+  if (response.status === 401) {
+    // The gateway's JWT authorizer answers {"message":"Unauthorized"} and says why in www-authenticate;
+    // the service answers a problem document.
+    const why = challengeDescription(response) || (data && data.detail) || "";
+    endSession(/expired/i.test(why) ? "expired" : "invalid", why);
+    throw new ApiError(401, "Signed out", why, "unauthorized");
+  }
+  if (data && data.title) throw new ApiError(response.status, data.title, data.detail, data.code);
+  throw new ApiError(response.status, (data && data.message) || `HTTP ${response.status}`, "", "");
+}
+
+function reportError(action, error) {
+  if (!(error instanceof ApiError)) {
+    showMessage("error", `${action} failed.`, String(error && error.message ? error.message : error));
+    return;
+  }
+  if (error.status === 401) return; // endSession already said what happened
+  if (error.status === 403) {
+    showMessage("error", "Access denied.", error.detail || "No grant of yours covers this.");
+  } else if (error.status === 400) {
+    showMessage("error", `${action}: that request is not valid.`, error.detail || error.title);
+  } else if (error.status === 429 || error.status === 503) {
+    showMessage("warning", "The service is busy.", "Please try again in a moment.");
+  } else {
+    showMessage("error", `${action} failed.`, error.detail || error.title);
+  }
+}
+
+// ---------- session ----------
+function decodeClaims(token) {
+  const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  const json = decodeURIComponent(
+    atob(payload)
+      .split("")
+      .map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+      .join(""),
+  );
+  return JSON.parse(json);
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  clearMessages();
+  const email = $("user-select").value;
+  const ttl = $("session-length").value;
+  const button = $("sign-in");
+  button.disabled = true;
+  try {
+    const url = `${state.config.issuer}/dev/token?user=${encodeURIComponent(email)}&ttl=${encodeURIComponent(ttl)}`;
+    const response = await fetch(url, { cache: "no-store" });
+    if (!response.ok) throw new Error(`the identity provider answered HTTP ${response.status}`);
+    const body = await response.json();
+    state.token = body.access_token;
+    state.claims = decodeClaims(state.token);
+    scheduleExpiry();
+    const me = await api("GET", "/v1/me");
+    $("welcome").textContent = `Welcome, ${(me && me.email) || state.claims.email}`;
+    $("session").hidden = false;
+    $("sign-in-card").hidden = true;
+    $("workspace").hidden = false;
+    resetBrowser();
+    await loadGrants();
+  } catch (error) {
+    if (error instanceof ApiError) reportError("Sign-in", error);
+    else showMessage("error", "Sign-in failed.", String(error.message || error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function scheduleExpiry() {
+  clearTimeout(state.expiryTimer);
+  const expiresAt = new Date(state.claims.exp * 1000);
+  $("session-expiry").textContent = `· session until ${expiresAt.toLocaleTimeString()}`;
+  const delay = Math.max(0, expiresAt.getTime() - Date.now());
+  state.expiryTimer = setTimeout(() => endSession("expired", ""), delay);
+}
+
+function endSession(reason, why) {
+  const wasSignedIn = Boolean(state.token);
+  clearTimeout(state.expiryTimer);
+  state.token = null;
+  state.claims = null;
+  $("session").hidden = true;
+  $("workspace").hidden = true;
+  $("sign-in-card").hidden = false;
+  $("welcome").textContent = "";
+  if (!wasSignedIn) return;
+  if (reason === "expired") {
+    showMessage("warning", "Your session has expired.", "Sign in again to continue.");
+  } else if (reason === "invalid") {
+    showMessage("error", "Your sign-in was not accepted.", why ? `(${why}) Sign in again.` : "Sign in again.");
+  } else {
+    showMessage("info", "You are signed out.", "");
+  }
+}
+
+// ---------- grants ----------
+function browsePrefixOf(scope) {
+  // s3://bucket/prefix/* → s3://bucket/prefix/ ; s3://bucket/pre* → s3://bucket/ ; object → its folder
+  let prefix = scope.endsWith("*") ? scope.slice(0, -1) : scope;
+  if (!prefix.endsWith("/")) prefix = prefix.slice(0, prefix.lastIndexOf("/") + 1);
+  return prefix;
+}
+
+function permissionBadge(permission) {
+  const badge = document.createElement("span");
+  badge.className = `badge badge-${permission.toLowerCase()}`;
+  badge.textContent = { READ: "read", WRITE: "write", READWRITE: "read & write" }[permission] || permission;
+  return badge;
+}
+
+async function loadGrants() {
+  const list = $("grants");
+  list.replaceChildren();
+  $("no-grants").hidden = true;
+  try {
+    const grants = [];
+    let nextToken = null;
+    do {
+      const query = nextToken ? `?nextToken=${encodeURIComponent(nextToken)}` : "";
+      const page = await api("GET", `/v1/grants${query}`);
+      grants.push(...page.grants);
+      nextToken = page.nextToken;
+    } while (nextToken);
+    grants.sort((a, b) => a.grantScope.localeCompare(b.grantScope));
+    for (const grant of grants) list.appendChild(grantItem(grant));
+    $("no-grants").hidden = grants.length > 0;
+  } catch (error) {
+    reportError("Loading your grants", error);
+  }
+}
+
+function grantItem(grant) {
+  const item = document.createElement("li");
+  item.className = "grant";
+  item.dataset.scope = grant.grantScope;
+  const scope = document.createElement("code");
+  scope.textContent = grant.grantScope;
+  const actions = document.createElement("div");
+  actions.className = "grant-actions";
+  actions.appendChild(permissionBadge(grant.permission));
+  const folder = browsePrefixOf(grant.grantScope);
+  if (grant.permission !== "WRITE") {
+    const browse = document.createElement("button");
+    browse.type = "button";
+    browse.className = "button button-small";
+    browse.textContent = "Browse";
+    browse.addEventListener("click", () => {
+      $("prefix").value = folder;
+      listObjects(false);
+    });
+    actions.appendChild(browse);
+  }
+  if (grant.permission !== "READ") {
+    const upload = document.createElement("button");
+    upload.type = "button";
+    upload.className = "button button-small button-quiet";
+    upload.textContent = "Upload here";
+    upload.addEventListener("click", () => {
+      state.uploadFolder = folder;
+      suggestUploadTarget();
+      $("upload-file").focus();
+    });
+    actions.appendChild(upload);
+  }
+  item.append(scope, actions);
+  return item;
+}
+
+// ---------- browsing ----------
+function resetBrowser() {
+  state.prefix = null;
+  state.continuationToken = null;
+  state.uploadFolder = null;
+  $("objects").replaceChildren();
+  $("objects-table").hidden = true;
+  $("no-objects").hidden = true;
+  $("more-objects").hidden = true;
+  $("preview").hidden = true;
+  $("prefix").value = "";
+  $("upload-target").value = "";
+}
+
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+async function listObjects(more) {
+  let prefix = $("prefix").value.trim();
+  if (prefix && !prefix.endsWith("/")) prefix += "/";
+  $("prefix").value = prefix;
+  if (!more) {
+    state.continuationToken = null;
+    $("objects").replaceChildren();
+  }
+  const params = new URLSearchParams({ prefix });
+  if (more && state.continuationToken) params.set("continuationToken", state.continuationToken);
+  const button = $("browse");
+  button.disabled = true;
+  try {
+    const page = await api("GET", `/v1/objects?${params}`);
+    state.prefix = prefix;
+    state.uploadFolder = prefix;
+    suggestUploadTarget();
+    const rows = $("objects");
+    for (const folder of page.prefixes || []) rows.appendChild(folderRow(folder));
+    for (const object of page.objects || []) rows.appendChild(objectRow(object));
+    state.continuationToken = page.nextContinuationToken;
+    $("objects-table").hidden = rows.children.length === 0;
+    $("no-objects").hidden = rows.children.length > 0;
+    $("more-objects").hidden = !state.continuationToken;
+  } catch (error) {
+    $("objects-table").hidden = true;
+    reportError(`Listing ${prefix}`, error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function folderRow(folder) {
+  const row = document.createElement("tr");
+  const name = document.createElement("td");
+  const open = document.createElement("button");
+  open.type = "button";
+  open.className = "link";
+  open.textContent = `${folder.slice(state.prefix ? state.prefix.length : 0)}`;
+  open.addEventListener("click", () => {
+    $("prefix").value = folder;
+    listObjects(false);
+  });
+  name.appendChild(open);
+  row.append(name, cell(""), cell(""), cell(""));
+  return row;
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function objectRow(object) {
+  const row = document.createElement("tr");
+  row.dataset.target = object.target;
+  const shortName = object.key.slice(object.key.lastIndexOf("/") + 1) || object.key;
+  const name = cell(object.key);
+  name.className = "mono";
+  const actions = document.createElement("td");
+  actions.className = "actions";
+  const download = document.createElement("button");
+  download.type = "button";
+  download.className = "button button-small";
+  download.textContent = "Download";
+  download.setAttribute("aria-label", `Download ${object.key}`);
+  download.addEventListener("click", () => downloadObject(object.target, shortName, download));
+  actions.appendChild(download);
+  row.append(
+    name,
+    cell(formatSize(object.size), "num"),
+    cell(new Date(object.lastModified).toLocaleString()),
+    actions,
+  );
+  return row;
+}
+
+async function s3Failure(response) {
+  // S3 errors are XML: <Error><Code>AccessDenied</Code><Message>…</Message></Error>
+  const text = await response.text();
+  const code = (text.match(/<Code>([^<]*)<\/Code>/) || [])[1] || `HTTP ${response.status}`;
+  const message = (text.match(/<Message>([^<]*)<\/Message>/) || [])[1] || "";
+  return `${code}${message ? `: ${message}` : ""}`;
+}
+
+async function downloadObject(target, filename, button) {
+  button.disabled = true;
+  try {
+    const presigned = await api("POST", "/v1/presign", { target, method: "GET", filename });
+    const response = await fetch(presigned.url, { headers: presigned.headers || {}, cache: "no-store" });
+    if (!response.ok) {
+      showMessage("error", "S3 refused the download.", await s3Failure(response));
+      return;
+    }
+    const blob = await response.blob();
+    showPreview(filename, blob);
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = filename;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    const until = new Date(presigned.expiresAt).toLocaleTimeString();
+    showMessage("success", `Downloaded ${filename}.`, `The presigned link was valid until ${until}.`);
+  } catch (error) {
+    reportError(`Downloading ${filename}`, error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function showPreview(filename, blob) {
+  const textual = blob.size <= 64 * 1024 && (!blob.type || /^(text\/|application\/(json|xml|csv))/.test(blob.type));
+  if (!textual) {
+    $("preview").hidden = true;
+    return;
+  }
+  $("preview-title").textContent = `Preview of ${filename}`;
+  $("preview-body").textContent = await blob.text();
+  $("preview").hidden = false;
+}
+
+// ---------- uploading ----------
+function suggestUploadTarget() {
+  const file = $("upload-file").files[0];
+  const folder = state.uploadFolder || state.prefix;
+  if (folder) $("upload-target").value = `${folder}${file ? file.name : ""}`;
+}
+
+async function upload(event) {
+  event.preventDefault();
+  const file = $("upload-file").files[0];
+  const target = $("upload-target").value.trim();
+  if (!file) {
+    showMessage("error", "Choose a file to upload.", "");
+    return;
+  }
+  if (!/^s3:\/\/[^/]+\/.+[^/]$/.test(target)) {
+    showMessage("error", "Enter a destination like s3://bucket/folder/file-name.", "");
+    return;
+  }
+  const button = $("upload");
+  button.disabled = true;
+  try {
+    const contentType = file.type || "application/octet-stream";
+    const presigned = await api("POST", "/v1/presign", { target, method: "PUT", contentType });
+    const headers = { ...(presigned.headers || {}) };
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) {
+      headers["Content-Type"] = contentType;
+    }
+    const response = await fetch(presigned.url, { method: "PUT", headers, body: file });
+    if (!response.ok) {
+      showMessage("error", "S3 refused the upload.", await s3Failure(response));
+      return;
+    }
+    showMessage("success", `Uploaded ${file.name}.`, `Stored as ${target}.`);
+    const folder = target.slice(0, target.lastIndexOf("/") + 1);
+    if (state.prefix === folder) await listObjects(false);
+  } catch (error) {
+    reportError(`Uploading ${file.name}`, error);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---------- start ----------
+async function start() {
+  try {
+    const response = await fetch("/demo/config.json", { cache: "no-store" });
+    state.config = await response.json();
+  } catch (error) {
+    showMessage("error", "The demo configuration could not be loaded.", "Is `make run` running?");
+    return;
+  }
+  $("api-base").textContent = window.location.origin;
+  $("issuer").textContent = state.config.issuer;
+  const select = $("user-select");
+  for (const user of state.config.users) {
+    const option = document.createElement("option");
+    option.value = user.email;
+    const team = user.groups.length ? user.groups.join(", ") : "no department";
+    option.textContent = `${user.name} · ${user.email} (${team})`;
+    select.appendChild(option);
+  }
+  $("sign-in-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", () => {
+    clearMessages();
+    endSession("signed-out", "");
+  });
+  $("refresh-grants").addEventListener("click", loadGrants);
+  $("browse-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    listObjects(false);
+  });
+  $("more-objects").addEventListener("click", () => listObjects(true));
+  $("close-preview").addEventListener("click", () => {
+    $("preview").hidden = true;
+  });
+  $("upload-file").addEventListener("change", suggestUploadTarget);
+  $("upload-form").addEventListener("submit", upload);
+  document.body.dataset.ready = "true";
+}
+
+start();
