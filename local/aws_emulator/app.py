@@ -55,8 +55,14 @@ class Operation:
 
 
 def make_moto_app() -> WsgiApp:
+    from moto.iam import policy_validation
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    # IAM accepts regional S3 resources such as the Access Grants instance
+    # (arn:aws:s3:<region>:<account>:access-grants/default); moto 5.2's validator knows only access points.
+    regional_s3 = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS["s3"]
+    if "access-grants/" not in regional_s3["valid_starting_values"]:
+        regional_s3["valid_starting_values"].append("access-grants/")
     return DomainDispatcherApplication(create_backend_app)
 
 
