@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,7 +59,9 @@ class ChildProcess:
 
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
         self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
+        self._log_start = self._log.tell()  # the log may already hold an earlier child's output
         self.process = subprocess.Popen(
             [sys.executable, *args],
             cwd=REPO,
@@ -72,7 +75,7 @@ class ChildProcess:
     def _wait_for_port(self) -> int:
         deadline = time.monotonic() + CHILD_START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            match = re.search(rb"^PORT (\d+)$", self.log_path.read_bytes(), re.MULTILINE)
+            match = re.search(rb"^PORT (\d+)$", self.log_path.read_bytes()[self._log_start :], re.MULTILINE)
             if match:
                 return int(match.group(1))
             if self.process.poll() is not None:
@@ -193,7 +196,7 @@ class LambdaHosts:
         args = ["-m", "tests.security.lambda_host", "--aws-endpoint", self._aws_endpoint]
         for name, value in overrides.items():
             args += ["--env", f"{name}={value}"]
-        log_path = self._log_dir / f"lambda-host-{len(self._children)}.log"
+        log_path = self._log_dir / f"lambda-host-{uuid.uuid4().hex[:8]}.log"
         child = ChildProcess(args, child_environment(), log_path)
         self._children.append(child)
         return child
