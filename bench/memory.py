@@ -65,7 +65,7 @@ def child_main(spec_path: str, out_path: str) -> None:
         request = memory_request(index, users, grants)
         user_tokens = spec["tokens"][request.user]
         token = user_tokens[(index // len(users)) % len(user_tokens)]
-        response = environment.bind(prepare(request, {request.user: token}))()
+        response = environment.bind(prepare(request, {request.user: token}))()()
         status = str(response.get("statusCode"))
         statuses[status] = statuses.get(status, 0) + 1
         if index + 1 in (1, middle, calls) or (index + 1) % 1000 == 0:

@@ -56,7 +56,7 @@ def run_pass(
     stack.reset_stats()
     samples, statuses = [], Counter()
     for invocation in invocations:
-        sample, _ = timed_call(timer, invocation)
+        sample, _ = timed_call(timer, invocation())
         samples.append(sample)
         statuses[sample.status] += 1
     stats = stack.stats()

@@ -108,17 +108,23 @@ class ExecutionEnvironment:
         for name in [name for name in sys.modules if _is_service_module(name)]:
             del sys.modules[name]
         importlib.invalidate_caches()
-        self._handlers = {name: importlib.import_module(name).lambda_handler for name in HANDLERS}
+        self._handlers: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
 
-    def bind(self, prepared: PreparedRequest) -> Callable[[], dict[str, Any]]:
-        """The invocation, with its context built beforehand so that only the handler is timed."""
-        handler = self._handlers[prepared.handler_module]
-        context = LambdaContext(
-            HANDLERS[prepared.handler_module],
-            timeout_seconds=FUNCTION_TIMEOUT_SECONDS,
-            memory_mb=FUNCTION_MEMORY_MB,
-        )
-        return lambda: handler(prepared.event, context)
+    def bind(self, prepared: PreparedRequest) -> Callable[[], Callable[[], dict[str, Any]]]:
+        """A factory of the invocation: call it right before timing (the Lambda context's deadline
+        starts when it is built), then time the zero-argument call it returns."""
+        module = prepared.handler_module
+        if module not in self._handlers:  # imported here, before any timing starts
+            self._handlers[module] = importlib.import_module(module).lambda_handler
+        handler = self._handlers[module]
+
+        def invocation() -> Callable[[], dict[str, Any]]:
+            context = LambdaContext(
+                HANDLERS[module], timeout_seconds=FUNCTION_TIMEOUT_SECONDS, memory_mb=FUNCTION_MEMORY_MB
+            )
+            return lambda: handler(prepared.event, context)
+
+        return invocation
 
 
 def _is_service_module(name: str) -> bool:
