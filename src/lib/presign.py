@@ -203,7 +203,10 @@ def parse_presign_request(
     role = fields.string("role", max_length=2048)
     fields.done()
     assert target_text is not None and method is not None
-    target = parse_target(target_text, config.allowed_buckets)
+    try:
+        target = parse_target(target_text, config.allowed_buckets)
+    except InvalidRequest as error:
+        raise InvalidRequest(f"{where}{error.detail}") from None
     if target.is_prefix:
         raise InvalidRequest(f"{where}target must name one object (s3://bucket/key), not a prefix")
     if content_type is not None:

@@ -1,0 +1,114 @@
+"""Calling the service's Lambda handlers in-process, as the local gateway and Lambda do.
+
+The functions' environment is derived exactly as the local gateway derives it (template.yaml's
+Environment resolved against parameter values from the emulator's `/_local/config`, plus the AWS
+endpoint), so these tests and `make run` configure the service the same way. `service_configured`
+installs it (with optional overrides) and gives the handlers a fresh execution environment (no
+configuration, caches or sessions from a previous configuration).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from local.apigw_events import build_http_api_event
+from local.gateway.runtime import merged_environment
+from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
+from local.lambda_context import LambdaContext
+from local.stack import LocalStack
+
+HANDLERS = {
+    ("GET", "/v1/health"): "handlers.health",
+    ("GET", "/v1/me"): "handlers.identity",
+    ("GET", "/v1/grants"): "handlers.identity",
+    ("POST", "/v1/credentials"): "handlers.credentials",
+    ("POST", "/v1/presign"): "handlers.presign",
+    ("GET", "/v1/objects"): "handlers.objects",
+}
+_FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE")
+
+
+def service_environment(stack: LocalStack) -> dict[str, str]:
+    loaded = load_api(DEFAULT_TEMPLATE, stack.aws_endpoint, "http://127.0.0.1:0")
+    return merged_environment(loaded.api.functions.values(), local_environment(loaded.config))
+
+
+def _fresh_execution_environment() -> None:
+    from lib.presign import signer_for
+    from lib.vending import reset_service
+
+    reset_service()
+    signer_for.cache_clear()
+
+
+@contextlib.contextmanager
+def service_configured(stack: LocalStack, **overrides: str) -> Iterator[dict[str, str]]:
+    """The functions' environment (plus `overrides`) installed for the duration of the block."""
+    environment = {**service_environment(stack), **overrides}
+    with pytest.MonkeyPatch.context() as patch:
+        for name in _FOREIGN_AWS_VARIABLES:
+            patch.delenv(name, raising=False)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        _fresh_execution_environment()
+        try:
+            yield environment
+        finally:
+            _fresh_execution_environment()
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: Mapping[str, str]  # lower-cased names
+    text: str
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.text) if self.text else None
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip()
+
+
+def call(
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout_seconds: float = 10.0,
+) -> Answer:
+    """Invoke the route's handler with an HTTP API v2 event; returns what API Gateway would answer."""
+    all_headers = dict(headers or {})
+    if token is not None:
+        all_headers["authorization"] = f"Bearer {token}"
+    event = build_http_api_event(method, path, headers=all_headers, query=query, body=body)
+    module = importlib.import_module(HANDLERS[(method, path)])
+    result = module.lambda_handler(event, LambdaContext(module.__name__, timeout_seconds=timeout_seconds))
+    return Answer(
+        status=result["statusCode"],
+        headers={name.lower(): value for name, value in (result.get("headers") or {}).items()},
+        text=result.get("body") or "",
+    )
+
+
+def problem_of(answer: Answer, status: int) -> dict[str, Any]:
+    """The answer's problem document, after checking it is one with this status."""
+    assert answer.status == status, answer.text
+    assert answer.content_type == "application/problem+json", answer.headers
+    assert answer.headers.get("cache-control") == "no-store"
+    problem = answer.body
+    assert problem["status"] == status
+    assert problem["type"] and problem["title"] and problem["code"]
+    return problem
