@@ -1,0 +1,9 @@
+"""Benchmarks of the vending path (`make bench` = `python -m bench`); never deployed."""
+
+import sys
+from pathlib import Path
+
+# src/ is the Lambda package root (SAM CodeUri), so the service imports as `lib.*` and `handlers.*`.
+_SRC = str(Path(__file__).resolve().parent.parent / "src")
+if _SRC not in sys.path:
+    sys.path.insert(0, _SRC)

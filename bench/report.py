@@ -88,9 +88,10 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             lambda value: value <= PEAK_RSS_TARGET_MB,
         )
     )
+    calls = _get(result, "memory", "calls") or 0
     targets.append(
         _target(
-            "RSS growth, call 5,000 -> 10,000",
+            f"RSS growth, call {calls // 2:,} -> {calls:,}",
             f"none (< {RSS_GROWTH_TOLERANCE_MB} MB)",
             result.get("rss_growth_mb"),
             lambda value: value < RSS_GROWTH_TOLERANCE_MB,

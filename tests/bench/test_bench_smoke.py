@@ -1,0 +1,89 @@
+"""`python -m bench --quick`: the benchmark harness runs end to end and writes the agreed JSON shape.
+
+Correctness only: tiny workloads against a stack of its own, no latency injected, and no figure is
+compared with a limit (timings belong to `make bench`, never to tests on a shared machine).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKLOADS = ("repeat_one_user", "frontend_session", "six_users", "batch_presign_100")
+PASS_FIELDS = ("aws_calls", "p50_ms", "p95_ms", "handler_p50_ms")
+HANDLER_MODULES = (
+    "handlers.health",
+    "handlers.identity",
+    "handlers.credentials",
+    "handlers.presign",
+    "handlers.objects",
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    output = tmp_path_factory.mktemp("bench") / "latest.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--latency-ms", "0", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert completed.returncode == 0, f"bench failed:\n{completed.stdout}\n{completed.stderr}"
+    return json.loads(output.read_text()), completed.stdout
+
+
+def test_result_has_the_agreed_shape(quick_run: tuple[dict, str]) -> None:
+    result, _ = quick_run
+    assert set(WORKLOADS) <= set(result["workloads"])
+    for name in WORKLOADS:
+        entry = result["workloads"][name]
+        for mode in ("cached", "uncached"):
+            for field in PASS_FIELDS:
+                assert isinstance(entry[mode][field], int | float), (name, mode, field)
+        assert entry["speedup_p50"] > 0
+    assert set(result["cold_init_ms"]) == set(HANDLER_MODULES)
+    assert all(ms > 0 for ms in result["cold_init_ms"].values())
+    assert result["peak_rss_mb"] > 0
+    assert isinstance(result["rss_growth_mb"], int | float)
+    assert result["upstream_latency_ms"] == 0
+    assert {"cpu", "cpus", "python"} <= set(result["machine"])
+
+
+def test_counters_come_from_the_emulator_and_caching_saves_calls(quick_run: tuple[dict, str]) -> None:
+    result, _ = quick_run
+    for name in WORKLOADS:
+        cached, uncached = result["workloads"][name]["cached"], result["workloads"][name]["uncached"]
+        assert cached["aws_calls"] > 0, name
+        assert uncached["aws_calls"] > cached["aws_calls"], name
+        assert cached["calls_by_operation"].get("CreateTokenWithIAM", 0) >= 1, name
+    repeat = result["workloads"]["repeat_one_user"]
+    # The uncached reference flow pays CreateTokenWithIAM + AssumeRole + GetDataAccess per request.
+    assert repeat["uncached"]["aws_calls"] == 3 * repeat["uncached"]["requests"]
+
+
+def test_every_request_answered_without_server_errors(quick_run: tuple[dict, str]) -> None:
+    result, _ = quick_run
+    assert result["failures"] == []
+    for name in WORKLOADS:
+        for mode in ("cached", "uncached"):
+            statuses = result["workloads"][name][mode]["statuses"]
+            assert sum(statuses.values()) == result["workloads"][name][mode]["requests"]
+            assert set(statuses) <= {"200", "403"}, (name, mode, statuses)
+    assert set(result["memory"]["statuses"]) <= {"200", "403"}
+    assert result["memory"]["calls"] == sum(result["memory"]["statuses"].values())
+
+
+def test_table_is_printed_with_every_target(quick_run: tuple[dict, str]) -> None:
+    result, stdout = quick_run
+    for target in result["targets"]:
+        assert target["target"] in stdout
+    assert "repeat_one_user" in stdout and "cold start" in stdout.lower()
