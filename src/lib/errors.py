@@ -161,7 +161,9 @@ def from_aws_error(exc: BaseException, operation: str) -> ServiceError:
     code = aws_error_code(exc)
     if code is not None:
         if code in _ACCESS_DENIED_CODES:
-            return AccessDenied(f"{operation} was denied: no grant covers this request")
+            if operation == "GetDataAccess":
+                return AccessDenied("no grant covers this target with this permission")
+            return AccessDenied(f"AWS denied {operation} for this caller")
         if code in _THROTTLING_CODES or _http_status(exc) == 429:
             return ServiceUnavailable(f"{operation} is throttled by AWS; retry later")
         if code in _REJECTED_TOKEN_CODES and operation == "CreateTokenWithIAM":

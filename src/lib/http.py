@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lib.audit import logger, metrics, tracer
+from lib.audit import count, logger, metrics, tracer
 from lib.aws import Deadline, invocation_deadline
 from lib.errors import (
     InternalError,
@@ -93,6 +93,7 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
         finally:
             invocation_deadline.reset(token)
         response.setdefault("headers", {}).update(NO_STORE)
+        count(f"Responses{response['statusCode'] // 100}xx")
         return response
 
     return lambda_handler

@@ -281,7 +281,27 @@ class VendingService:
 
     def describe(self, caller: Caller, *, role: str | None = None) -> dict[str, Any]:
         """Who the service thinks the caller is (this performs the identity exchange, cached)."""
-        session, _ = self.identities.session_for(caller, role)
+        started = time.perf_counter()
+        try:
+            session, cached = self.identities.session_for(caller, role)
+        except ServiceError as error:
+            audit(
+                "describe",
+                "denied" if isinstance(error, AccessDenied) else "error",
+                subject=caller.subject,
+                status=error.status,
+                code=error.code,
+                latencyMs=_elapsed_ms(started),
+            )
+            raise
+        audit(
+            "describe",
+            "described",
+            subject=caller.subject,
+            identity=session.identity_key,
+            cached=cached,
+            latencyMs=_elapsed_ms(started),
+        )
         answer: dict[str, Any] = {
             "subject": caller.subject,
             "email": caller.email,
