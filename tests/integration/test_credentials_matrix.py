@@ -1,4 +1,4 @@
-"""Every demo user × every row of the department table, in both identity modes: POST /v1/credentials
+"""Every demo user x every row of the department table, in both identity modes: POST /v1/credentials
 answers 200 with working, correctly scoped credentials exactly where the access plan allows, else 403."""
 
 from __future__ import annotations
