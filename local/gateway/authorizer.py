@@ -59,6 +59,8 @@ class _IssuerKeys:
         self._lock = threading.Lock()
         self._keys: dict[str, Any] = {}
         self._fetched_at = float("-inf")
+        self._http = requests.Session()
+        self._http.trust_env = False  # the issuer is on loopback: no proxy from the environment
 
     def key(self, kid: str) -> Any | None:
         with self._lock:
@@ -69,11 +71,11 @@ class _IssuerKeys:
     def _refresh(self) -> None:
         self._fetched_at = time.monotonic()
         try:
-            discovery = requests.get(
+            discovery = self._http.get(
                 f"{self._issuer}/.well-known/openid-configuration", timeout=HTTP_TIMEOUT_SECONDS
             )
             discovery.raise_for_status()
-            jwks = requests.get(discovery.json()["jwks_uri"], timeout=HTTP_TIMEOUT_SECONDS)
+            jwks = self._http.get(discovery.json()["jwks_uri"], timeout=HTTP_TIMEOUT_SECONDS)
             jwks.raise_for_status()
             key_set = jwt.PyJWKSet.from_dict(jwks.json())
         except (requests.RequestException, ValueError, KeyError, jwt.PyJWKSetError):
@@ -133,10 +135,10 @@ class JwtAuthorizerEmulator:
         value = headers.get(name.lower()) if source == "header" else query.get(name)
         if value is None:
             return None
-        value = value.strip()
-        if value[:7].lower() == "bearer ":
-            value = value[7:].strip()
-        return value or None
+        scheme, _, rest = value.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            return rest.strip() or None
+        return value.strip() or None
 
     def _audience_matches(self, claims: dict[str, Any]) -> bool:
         # API Gateway checks client_id only when there is no aud (Cognito access tokens).

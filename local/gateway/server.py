@@ -40,7 +40,9 @@ _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOK
 
 
 def local_stack_config(aws_endpoint: str) -> dict[str, Any]:
-    response = requests.get(f"{aws_endpoint.rstrip('/')}/_local/config", timeout=5)
+    with requests.Session() as http:
+        http.trust_env = False
+        response = http.get(f"{aws_endpoint.rstrip('/')}/_local/config", timeout=5)
     response.raise_for_status()
     return response.json()
 
@@ -207,7 +209,13 @@ def serve(
             command += ["--parameter", f"{name}={value}"]
         if not demo:
             command.append("--no-demo")
-        env = {**os.environ, **(extra_env or {})}
+        # Loopback traffic (JWKS, the emulator) must never go through a proxy from the caller's environment.
+        env = {
+            **os.environ,
+            **(extra_env or {}),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         log_handle = log_file.open("ab") if log_file is not None else None
         process = subprocess.Popen(
@@ -216,6 +224,7 @@ def serve(
             env=env,
             stdout=log_handle,
             stderr=subprocess.STDOUT if log_handle else None,
+            start_new_session=True,  # Ctrl-C reaches the parent, which stops the gateway in order
         )
         try:
             ready = _wait_until_ready(process, ready_file, log_file)
