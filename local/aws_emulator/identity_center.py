@@ -53,6 +53,7 @@ TOKEN_LIFETIME = timedelta(hours=1)
 ASSERTION_ALGORITHMS = ["RS256", "RS384", "RS512"]
 JWKS_CACHE_SECONDS = 300
 JWKS_FETCH_TIMEOUT_SECONDS = 5
+CONTEXT_PRUNE_THRESHOLD = 10_000
 ADMIN_TARGET_PREFIX = "SWBExternalService."
 IDENTITYSTORE_TARGET_PREFIX = "AWSIdentityStore."
 # Seeded ids are derived from names, so they are the same at every start (grants reference group ids).
@@ -867,6 +868,9 @@ def _issue_tokens(
     expiration = now + TOKEN_LIFETIME
     context_value = "AQoJb3JpZ2luX2Vj" + base64.b64encode(secrets.token_bytes(96)).decode()
     with state.lock:
+        if len(state.identity_contexts) >= CONTEXT_PRUNE_THRESHOLD:  # long benchmarks must not grow memory
+            for value in [v for v, c in state.identity_contexts.items() if c.expiration <= now]:
+                del state.identity_contexts[value]
         state.identity_contexts[context_value] = IdentityContext(
             value=context_value, user_id=user.user_id, application_arn=application.arn, expiration=expiration
         )
