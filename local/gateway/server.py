@@ -142,8 +142,8 @@ def run_gateway(
     ready_file: Path | None = None,
 ) -> None:
     """Serve until SIGTERM or Ctrl-C (this is the child process `serve()` starts)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the gateway writes its own access log
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    logging.getLogger("local.gateway").setLevel(logging.INFO)  # its access log; werkzeug's is redundant
     late = _LateBoundApp()
     server: BaseWSGIServer = make_server(HOST, port, late, threaded=True)
     url = f"http://{HOST}:{server.server_port}"

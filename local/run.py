@@ -1,0 +1,134 @@
+"""`make run`: the whole service on this machine, no AWS account and no Docker.
+
+Starts the AWS emulator (127.0.0.1:4000) and the development OIDC issuer (127.0.0.1:3001) as one child
+process, seeded from terraform/access-plan.json, then the API gateway (127.0.0.1:3000) serving
+template.yaml's routes and the demo page. State lives in `.local/`. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from local.gateway import serve
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = REPO_ROOT / ".local"
+DEMO_USER = "alice@shopfast.example"
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _wait_healthy(url: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    with requests.Session() as http:
+        http.trust_env = False
+        while True:
+            try:
+                response = http.get(f"{url}/v1/health", timeout=5)
+                if response.status_code == 200:
+                    return response.json()
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"GET {url}/v1/health did not answer 200 within {timeout:.0f}s")
+            time.sleep(0.1)
+
+
+def banner(gateway_url: str, issuer_url: str, aws_endpoint: str, seconds: float, version: str) -> str:
+    token_url = f"{issuer_url}/dev/token?user={DEMO_USER}"
+    mint = (
+        f"TOKEN=$(curl -s {shlex.quote(token_url)} | "
+        "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+    )
+    body = shlex.quote('{"target": "s3://shopfast-data/users/*", "permission": "READ"}')
+    vend = (
+        f'curl -s -X POST {gateway_url}/v1/credentials -H "Authorization: Bearer $TOKEN" '
+        f"-H 'Content-Type: application/json' -d {body}"
+    )
+    return f"""
+  ShopFast credential vending is running locally (version {version}, ready in {seconds:.1f}s)
+
+    Demo page      {gateway_url}/
+    API            {gateway_url}/v1/health   (routes and JWT authorizer from template.yaml)
+    OIDC issuer    {issuer_url}   (development only: mints tokens for the demo users)
+    Emulated AWS   {aws_endpoint}   (S3, STS, Identity Center, S3 Access Grants)
+    State, logs    {STATE_DIR.relative_to(REPO_ROOT)}/
+
+  Vend credentials for {DEMO_USER} (read access to s3://shopfast-data/users/*):
+
+    {mint}
+    {vend}
+
+  Demo users: alice, bob, carol, dave, erin, mallory (@shopfast.example). Press Ctrl-C to stop.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--port", type=int, default=3000, help="API gateway and demo page")
+    parser.add_argument("--idp-port", type=int, default=3001, help="OIDC issuer")
+    parser.add_argument("--aws-port", type=int, default=4000, help="emulated AWS")
+    args = parser.parse_args(argv)
+    if str(REPO_ROOT / "src") not in sys.path:  # local.stack uses the service's lib.* (SAM's CodeUri root)
+        sys.path.insert(0, str(REPO_ROOT / "src"))
+    from local.stack import LocalStack
+
+    busy = [port for port in (args.port, args.idp_port, args.aws_port) if _port_in_use(port)]
+    if busy:
+        print(
+            f"port(s) {', '.join(map(str, busy))} on 127.0.0.1 in use: is another `make run` running?",
+            file=sys.stderr,
+        )
+        return 1
+
+    stop = threading.Event()
+    # SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    started = time.monotonic()
+    print("starting the emulated AWS and the OIDC issuer…", flush=True)
+    try:
+        with LocalStack(
+            aws_port=args.aws_port, idp_port=args.idp_port, state_dir=STATE_DIR, log_dir=STATE_DIR / "logs"
+        ) as stack:
+            print("starting the API gateway…", flush=True)
+            with serve(aws_endpoint=stack.aws_endpoint, port=args.port) as gateway:
+                health = _wait_healthy(gateway.url)
+                print(
+                    banner(
+                        gateway.url,
+                        stack.issuer_url,
+                        stack.aws_endpoint,
+                        time.monotonic() - started,
+                        str(health.get("version", "?")),
+                    ),
+                    flush=True,
+                )
+                while not stop.wait(0.5):
+                    pass
+    except KeyboardInterrupt:
+        pass
+    print("stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
