@@ -63,7 +63,48 @@ def make_moto_app() -> WsgiApp:
     regional_s3 = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS["s3"]
     if "access-grants/" not in regional_s3["valid_starting_values"]:
         regional_s3["valid_starting_values"].append("access-grants/")
+    _evaluate_bucket_policies_as_over_tls()
     return DomainDispatcherApplication(create_backend_app)
+
+
+def _evaluate_bucket_policies_as_over_tls() -> None:
+    """Let the usual TLS-only bucket policy (Deny if `aws:SecureTransport` is "false") hold locally.
+
+    moto checks object requests against the bucket policy, but knows only StringEquals conditions and
+    answers DENIED for any statement whose condition fails, so that conditional Deny refuses everything.
+    The emulator stands in for S3's HTTPS endpoint on loopback: policies see `aws:SecureTransport` =
+    "true", `Bool` is evaluated, and a statement whose condition does not hold does not apply.
+    """
+    from moto.iam import policy_conditions
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    policy_conditions.CONDITION_OPERATIONS.setdefault(
+        "Bool", lambda expected, actual: str(actual).lower() in [str(v).lower() for v in _as_list(expected)]
+    )
+    context = {"aws:SecureTransport": "true"}
+
+    def get_permission(bucket: Any, action: str, resource: str) -> PermissionResult:
+        if bucket.policy is None:
+            return PermissionResult.NEUTRAL
+        result = PermissionResult.NEUTRAL
+        for raw in _as_list(json.loads(bucket.policy)["Statement"]):
+            statement = IAMPolicyStatement(raw)
+            # moto has no public way to ask whether a statement applies.
+            if not statement._check_conditions(context):
+                continue
+            permission = statement.is_action_permitted(action, resource, None, context)
+            if permission == PermissionResult.DENIED:
+                return permission
+            if permission == PermissionResult.PERMITTED:
+                result = permission
+        return result
+
+    FakeBucket.get_permission = get_permission
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _body_action(request: Request) -> str | None:
