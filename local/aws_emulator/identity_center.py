@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -33,12 +35,15 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.wrappers import Request, Response
 
+from local.aws_emulator.access_grants import access_key_id_of
+from local.aws_emulator.s3_enforcement import sigv4_signature
 from local.aws_emulator.state import (
     Application,
     DirectoryGroup,
     DirectoryUser,
     EmulatorState,
     IdentityContext,
+    RoleSession,
     TrustedTokenIssuer,
 )
 
@@ -100,6 +105,25 @@ class AdminError(Exception):
         )
 
 
+class SignatureError(Exception):
+    """A request carrying an emulator-issued access key but not that session's signature or token."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+    def response(self) -> Response:
+        if self.problem == "token":
+            code, message = (
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            )
+        else:
+            code, message = "InvalidSignatureException", "The request signature we calculated does not match."
+        body = {"message": message}
+        return _json_response(body, 403, {"x-amzn-ErrorType": code}, "application/json")
+
+
 def _json_response(body: Any, status: int, headers: dict[str, str], content_type: str) -> Response:
     response = Response(json.dumps(body, default=_json_default), status=status, content_type=content_type)
     response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
@@ -117,13 +141,35 @@ def _json_default(value: Any) -> Any:
 # --- who signed the request -----------------------------------------------------------------------
 
 
-def caller_access_key(request: Request) -> str | None:
-    """The access key id of a SigV4 request (Authorization header or presigned query), if any."""
+def session_signature_problem(request: Request, session: RoleSession) -> str | None:
+    """Why a request claiming a recorded session's access key is not really signed by it, or None.
+
+    Real AWS checks every signature; moto checks none. For keys the emulator issued (and so knows the
+    secret of) the SigV4 signature and the session token are checked like AWS checks them.
+    """
     auth = request.headers.get("Authorization", "")
-    if auth.startswith("AWS4-HMAC-SHA256") and "Credential=" in auth:
-        return auth.split("Credential=", 1)[1].split("/", 1)[0].strip() or None
-    credential = request.args.get("X-Amz-Credential")
-    return credential.split("/", 1)[0] if credential else None
+    if not auth.startswith("AWS4-HMAC-SHA256"):
+        return "signature"
+    try:
+        fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256") :].split(","))
+        scope = fields["Credential"].split("/", 1)[1]
+        expected = sigv4_signature(
+            session.secret_access_key,
+            request,
+            signed_headers=fields["SignedHeaders"].split(";"),
+            amz_date=request.headers.get("x-amz-date", ""),
+            scope=scope,
+            payload_hash=hashlib.sha256(request.get_data(cache=True)).hexdigest(),
+        )
+    except (KeyError, ValueError):
+        return "signature"
+    if not hmac.compare_digest(fields.get("Signature", "").encode(), expected.encode()):
+        return "signature"
+    if not hmac.compare_digest(
+        request.headers.get("X-Amz-Security-Token", "").encode(), session.session_token.encode()
+    ):
+        return "token"
+    return None
 
 
 # --- the directory (identity store) ----------------------------------------------------------------
@@ -780,12 +826,15 @@ def _authorize_caller(state: EmulatorState, request: Request, application: Appli
     method = application.authentication_methods.get("IAM")
     if method is None:
         raise OidcError("AccessDeniedException", "the application has no IAM authentication method")
-    key = caller_access_key(request)
+    key = access_key_id_of(request)
     if key is None:
         raise OidcError("AccessDeniedException", "the request is not signed with AWS credentials")
     session = state.role_sessions.get(key)
     if session is None:
         return  # static keys: accepted like moto accepts them (the principal cannot be known)
+    problem = session_signature_problem(request, session)
+    if problem is not None:
+        raise SignatureError(problem)
     if session.expiration <= state.now():
         raise OidcError("ExpiredTokenException", "the security token included in the request is expired")
     if not actor_policy_allows(
@@ -936,7 +985,7 @@ def create_token_with_iam(request: Request, state: EmulatorState) -> Response:
             )
         _check_assignment(state, application, user)
         context_value, id_token = _issue_tokens(state, application, issuer, user)
-    except OidcError as error:
+    except (OidcError, SignatureError) as error:
         return error.response()
     body = {
         "accessToken": "aoa" + secrets.token_urlsafe(96),

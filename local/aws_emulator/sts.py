@@ -22,7 +22,8 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Request, Response
 
-from local.aws_emulator.identity_center import caller_access_key
+from local.aws_emulator.access_grants import access_key_id_of
+from local.aws_emulator.identity_center import session_signature_problem
 from local.aws_emulator.state import IDENTITY_CENTER_CONTEXT_PROVIDER, EmulatorState, RoleSession
 
 Forward = Callable[[Request], Response]
@@ -73,8 +74,19 @@ def _iso(moment: datetime) -> str:
 
 def _caller_session(state: EmulatorState, request: Request) -> RoleSession | None:
     """The recorded session that signed the request; an expired one is refused like STS refuses it."""
-    session = state.role_sessions.get(caller_access_key(request) or "")
-    if session is not None and session.expiration <= state.now():
+    session = state.role_sessions.get(access_key_id_of(request) or "")
+    if session is None:
+        return None
+    problem = session_signature_problem(request, session)
+    if problem == "token":
+        raise StsError("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
+    if problem == "signature":
+        raise StsError(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided.",
+            403,
+        )
+    if session.expiration <= state.now():
         raise StsError("ExpiredToken", "The security token included in the request is expired", 403)
     return session
 

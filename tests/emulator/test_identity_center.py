@@ -363,3 +363,20 @@ def test_identitystore_writes_reach_the_emulator_directory(stack: LocalStack) ->
     with pytest.raises(ClientError) as gone:
         sso.create_application_assignment(ApplicationArn=app_arn, PrincipalId=group_id, PrincipalType="GROUP")
     assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        ({"aws_secret_access_key": "not-the-secret"}, "InvalidSignatureException"),
+        ({"aws_session_token": "not-the-token"}, "UnrecognizedClientException"),
+    ],
+)
+def test_client_session_must_sign_with_its_secret_and_token(
+    stack: LocalStack, tamper: dict, code: str
+) -> None:
+    keys = client_app_keys(stack)
+    with pytest.raises(ClientError) as refused:
+        exchange(stack, stack.token("alice@shopfast.example"), signer={**keys, **tamper})
+    assert refused.value.response["Error"]["Code"] == code
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

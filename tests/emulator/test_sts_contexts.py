@@ -195,3 +195,20 @@ def test_expired_sessions_cannot_call_sts(stack: LocalStack) -> None:
         stack.client("sts", credentials=keys).get_caller_identity()
     assert refused.value.response["Error"]["Code"] == "ExpiredToken"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        ({"aws_secret_access_key": "not-the-secret"}, "SignatureDoesNotMatch"),
+        ({"aws_session_token": "not-the-token"}, "InvalidClientTokenId"),
+    ],
+)
+def test_session_keys_must_be_used_with_their_secret_and_token(
+    stack: LocalStack, tamper: dict, code: str
+) -> None:
+    keys = client_app_keys(stack)
+    with pytest.raises(ClientError) as refused:
+        stack.client("sts", credentials={**keys, **tamper}).get_caller_identity()
+    assert refused.value.response["Error"]["Code"] == code
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
