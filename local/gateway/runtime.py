@@ -87,8 +87,10 @@ class FunctionRuntime:
         self._idle = threading.Condition()
         self._busy_with: object | None = None  # the invocation that holds the environment
 
-    def invoke(self, event: dict[str, Any], *, integration_timeout_seconds: float) -> Invocation:
-        aws_request_id = str(uuid.uuid4())
+    def invoke(
+        self, event: dict[str, Any], *, integration_timeout_seconds: float, aws_request_id: str | None = None
+    ) -> Invocation:
+        aws_request_id = aws_request_id or str(uuid.uuid4())
         deadline = time.monotonic() + integration_timeout_seconds
         # Time spent queued behind another invocation counts against the integration timeout only;
         # the function's own timeout starts when its handler starts.
