@@ -46,7 +46,7 @@ def grants() -> dict[str, Any]:
 def _page_size(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_GRANTS_PAGE:
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_GRANTS_PAGE:
         raise InvalidRequest(f"query parameter maxResults must be an integer from 1 to {MAX_GRANTS_PAGE}")
     return int(value)
 

@@ -36,6 +36,10 @@ _REJECTED_TOKEN_CODES = frozenset(
         "UnauthorizedClientException",
     }
 )
+# A page token the caller sent back was refused upstream: the caller's input is wrong, not AWS.
+_INVALID_PAGE_TOKEN_CODES = frozenset(
+    {"InvalidNextTokenException", "InvalidNextToken", "InvalidContinuationToken"}
+)
 _TIMEOUT_EXCEPTIONS = frozenset({"ReadTimeoutError", "ConnectTimeoutError"})
 _CONNECTION_EXCEPTIONS = frozenset(
     {"EndpointConnectionError", "ConnectionClosedError", "ProxyConnectionError", "HTTPClientError"}
@@ -166,6 +170,9 @@ def from_aws_error(exc: BaseException, operation: str) -> ServiceError:
             return AccessDenied(f"AWS denied {operation} for this caller")
         if code in _THROTTLING_CODES or _http_status(exc) == 429:
             return ServiceUnavailable(f"{operation} is throttled by AWS; retry later")
+        if code in _INVALID_PAGE_TOKEN_CODES or (operation == "ListObjectsV2" and code == "InvalidArgument"):
+            # S3 answers a forged or stale ListObjectsV2 continuation token with 400 InvalidArgument.
+            return InvalidRequest(f"{operation} refused the page token of this request")
         if code in _REJECTED_TOKEN_CODES and operation == "CreateTokenWithIAM":
             return Unauthorized("the identity provider token was not accepted by IAM Identity Center")
         status = _http_status(exc)

@@ -87,7 +87,7 @@ def unwrap_token(token: str, prefix: str) -> str:
         raise invalid
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: a deeply nested JSON token
         raise invalid from None
     if not isinstance(decoded, dict) or decoded.get("p") != prefix or not isinstance(decoded.get("t"), str):
         raise invalid
