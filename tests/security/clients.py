@@ -11,6 +11,7 @@ scans every log for all of them.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator, Mapping
@@ -172,7 +173,8 @@ class DirectInvoker:
             "path": path,
             "headers": sent,
             "query": query,
-            "body": body,
+            "body": None if isinstance(body, bytes) else body,
+            "bodyBase64": base64.b64encode(body).decode() if isinstance(body, bytes) else None,
             "claims": claims,
             "timeoutSeconds": timeout_seconds,
         }

@@ -16,6 +16,7 @@ of the pytest process.
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib
 import json
 import os
@@ -43,7 +44,7 @@ def _invoke(request: dict[str, Any]) -> dict[str, Any]:
         path,
         headers=request.get("headers") or {},
         query=request.get("query"),
-        body=request.get("body"),
+        body=base64.b64decode(request["bodyBase64"]) if request.get("bodyBase64") else request.get("body"),
         claims=request.get("claims"),
     )
     context = LambdaContext(
