@@ -4,6 +4,7 @@ an attempt that could outlive the Lambda. Every failure leaves here as a `Servic
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -25,6 +26,10 @@ MAX_ATTEMPTS = 3
 # Kept free at the end of an invocation to write the answer and the audit record.
 RESERVE_SECONDS = 0.5
 # Error codes meaning "the session signing this call is no longer valid" (a fresh session may succeed).
+# The SDK's debug logs carry request bodies (the caller's JWT as CreateTokenWithIAM assertion) and
+# responses (credentials): whatever the log level of the function, they never go below WARNING.
+for _sdk_logger in ("botocore", "boto3", "urllib3", "s3transfer"):
+    logging.getLogger(_sdk_logger).setLevel(logging.WARNING)
 STALE_SESSION_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidToken", "InvalidClientTokenId"}
 )

@@ -35,7 +35,8 @@ LambdaHandler = Callable[[dict, LambdaContext], dict]
 
 def create_resolver() -> APIGatewayHttpResolver:
     """An HTTP API v2 resolver whose every failure becomes an RFC 9457 problem document."""
-    app = APIGatewayHttpResolver()
+    # debug=False whatever POWERTOOLS_DEV says: debug mode prints whole events, Authorization header included.
+    app = APIGatewayHttpResolver(debug=False)
 
     @app.exception_handler(ServiceError)
     def _service_error(error: ServiceError) -> Response:
