@@ -201,7 +201,7 @@ class JwksCache:
 
 def _usable_keys(document: Any) -> dict[str, dict[str, Any]]:
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise ValueError("not a JWKS document")
+        raise ValueError("not a JWKS document")  # noqa: TRY004 - handled like malformed JSON
     keys: dict[str, dict[str, Any]] = {}
     for jwk in document["keys"]:
         if not isinstance(jwk, dict):
