@@ -105,7 +105,8 @@ function reportError(action, error) {
   }
   if (error.status === 401) return; // endSession already said what happened
   if (error.status === 403) {
-    showMessage("error", "Access denied.", error.detail || "No grant of yours covers this.");
+    const why = error.detail || "no grant of yours covers this";
+    showMessage("error", "Access denied.", `${action}: ${why}.`);
   } else if (error.status === 400) {
     showMessage("error", `${action}: that request is not valid.`, error.detail || error.title);
   } else if (error.status === 429 || error.status === 503) {
@@ -439,7 +440,7 @@ async function upload(event) {
     const folder = target.slice(0, target.lastIndexOf("/") + 1);
     if (state.prefix === folder) await listObjects(false);
   } catch (error) {
-    reportError(`Uploading ${file.name}`, error);
+    reportError(`Uploading ${file.name} to ${target}`, error);
   } finally {
     button.disabled = false;
   }
