@@ -253,9 +253,16 @@ class OidcIssuer:
             ("POST", "/dev/jwks-outage"): lambda: self._jwks_outage(request),
         }
         handler = routes.get((method, path))
-        if handler is None:
-            return _problem(404, "not_found", f"{method} {path} is not served by the development issuer")
-        return handler()
+        if handler is not None:
+            return handler()
+        allowed = sorted(
+            {m for m, p in routes if p == path} | ({"GET", "OPTIONS"} if path == "/dev/token" else set())
+        )
+        if allowed:
+            response = _problem(405, "method_not_allowed", f"{path} answers {', '.join(allowed)}")
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
+        return _problem(404, "not_found", f"{method} {path} is not served by the development issuer")
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         return self.dispatch(Request(environ))(environ, start_response)

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from local.aws_emulator.identity_center import actor_policy_allows
 from local.stack import TEST_KEYS, LocalStack
 from tests.emulator.helpers import JWT_BEARER, assume, client_app_keys
 from tests.emulator.identity_flow import capture_raw, exchange, fields_outside_model
@@ -380,3 +381,46 @@ def test_client_session_must_sign_with_its_secret_and_token(
         exchange(stack, stack.token("alice@shopfast.example"), signer={**keys, **tamper})
     assert refused.value.response["Error"]["Code"] == code
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+APP = "arn:aws:sso::123456789012:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
+CLIENT_ROLE = "arn:aws:iam::123456789012:role/shopfast-vending-client-app"
+
+
+def _statement(**overrides: object) -> dict:
+    return {
+        "Effect": "Allow",
+        "Principal": {"AWS": "123456789012"},
+        "Action": "sso-oauth:CreateTokenWithIAM",
+    } | overrides
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("statements", "principal", "allowed"),
+    [
+        ([_statement(Principal={"AWS": CLIENT_ROLE})], CLIENT_ROLE, True),
+        ([_statement(Principal={"AWS": CLIENT_ROLE})], "arn:aws:iam::123456789012:role/other", False),
+        ([_statement(Condition={"ArnEquals": {"aws:PrincipalArn": CLIENT_ROLE}})], CLIENT_ROLE, True),
+        (
+            [_statement(Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/shopfast-*"}})],
+            CLIENT_ROLE,
+            True,
+        ),
+        (
+            [_statement(Condition={"ArnEquals": {"aws:PrincipalArn": CLIENT_ROLE}})],
+            "arn:aws:iam::123456789012:role/x",
+            False,
+        ),
+        ([_statement(Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})], CLIENT_ROLE, False),
+        ([_statement(Principal={"AWS": "999999999999"})], CLIENT_ROLE, False),
+        ([_statement(Action="sso-oauth:*")], CLIENT_ROLE, True),
+        ([_statement(Action="sso-oauth:CreateToken")], CLIENT_ROLE, False),
+        ([_statement(Resource=APP.replace("apl-5a1e", "apl-0000"))], CLIENT_ROLE, False),
+        ([_statement(), _statement(Effect="Deny", Principal="*")], CLIENT_ROLE, False),
+        ([], CLIENT_ROLE, False),
+    ],
+)
+def test_actor_policy_evaluation(statements: list, principal: str, allowed: bool) -> None:
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    assert actor_policy_allows(policy, principal, "123456789012", APP) is allowed

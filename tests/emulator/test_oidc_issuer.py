@@ -187,3 +187,22 @@ def test_jwks_outage_and_slowness_switches(private_stack: LocalStack) -> None:
     assert exchange(private_stack, private_stack.token("bob@shopfast.example"))["accessToken"]
     bad = _post(f"{issuer}/dev/jwks-outage", data="not json")
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("POST", "/dev/token", 405),
+        ("GET", "/dev/rotate", 405),
+        ("DELETE", "/.well-known/jwks.json", 405),
+        ("GET", "/authorize", 404),
+    ],
+)
+def test_unserved_routes_are_json_errors(
+    local_stack: LocalStack, method: str, path: str, status: int
+) -> None:
+    reply = requests.request(method, f"{local_stack.issuer_url}{path}", timeout=10)
+    assert reply.status_code == status
+    assert reply.json()["error"] in ("method_not_allowed", "not_found")
+    if status == 405:
+        assert method not in reply.headers["Allow"]
