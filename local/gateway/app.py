@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Request, Response
 
@@ -119,6 +120,8 @@ class Gateway:
         request_id = new_request_id()
         response = self._handle(request, request_id)
         response.headers["apigw-requestid"] = request_id
+        # "401 Unauthorized" as HTTP defines the reason phrase (werkzeug would send "401 UNAUTHORIZED").
+        response.status = f"{response.status_code} {HTTP_STATUS_CODES.get(response.status_code, 'Unknown')}"
         access_log.info(
             "%s %s %s %.1fms %s",
             request.method,

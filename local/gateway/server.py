@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local.gateway.app import Gateway
 from local.gateway.runtime import FunctionRuntime, install_environment
@@ -123,6 +123,11 @@ def build_gateway(loaded: LoadedApi, *, demo: bool = True) -> Gateway:
     return Gateway(loaded.api, runtimes, demo_config=demo_config)
 
 
+class _RequestHandler(WSGIRequestHandler):
+    def version_string(self) -> str:
+        return "local-apigw"  # API Gateway names no server software; neither do we (no version leak)
+
+
 class _LateBoundApp:
     """Lets the socket be bound (and its port known, for CORS origins) before the app is built."""
 
@@ -145,7 +150,7 @@ def run_gateway(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logging.getLogger("local.gateway").setLevel(logging.INFO)  # its access log; werkzeug's is redundant
     late = _LateBoundApp()
-    server: BaseWSGIServer = make_server(HOST, port, late, threaded=True)
+    server: BaseWSGIServer = make_server(HOST, port, late, threaded=True, request_handler=_RequestHandler)
     url = f"http://{HOST}:{server.server_port}"
     late.app = build_gateway(load_api(template, aws_endpoint, url, overrides), demo=demo)
 

@@ -99,8 +99,10 @@ def test_path_parameters_and_route_keys(probe_gateway, local_stack, http):
 def test_unknown_routes_are_not_found(probe_gateway, probe_log, http, method, path):
     response = http.request(method, f"{probe_gateway.url}{path}")
     assert response.status_code == 404
+    assert response.reason == "Not Found"
     assert response.json() == {"message": "Not Found"}
     assert response.headers["apigw-requestid"] not in probe_log.request_ids()
+    assert not re.search(r"werkzeug|python", response.headers.get("server", ""), re.IGNORECASE)
 
 
 def test_any_method_routes_take_every_method(probe_gateway, http):
