@@ -60,6 +60,7 @@ class LocalStack:
         self.issuer_url = ""
         self.startup_seconds = 0.0
         self._http = requests.Session()
+        self._http.trust_env = False  # loopback only: no proxy from the environment
 
     # -- lifecycle --
     def start(self) -> LocalStack:
@@ -78,7 +79,9 @@ class LocalStack:
         ]
         if not self._seed:
             command.append("--no-seed")
-        env = {**os.environ, **self._env, "PYTHONUNBUFFERED": "1"}
+        # Loopback traffic must never go through a proxy from the caller's environment.
+        env = {**os.environ, **self._env, "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}
+        env["no_proxy"] = env["NO_PROXY"]
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH")])
         )
@@ -177,7 +180,7 @@ class LocalStack:
     def client(self, service: str, *, credentials: dict[str, str] | None = None, **config: Any) -> Any:
         """A boto3 client for the emulator: static test keys unless `credentials` (boto3 kwargs) are given."""
         keys = credentials or TEST_KEYS
-        retries = config.pop("retries", {"mode": "standard", "max_attempts": 1})
+        retries = config.pop("retries", {"mode": "standard", "total_max_attempts": 1})
         client = boto3.client(
             service,
             endpoint_url=self.aws_endpoint,

@@ -209,9 +209,9 @@ def covers(scope: str, target: str) -> bool:
     return target == scope
 
 
-def specificity(scope: str) -> int:
-    """Longer prefixes are closer; an exact object is closer than any prefix."""
-    return len(scope) * 2 + (0 if scope.endswith("*") else 1)
+def specificity(scope: str) -> tuple[int, bool]:
+    """Longer prefixes are closer; an exact object is closer than the prefix spelled like it."""
+    return len(scope.removesuffix("*")), not scope.endswith("*")
 
 
 def satisfies(granted: str, requested: str) -> bool:
