@@ -30,7 +30,9 @@ pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
-# Kept between runs (ignored by git) so that a second `sam build` needs neither PyPI nor much time.
+# Kept between runs (ignored by git) so that a second `sam build` needs neither PyPI nor much time:
+# SAM records which dependency folder belongs to which requirements hash in the build dir itself.
+SAM_BUILD_DIR = ROOT / ".aws-sam" / "test-build"
 SAM_CACHE_DIR = ROOT / ".aws-sam" / "test-cache"
 RUNTIME_PACKAGES = ("aws_lambda_powertools", "boto3", "jwt", "cryptography")
 
@@ -122,8 +124,8 @@ def test_sam_validate_lint_is_clean() -> None:
     assert "is a valid SAM Template" in result.stdout + result.stderr
 
 
-def test_sam_build_packages_every_function_with_its_dependencies(tmp_path: Path) -> None:
-    build_dir = tmp_path / "build"
+def test_sam_build_packages_every_function_with_its_dependencies() -> None:
+    build_dir = SAM_BUILD_DIR
     result = run(
         [
             require_tool(SAM, "SAM CLI"),
