@@ -201,16 +201,9 @@ def server_error(operation: Operation) -> Response:
 
 
 def identity_modules() -> list[Any]:
-    """Identity Center and STS (the identity side of the emulator, built separately), when present."""
-    try:
-        from local.aws_emulator import identity_center, sts
-    except ModuleNotFoundError as missing:
-        if not (missing.name or "").startswith("local.aws_emulator."):
-            raise
-        logger.warning(
-            "identity side not available (%s): Identity Center and STS contexts are not emulated", missing
-        )
-        return []
+    """Identity Center and STS contexts: the identity side of the emulator, consulted before Access Grants."""
+    from local.aws_emulator import identity_center, sts
+
     return [identity_center, sts]
 
 

@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 
 from lib.loopback import use_loopback_endpoint
-from local.aws_emulator.app import identity_modules
+from local.aws_emulator import identity_center
 from local.aws_emulator.state import EmulatorState
 
 # Static keys of the seeding administrator (moto accepts any keys; they are not a vended credential).
@@ -72,9 +72,7 @@ def seed(
 ) -> dict[str, Any]:
     """Create everything the access plan describes; return the `/_local/config` document."""
     account, region = state.account_id, state.region
-    for module in identity_modules():
-        if hasattr(module, "seed"):
-            module.seed(state, demo_users, plan, issuer_url, AUDIENCE)
+    identity_center.seed(state, demo_users, plan, issuer_url, AUDIENCE)
 
     iam = _client("iam", endpoint, region)
     role_arn = f"arn:aws:iam::{account}:role/{{}}"
