@@ -1,0 +1,348 @@
+"""openapi.yaml says what the implementation answers: real responses of every route, on success and
+error paths, are validated against the document (status documented, content type, body schema,
+required headers), and requests the document calls valid or invalid are answered accordingly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from openapi_spec_validator import validate as validate_openapi
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from local.stack import LocalStack
+from tests.infra.test_sam import template_api_offline
+from tests.integration.handler_calls import Answer, call, service_configured
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC_URI = "urn:shopfast:openapi"
+SPEC: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+REGISTRY = Registry().with_resource(SPEC_URI, Resource(SPEC, specification=DRAFT202012))
+
+ALICE = "alice@shopfast.example"
+BOB = "bob@shopfast.example"
+DAVE = "dave@shopfast.example"
+USER_LIST = "s3://shopfast-data/users/user_list"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str
+    status: int
+    user: str | None = ALICE
+    body: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    request_valid: bool | None = (
+        None  # whether openapi.yaml's request schema accepts the body (None: no body)
+    )
+    timeout_seconds: float = 10.0
+    fault: dict[str, Any] | None = None  # injected into the emulator for this case only
+
+    def __str__(self) -> str:
+        return self.name
+
+
+CASES = [
+    Case("health", "GET", "/v1/health", 200, user=None),
+    Case("me", "GET", "/v1/me", 200),
+    Case("me without token", "GET", "/v1/me", 401, user=None),
+    Case("me with unknown parameter", "GET", "/v1/me", 400, query={"debug": "1"}),
+    Case("grants", "GET", "/v1/grants", 200),
+    Case(
+        "grants in scope", "GET", "/v1/grants", 200, user=BOB, query={"scope": "s3://shopfast-data/users/*"}
+    ),
+    Case("grants bad scope", "GET", "/v1/grants", 400, query={"scope": "s3://shopfast-data/a/../*"}),
+    Case("grants maxResults 0", "GET", "/v1/grants", 400, query={"maxResults": "0"}),
+    Case(
+        "credentials",
+        "POST",
+        "/v1/credentials",
+        200,
+        body={"target": "s3://shopfast-data/users/*", "permission": "READ"},
+        request_valid=True,
+    ),
+    Case(
+        "credentials credential_process",
+        "POST",
+        "/v1/credentials",
+        200,
+        query={"format": "credential_process"},
+        body={"target": "s3://shopfast-data/feedback/*", "permission": "READWRITE", "durationSeconds": 900},
+        request_valid=True,
+    ),
+    Case(
+        "credentials denied",
+        "POST",
+        "/v1/credentials",
+        403,
+        body={"target": "s3://shopfast-data/users/*", "permission": "WRITE"},
+        request_valid=True,
+    ),
+    Case(
+        "credentials unknown field",
+        "POST",
+        "/v1/credentials",
+        400,
+        body={"target": "s3://shopfast-data/users/*", "permission": "READ", "policy": "*"},
+        request_valid=False,
+    ),
+    Case(
+        "credentials duration out of range",
+        "POST",
+        "/v1/credentials",
+        400,
+        body={"target": "s3://shopfast-data/users/*", "permission": "READ", "durationSeconds": 43201},
+        request_valid=False,
+    ),
+    Case(
+        "credentials wildcard inside",
+        "POST",
+        "/v1/credentials",
+        400,
+        body={"target": "s3://shopfast-data/us*rs/*", "permission": "READ"},
+        request_valid=False,
+    ),
+    Case("credentials malformed JSON", "POST", "/v1/credentials", 400, body='{"target": '),
+    Case(
+        "credentials too large",
+        "POST",
+        "/v1/credentials",
+        413,
+        body={"target": "s3://shopfast-data/users/*", "permission": "READ", "pad": "x" * 300_000},
+    ),
+    Case(
+        "credentials not JSON",
+        "POST",
+        "/v1/credentials",
+        415,
+        body="target=s3://shopfast-data/users/*",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    ),
+    Case(
+        "credentials without token",
+        "POST",
+        "/v1/credentials",
+        401,
+        user=None,
+        body={"target": "s3://shopfast-data/users/*", "permission": "READ"},
+        request_valid=True,
+    ),
+    Case(
+        "credentials throttled upstream",
+        "POST",
+        "/v1/credentials",
+        503,
+        user=DAVE,
+        body={"target": "s3://shopfast-data/products/*", "permission": "READ"},
+        request_valid=True,
+        fault={"operation": "GetDataAccess", "throttle": 10},
+    ),
+    Case(
+        "credentials upstream 5xx",
+        "POST",
+        "/v1/credentials",
+        502,
+        user=DAVE,
+        body={"target": "s3://shopfast-data/products/*", "permission": "WRITE"},
+        request_valid=True,
+        fault={"operation": "GetDataAccess", "server_error": 10},
+    ),
+    Case(
+        "credentials out of time",
+        "POST",
+        "/v1/credentials",
+        504,
+        user=DAVE,
+        body={"target": "s3://shopfast-internal/leads/*", "permission": "READ"},
+        request_valid=True,
+        timeout_seconds=2.0,  # less than one AWS call's budget is left: refuse before calling
+    ),
+    Case(
+        "presign GET",
+        "POST",
+        "/v1/presign",
+        200,
+        body={"target": USER_LIST, "method": "GET", "expiresIn": 120, "filename": "users.csv"},
+        request_valid=True,
+    ),
+    Case(
+        "presign PUT",
+        "POST",
+        "/v1/presign",
+        200,
+        user=BOB,
+        body={
+            "target": "s3://shopfast-data/users/conformance.csv",
+            "method": "PUT",
+            "contentType": "text/csv",
+        },
+        request_valid=True,
+    ),
+    Case(
+        "presign batch",
+        "POST",
+        "/v1/presign",
+        200,
+        body={
+            "objects": [
+                {"target": USER_LIST, "method": "GET"},
+                {"target": "s3://shopfast-data/users/x", "method": "PUT"},
+                {"target": "s3://shopfast-data/users/../x", "method": "GET"},
+            ]
+        },
+        request_valid=True,
+    ),
+    Case(
+        "presign denied",
+        "POST",
+        "/v1/presign",
+        403,
+        body={"target": "s3://shopfast-internal/leads/a.csv", "method": "GET"},
+        request_valid=True,
+    ),
+    Case(
+        "presign prefix target",
+        "POST",
+        "/v1/presign",
+        400,
+        body={"target": "s3://shopfast-data/users/*", "method": "GET"},
+        request_valid=False,
+    ),
+    Case(
+        "presign expiresIn too long",
+        "POST",
+        "/v1/presign",
+        400,
+        body={"target": USER_LIST, "method": "GET", "expiresIn": 3601},
+        request_valid=False,
+    ),
+    Case(
+        "presign batch too large",
+        "POST",
+        "/v1/presign",
+        400,
+        body={"objects": [{"target": USER_LIST, "method": "GET"}] * 101},
+        request_valid=False,
+    ),
+    Case("objects", "GET", "/v1/objects", 200, query={"prefix": "s3://shopfast-data/users/"}),
+    Case("objects denied", "GET", "/v1/objects", 403, query={"prefix": "s3://shopfast-internal/leads/"}),
+    Case("objects not a folder", "GET", "/v1/objects", 400, query={"prefix": "s3://shopfast-data/users"}),
+    Case(
+        "objects without token", "GET", "/v1/objects", 401, user=None, query={"prefix": "s3://shopfast-data/"}
+    ),
+]
+
+
+def validator(pointer: str) -> Draft202012Validator:
+    return Draft202012Validator(
+        {"$ref": f"{SPEC_URI}#{pointer}"}, registry=REGISTRY, format_checker=FormatChecker()
+    )
+
+
+def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local `$ref` (responses, headers, parameters) to its definition."""
+    while "$ref" in node:
+        target: Any = SPEC
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def pointer_of(node_path: list[str]) -> str:
+    return "/" + "/".join(part.replace("~", "~0").replace("/", "~1") for part in node_path)
+
+
+@pytest.fixture(scope="module")
+def service(local_stack: LocalStack) -> Iterator[LocalStack]:
+    with service_configured(local_stack):
+        yield local_stack
+
+
+def test_the_document_is_valid_openapi_and_matches_the_template_routes() -> None:
+    validate_openapi(SPEC)
+    documented = {f"{method.upper()} {path}" for path, item in SPEC["paths"].items() for method in item}
+    assert documented == {route.route_key for route in template_api_offline().routes}
+    assert {case.path for case in CASES} == set(SPEC["paths"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_the_answer_conforms_to_the_document(service: LocalStack, case: Case) -> None:
+    operation = SPEC["paths"][case.path][case.method.lower()]
+    if case.request_valid is not None:
+        schema_pointer = f"/paths/{pointer_of([case.path])[1:]}/{case.method.lower()}"
+        request_schema = validator(f"{schema_pointer}/requestBody/content/application~1json/schema")
+        assert request_schema.is_valid(case.body) is case.request_valid, (
+            "openapi.yaml and the service disagree"
+        )
+
+    answer = invoke(service, case)
+
+    assert answer.status == case.status, answer.text
+    responses = operation["responses"]
+    assert str(answer.status) in responses, (
+        f"status {answer.status} is not documented for {case.method} {case.path}"
+    )
+    response = resolve(responses[str(answer.status)])
+    assert answer.content_type in response["content"], f"{answer.content_type} not documented"
+    media_pointer = media_type_pointer(responses[str(answer.status)], case, answer)
+    errors = [error.message for error in validator(media_pointer + "/schema").iter_errors(answer.body)]
+    assert not errors, f"{errors}\n{answer.text[:2000]}"
+    for name, header in (response.get("headers") or {}).items():
+        header = resolve(header)
+        value = answer.headers.get(name.lower())
+        if header.get("required"):
+            assert value is not None, f"required header {name} missing"
+        if value is not None:
+            assert Draft202012Validator(header["schema"]).is_valid(value), f"{name}: {value!r}"
+    assert answer.headers.get("cache-control") == "no-store"  # every response, documented or not
+
+
+def media_type_pointer(response: dict[str, Any], case: Case, answer: Answer) -> str:
+    media = answer.content_type.replace("/", "~1")
+    if "$ref" in response:
+        return f"{response['$ref'].removeprefix('#')}/content/{media}"
+    path = pointer_of([case.path])[1:]
+    return f"/paths/{path}/{case.method.lower()}/responses/{answer.status}/content/{media}"
+
+
+def invoke(stack: LocalStack, case: Case) -> Answer:
+    token = stack.token(case.user) if case.user else None
+    if case.fault:
+        fault = dict(case.fault)
+        stack.set_fault(fault.pop("operation"), **fault)
+    try:
+        return call(
+            case.method,
+            case.path,
+            token=token,
+            body=case.body,
+            query=case.query or None,
+            headers=case.headers or None,
+            timeout_seconds=case.timeout_seconds,
+        )
+    finally:
+        if case.fault:
+            stack.clear_faults()
+
+
+def test_every_documented_error_has_a_problem_schema() -> None:
+    for path, item in SPEC["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    content = resolve(response)["content"]
+                    assert "application/problem+json" in content, f"{method.upper()} {path} {status}"
+                    assert json.dumps(content["application/problem+json"]["schema"]).count("Problem")
