@@ -12,7 +12,7 @@
 #   IDC_AWS_PROFILE      profile of the Identity Center account for configure_application.py
 #                        (default: the current credentials)
 #   JWT_ISSUER, JWT_AUDIENCE   iam-role mode only (no federation root): issuer URL and comma-separated audiences
-#   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: none)
+#   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: the template's)
 #   DRY_RUN=1            print the commands instead of running them
 set -euo pipefail
 
@@ -25,13 +25,23 @@ python="${PYTHON:-$repo/.venv/bin/python}"
 
 die() { echo "deploy: $*" >&2; exit 1; }
 
-# tf_output ROOT NAME: one output of an applied root, as raw text (lists joined by commas).
-tf_output() {
+# load_outputs ROOT: read all outputs of an applied root once (call it outside command substitutions).
+declare -A root_outputs=()
+load_outputs() {
   local root="$tf_dir/$1"
   [ -d "$root" ] || die "no Terraform root at $root"
-  terraform -chdir="$root" output -json "$2" 2>/dev/null \
-    | "$python" -c 'import json, sys; v = json.load(sys.stdin); print(",".join(v) if isinstance(v, list) else v)' \
-    || die "output '$2' of terraform/$1 is missing: apply that root first"
+  root_outputs[$1]="$(terraform -chdir="$root" output -json)" || die "cannot read the outputs of terraform/$1"
+}
+
+# tf_output ROOT NAME: one output of a loaded root, as raw text (lists joined by commas).
+tf_output() {
+  "$python" -c '
+import json, sys
+value = json.loads(sys.argv[1]).get(sys.argv[2], {}).get("value")
+if value is None:
+    sys.exit(1)
+print(",".join(value) if isinstance(value, list) else value)
+' "${root_outputs[$1]}" "$2" || die "output '$2' of terraform/$1 is missing: apply that root first"
 }
 
 # run CMD...: execute, or print it shell-quoted in dry-run mode.
@@ -50,6 +60,8 @@ sam_param() {
   printf '%s="%s"' "$1" "${value//\"/\\\"}"
 }
 
+load_outputs service-iam
+load_outputs grants
 identity_mode="$(tf_output service-iam identity_mode)"
 grants_mode="$(tf_output grants identity_mode)"
 [ "$identity_mode" = "$grants_mode" ] \
@@ -63,6 +75,7 @@ allowed_buckets="$(tf_output grants allowed_buckets)"
 role_mapping="$(tf_output grants role_mapping)"
 
 if [ "$identity_mode" = "identity-center" ]; then
+  load_outputs federation
   application_arn="$(tf_output federation application_arn)"
   jwt_issuer="$(tf_output federation jwt_issuer_url)"
   jwt_audience="$(tf_output federation jwt_audiences)"
@@ -91,14 +104,14 @@ overrides=(
   "$(sam_param IdentityMode "$identity_mode")"
   "$(sam_param JwtIssuer "$jwt_issuer")"
   "$(sam_param JwtAudience "$jwt_audience")"
-  "$(sam_param ClientApplicationRoleArn "$client_role")"
+  "$(sam_param ExecutionRoleArn "$client_role")"
   "$(sam_param IdentityBearerRoleArn "$bearer_role")"
   "$(sam_param IdcApplicationArn "$application_arn")"
   "$(sam_param AccessGrantsAccountId "$account_id")"
   "$(sam_param AllowedBuckets "$allowed_buckets")"
   "$(sam_param RoleMapping "$role_mapping")"
-  "$(sam_param CorsAllowedOrigins "${CORS_ALLOWED_ORIGINS:-}")"
 )
+[ -z "${CORS_ALLOWED_ORIGINS:-}" ] || overrides+=("$(sam_param CorsAllowedOrigins "$CORS_ALLOWED_ORIGINS")")
 
 stack=()
 [ -z "${STACK_NAME:-}" ] || stack=(--stack-name "$STACK_NAME")

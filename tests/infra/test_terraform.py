@@ -1,0 +1,403 @@
+"""Terraform: every root is formatted, initialises and validates; the grants and service-IAM roots apply
+against the local emulator, the service configured only from their outputs (through `deploy.sh`'s SAM
+parameter overrides and template.yaml) vends what the department table says, a second plan is empty,
+and destroy leaves no grant, location or instance behind.
+
+The roots are copied to a temporary folder and given an override file pointing the provider at the
+emulator (endpoints, `http_proxy` for the `{AccountId}.` host prefix, static keys), so nothing here
+touches the repository's own Terraform state or real AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from lib.loopback import use_loopback_endpoint
+from local.gateway.runtime import merged_environment
+from local.gateway.server import DEFAULT_TEMPLATE, local_environment
+from local.gateway.template import read_http_api
+from local.stack import TEST_KEYS, LocalStack
+from tests.integration.handler_calls import call, problem_of
+
+pytestmark = pytest.mark.infra
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO / "terraform"
+ROOTS = ("grants", "service-iam", "federation")
+PLUGIN_DIR = Path("/opt/tf-plugins")  # offline mirror of hashicorp/aws; normal registry init elsewhere
+COMMAND_TIMEOUT_SECONDS = 240
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+AUDIENCE = "shopfast-vending"
+PLAN = json.loads((TERRAFORM_DIR / "access-plan.json").read_text())
+DEMO_USERS = json.loads((REPO / "local" / "demo-users.json").read_text())["users"]
+# Every department applied in iam-role mode: the department roles Terraform creates are the grantees.
+IAM_ROLE_MODE = {"identity_mode": "iam-role"}
+
+
+class Terraform:
+    """The roots copied into a scratch folder, run with one CLI configuration and a shared plugin cache."""
+
+    def __init__(self, work_dir: Path) -> None:
+        binary = shutil.which("terraform")
+        assert binary, "terraform (1.9+) is required on PATH; `make test` checks for it"
+        self.binary = binary
+        self.dir = work_dir / "terraform"
+        shutil.copytree(
+            TERRAFORM_DIR,
+            self.dir,
+            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl", "*.tfvars"),
+        )
+        cache = work_dir / "plugin-cache"
+        cache.mkdir()
+        cli_config = work_dir / "terraformrc"
+        cli_config.write_text(f'plugin_cache_dir = "{cache}"\n')
+        self.env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.upper().startswith(("AWS_", "TF_", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"))
+        }
+        self.env.update(
+            TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1"
+        )
+
+    def run(self, root: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        # `timeout` first: an emulator error shows up as the provider retrying forever.
+        command = ["timeout", "-k", "10", str(COMMAND_TIMEOUT_SECONDS), self.binary, *args, "-no-color"]
+        result = subprocess.run(
+            command, cwd=self.dir / root, env=self.env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode != 124, f"terraform {args[0]} in {root} timed out:\n{result.stdout[-3000:]}"
+        if check:
+            assert result.returncode == 0, f"terraform {' '.join(args)} in {root}:\n{result.stderr[-4000:]}"
+        return result
+
+    def init(self, root: str) -> None:
+        offline = [f"-plugin-dir={PLUGIN_DIR}"] if PLUGIN_DIR.is_dir() else []
+        self.run(root, "init", "-input=false", *offline)
+
+    def point_at_emulator(self, root: str, endpoint: str) -> None:
+        (self.dir / root / "emulator_override.tf").write_text(
+            f"""provider "aws" {{
+  region                      = "{REGION}"
+  access_key                  = "{TEST_KEYS["aws_access_key_id"]}"
+  secret_key                  = "{TEST_KEYS["aws_secret_access_key"]}"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  s3_use_path_style           = true
+  # s3control prefixes the host with the account id; the proxy takes those requests to the emulator.
+  http_proxy  = "{endpoint}"
+  https_proxy = ""
+  endpoints {{
+    iam       = "{endpoint}"
+    s3        = "{endpoint}"
+    s3control = "{endpoint}"
+    sts       = "{endpoint}"
+  }}
+}}
+"""
+        )
+
+    def outputs(self, root: str) -> dict[str, Any]:
+        result = self.run(root, "output", "-json")
+        return {name: output["value"] for name, output in json.loads(result.stdout).items()}
+
+
+def _var_args(variables: dict[str, Any]) -> list[str]:
+    return [f"-var={name}={value}" for name, value in variables.items()]
+
+
+# --- static: fmt, init, validate ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
+    return Terraform(tmp_path_factory.mktemp("terraform"))
+
+
+def test_terraform_files_are_formatted(terraform: Terraform) -> None:
+    result = subprocess.run(
+        [terraform.binary, "fmt", "-check", "-recursive", "-diff", "-no-color", str(TERRAFORM_DIR)],
+        env=terraform.env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{result.stdout}"
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_root_initialises_and_validates(terraform: Terraform, root: str) -> None:
+    terraform.init(root)
+    result = terraform.run(root, "validate", "-json", check=False)
+    report = json.loads(result.stdout)
+    assert report["valid"], json.dumps(report["diagnostics"], indent=2)
+    assert report["error_count"] == 0 and report["warning_count"] == 0, report["diagnostics"]
+
+
+# --- against the emulator -------------------------------------------------------------------------------
+
+
+@dataclass
+class Applied:
+    terraform: Terraform
+    stack: LocalStack
+    service_iam: dict[str, Any]
+    grants: dict[str, Any]
+
+
+def _client(stack: LocalStack, service: str) -> Any:
+    client = boto3.client(
+        service,
+        endpoint_url=stack.aws_endpoint,
+        region_name=REGION,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}),
+        **TEST_KEYS,
+    )
+    return use_loopback_endpoint(client)
+
+
+def _empty_bucket(s3: Any, bucket: str) -> None:
+    """Versioned buckets keep every version; Terraform (rightly) does not force-delete data."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+
+
+@pytest.fixture(scope="module")
+def applied(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
+    """An unseeded emulator (no buckets, roles or grants) and both roots applied to it in iam-role mode."""
+    state_dir = tmp_path_factory.mktemp("terraform-stack")
+    with LocalStack(aws_port=0, idp_port=0, state_dir=state_dir, seed=False) as stack:
+        for root in ("service-iam", "grants"):
+            terraform.point_at_emulator(root, stack.aws_endpoint)
+            terraform.init(root)
+        terraform.run("service-iam", "apply", "-auto-approve", "-input=false", *_var_args(IAM_ROLE_MODE))
+        service_iam = terraform.outputs("service-iam")
+        grants_vars = {
+            **IAM_ROLE_MODE,
+            "client_application_role_arn": service_iam["client_application_role_arn"],
+        }
+        terraform.run(
+            "grants", "apply", "-auto-approve", "-input=false", "-parallelism=20", *_var_args(grants_vars)
+        )
+        yield Applied(terraform, stack, service_iam, terraform.outputs("grants"))
+
+
+def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(applied: Applied) -> None:
+    s3control = _client(applied.stack, "s3control")
+    grants = s3control.list_access_grants(AccountId=ACCOUNT_ID)["AccessGrantsList"]
+    roles = json.loads(applied.grants["role_mapping"])
+    expected = {
+        (f"s3://{g['bucket']}/{g['prefix']}*", g["permission"], roles[dept["directory_group"]])
+        for dept in PLAN["departments"].values()
+        for g in dept["grants"]
+    }
+    actual = {(g["GrantScope"], g["Permission"], g["Grantee"]["GranteeIdentifier"]) for g in grants}
+    assert actual == expected
+    assert {g["Grantee"]["GranteeType"] for g in grants} == {"IAM"}
+
+    iam = _client(applied.stack, "iam")
+    location_role = iam.get_role(RoleName="shopfast-access-grants-location")["Role"]
+    trust = location_role["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    conditions = trust["Statement"][0]["Condition"]
+    assert conditions["StringEquals"]["aws:SourceAccount"] == ACCOUNT_ID
+    assert conditions["ArnEquals"]["aws:SourceArn"] == applied.grants["access_grants_instance_arn"]
+
+    s3 = _client(applied.stack, "s3")
+    for bucket in PLAN["buckets"]:
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert all(block.values()), block
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _sam_parameter_overrides(applied: Applied) -> dict[str, str]:
+    """What `make deploy` would pass to `sam deploy`, read from its dry run."""
+    env = {
+        **applied.terraform.env,
+        "DRY_RUN": "1",
+        "TERRAFORM_DIR": str(applied.terraform.dir),
+        "JWT_ISSUER": applied.stack.issuer_url,  # iam-role mode has no federation root to read it from
+        "JWT_AUDIENCE": AUDIENCE,
+    }
+    result = subprocess.run(
+        [str(TERRAFORM_DIR / "deploy.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    commands = [shlex.split(line) for line in result.stdout.splitlines() if line.strip()]
+    assert [c[:2] for c in commands] == [["sam", "build"], ["sam", "deploy"]], result.stdout
+    deploy = commands[1]
+    overrides = deploy[deploy.index("--parameter-overrides") + 1 :]
+    parameters = {}
+    for item in overrides:
+        key, _, quoted = item.partition("=")
+        assert quoted.startswith('"') and quoted.endswith('"'), item
+        parameters[key] = quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return parameters
+
+
+@pytest.fixture(scope="module")
+def service_from_outputs(applied: Applied) -> Iterator[dict[str, str]]:
+    """The Lambda functions' environment from template.yaml with `deploy.sh`'s parameters, installed."""
+    from lib.presign import signer_for
+    from lib.vending import reset_service
+
+    parameters = _sam_parameter_overrides(applied)
+    api = read_http_api(DEFAULT_TEMPLATE, parameters, account_id=ACCOUNT_ID, region=REGION)
+    environment = merged_environment(
+        api.functions.values(), local_environment({"endpoint": applied.stack.aws_endpoint, "region": REGION})
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+            patch.delenv(name, raising=False)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        reset_service()
+        signer_for.cache_clear()
+        try:
+            yield environment
+        finally:
+            reset_service()
+            signer_for.cache_clear()
+
+
+def test_deploy_passes_only_parameters_the_template_declares(applied: Applied) -> None:
+    parameters = _sam_parameter_overrides(applied)
+    template_text = DEFAULT_TEMPLATE.read_text()
+    for name in parameters:
+        assert f"\n  {name}:\n" in template_text, f"template.yaml declares no parameter {name}"
+    assert parameters["ExecutionRoleArn"] == applied.service_iam["client_application_role_arn"]
+    assert parameters["RoleMapping"] == applied.grants["role_mapping"]
+    assert parameters["AllowedBuckets"] == "shopfast-data,shopfast-internal"
+
+
+def _user_of(department: str) -> str:
+    group = PLAN["departments"][department]["directory_group"]
+    return next(u["email"] for u in DEMO_USERS if group in u["groups"])
+
+
+def test_service_configured_from_outputs_vends_what_the_department_table_says(
+    applied: Applied, service_from_outputs: dict[str, str]
+) -> None:
+    assert service_from_outputs["IDENTITY_MODE"] == "iam-role"
+    s3_admin = _client(applied.stack, "s3")
+    roles = json.loads(applied.grants["role_mapping"])
+    for department, spec in PLAN["departments"].items():
+        token = applied.stack.token(_user_of(department))
+        for grant in spec["grants"]:
+            key = f"{grant['prefix']}terraform-check.txt"
+            s3_admin.put_object(Bucket=grant["bucket"], Key=key, Body=department.encode())
+            answer = call(
+                "POST",
+                "/v1/credentials",
+                token=token,
+                body={"target": f"s3://{grant['bucket']}/{key}", "permission": grant["permission"]},
+            )
+            assert answer.status == 200, (department, grant, answer.text)
+            body = answer.body
+            assert body["matchedGrantTarget"] == f"s3://{grant['bucket']}/{grant['prefix']}*"
+            assert body["grantee"] == {"type": "IAM", "identifier": roles[spec["directory_group"]]}
+            vended = boto3.client(
+                "s3",
+                endpoint_url=applied.stack.aws_endpoint,
+                region_name=REGION,
+                aws_access_key_id=body["credentials"]["accessKeyId"],
+                aws_secret_access_key=body["credentials"]["secretAccessKey"],
+                aws_session_token=body["credentials"]["sessionToken"],
+            )
+            assert vended.get_object(Bucket=grant["bucket"], Key=key)["Body"].read() == department.encode()
+
+
+def test_service_configured_from_outputs_refuses_what_the_table_does_not_grant(
+    applied: Applied, service_from_outputs: dict[str, str]
+) -> None:
+    marketing = applied.stack.token(_user_of("Marketing"))
+    # Marketing reads products/ but may not write there, and has nothing in the internal bucket.
+    for target, permission in (
+        ("s3://shopfast-data/products/new.csv", "WRITE"),
+        ("s3://shopfast-internal/leads/pipeline.csv", "READ"),
+        ("s3://shopfast-data/users-archive/old_list", "READ"),
+    ):
+        answer = call(
+            "POST", "/v1/credentials", token=marketing, body={"target": target, "permission": permission}
+        )
+        problem_of(answer, 403)
+    mallory = applied.stack.token("mallory@shopfast.example")  # in no department
+    answer = call(
+        "POST",
+        "/v1/credentials",
+        token=mallory,
+        body={"target": "s3://shopfast-data/users/user_list", "permission": "READ"},
+    )
+    assert answer.status == 403, answer.text
+
+
+def test_second_plan_shows_no_changes(applied: Applied) -> None:
+    grants_vars = {
+        **IAM_ROLE_MODE,
+        "client_application_role_arn": applied.service_iam["client_application_role_arn"],
+    }
+    for root, variables in (("service-iam", IAM_ROLE_MODE), ("grants", grants_vars)):
+        result = applied.terraform.run(
+            root,
+            "plan",
+            "-detailed-exitcode",
+            "-input=false",
+            "-parallelism=20",
+            *_var_args(variables),
+            check=False,
+        )
+        assert result.returncode == 0, f"{root} plans changes after apply:\n{result.stdout[-4000:]}"
+
+
+def test_destroy_leaves_no_grants_locations_instance_or_roles(applied: Applied) -> None:
+    s3 = _client(applied.stack, "s3")
+    for bucket in PLAN["buckets"]:
+        _empty_bucket(s3, bucket)
+    grants_vars = {
+        **IAM_ROLE_MODE,
+        "client_application_role_arn": applied.service_iam["client_application_role_arn"],
+    }
+    applied.terraform.run(
+        "grants", "destroy", "-auto-approve", "-input=false", "-parallelism=20", *_var_args(grants_vars)
+    )
+    applied.terraform.run(
+        "service-iam", "destroy", "-auto-approve", "-input=false", *_var_args(IAM_ROLE_MODE)
+    )
+
+    s3control = _client(applied.stack, "s3control")
+    assert s3control.list_access_grants_instances(AccountId=ACCOUNT_ID)["AccessGrantsInstancesList"] == []
+    for listing, key in (
+        (s3control.list_access_grants, "AccessGrantsList"),
+        (s3control.list_access_grants_locations, "AccessGrantsLocationsList"),
+    ):
+        try:
+            assert listing(AccountId=ACCOUNT_ID).get(key, []) == []
+        except s3control.exceptions.ClientError as error:  # no instance, so nothing under it
+            assert error.response["Error"]["Code"] == "AccessGrantsInstanceNotExistsError"
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
+    assert [r["RoleName"] for r in _client(applied.stack, "iam").list_roles()["Roles"]] == []
