@@ -11,6 +11,7 @@ nothing cached for one user can be served to another.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,45 +36,56 @@ def satisfies(cached_permission: str, wanted_permission: str) -> bool:
 
 
 class TtlCache(Generic[V]):
-    """A least-recently-used map whose entries also expire at an absolute (epoch seconds) time."""
+    """A least-recently-used map whose entries also expire at an absolute (epoch seconds) time.
+
+    Thread-safe: Lambda runs one invocation at a time, but the local gateway hosts every function in one
+    process, so two functions may touch the same module-level cache at once.
+    """
 
     def __init__(self, max_entries: int, clock: Clock = time.time) -> None:
         self._entries: OrderedDict[object, tuple[float, V]] = OrderedDict()
         self._max_entries = max_entries
         self._clock = clock
+        self._lock = threading.Lock()
 
     def get(self, key: object) -> V | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        expires_at, value = entry
-        if expires_at <= self._clock():
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return value
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires_at, value = entry
+            if expires_at <= self._clock():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return value
 
     def put(self, key: object, value: V, expires_at: float) -> None:
         if expires_at <= self._clock():
             return
-        self._entries[key] = (expires_at, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = (expires_at, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
 
     def pop(self, key: object) -> None:
-        self._entries.pop(key, None)
+        with self._lock:
+            self._entries.pop(key, None)
 
     def values(self) -> list[V]:
         """The live (unexpired) values, most recently used last."""
         now = self._clock()
-        return [value for expires_at, value in self._entries.values() if expires_at > now]
+        with self._lock:
+            return [value for expires_at, value in self._entries.values() if expires_at > now]
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            return len(self._entries)
 
 
 @dataclass(frozen=True)
