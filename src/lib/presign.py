@@ -20,6 +20,9 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+import boto3
+from botocore.config import Config
+
 from lib.audit import audit
 from lib.auth import Caller
 from lib.aws import AwsCredentials
@@ -122,14 +125,12 @@ class S3Presigner:
         session: Any = None,
         max_clients: int = 32,
     ) -> None:
-        import boto3
-        from botocore.config import Config
-
         self._session = session or boto3.session.Session()
         self._region = region
         self._endpoint_url = endpoint_url
-        addressing = "path" if is_loopback_url(endpoint_url) else "virtual"
-        self._config = Config(signature_version="s3v4", s3={"addressing_style": addressing})
+        # A loopback endpoint has no per-bucket host names; elsewhere botocore picks the addressing.
+        addressing = {"addressing_style": "path"} if is_loopback_url(endpoint_url) else {}
+        self._config = Config(signature_version="s3v4", s3=addressing)
         self._clients: OrderedDict[str, Any] = OrderedDict()
         self._max_clients = max_clients
         self._lock = threading.Lock()
