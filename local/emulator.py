@@ -103,12 +103,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faults:       latency {latency_ms} ms on control-plane calls, {json.dumps(faults)}")
     print(f"started in {time.monotonic() - started:.2f}s")
     print("READY", flush=True)
-    stop.wait()
+    # A bare wait() on a lock is not woken by a signal everywhere: poll so the handler gets to run.
+    while not stop.wait(0.2):
+        pass
     for server in (aws_server, idp_server):
         server.shutdown()
-        server.server_close()
     return 0
 
 
+def run() -> None:
+    code = main()
+    # Tearing down moto's thousands of module objects at interpreter exit takes seconds; nothing is
+    # left to flush or close once the servers stopped, so leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
