@@ -912,7 +912,8 @@ def _check_assignment(state: EmulatorState, application: Application, user: Dire
 
 def _issue_tokens(
     state: EmulatorState, application: Application, issuer: TrustedTokenIssuer, user: DirectoryUser
-):
+) -> tuple[str, str]:
+    """Record a new identity context for the user; return it and the idToken that carries it."""
     now = state.now()
     expiration = now + TOKEN_LIFETIME
     context_value = "AQoJb3JpZ2luX2Vj" + base64.b64encode(secrets.token_bytes(96)).decode()
