@@ -6,6 +6,7 @@ session token or a URL signature: only the access key id identifies vended crede
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,7 +18,16 @@ METRICS_NAMESPACE = "ShopFastVending"
 logger = Logger(service=SERVICE_NAME)
 audit_logger = Logger(service=SERVICE_NAME, child=True)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
-tracer = Tracer(service=SERVICE_NAME)
+
+
+def _tracing_enabled() -> bool:
+    # Powertools' own rule: traces only inside Lambda (not SAM local), unless POWERTOOLS_TRACE_DISABLED.
+    # Outside it the X-Ray recorder would still be built at import (it creates boto3 clients: ~0.5 s).
+    disabled = os.getenv("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in {"true", "1", "yes", "on"}
+    return bool(os.getenv("LAMBDA_TASK_ROOT")) and not os.getenv("AWS_SAM_LOCAL") and not disabled
+
+
+tracer: Tracer | None = Tracer(service=SERVICE_NAME) if _tracing_enabled() else None
 
 AUDIT_FIELDS = (
     "action",

@@ -23,8 +23,8 @@ from typing import Any
 import jwt
 
 from lib.audit import logger
-from lib.aws import invocation_deadline
 from lib.config import ServiceConfig
+from lib.deadline import invocation_deadline
 from lib.errors import ServiceUnavailable, Unauthorized
 
 MAX_TOKEN_BYTES = 8192

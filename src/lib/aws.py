@@ -7,24 +7,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from lib.audit import record_latency
 from lib.config import ServiceConfig
+from lib.deadline import invocation_deadline
 from lib.errors import UpstreamTimeout, aws_error_code, from_aws_error
 from lib.loopback import use_loopback_endpoint
 
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 3.0
 MAX_ATTEMPTS = 3
-# Kept free at the end of an invocation to write the answer and the audit record.
-RESERVE_SECONDS = 0.5
 # Error codes meaning "the session signing this call is no longer valid" (a fresh session may succeed).
 # The SDK's debug logs carry request bodies (the caller's JWT as CreateTokenWithIAM assertion) and
 # responses (credentials): whatever the log level of the function, they never go below WARNING.
@@ -35,39 +33,32 @@ STALE_SESSION_CODES = frozenset(
 )
 
 
-class RemainingTime(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """The monotonic instant by which this invocation's AWS calls must be done."""
-
-    at: float
-
-    @classmethod
-    def from_context(cls, context: RemainingTime | None) -> Deadline:
-        remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else 30.0
-        return cls(time.monotonic() + remaining - RESERVE_SECONDS)
-
-    def remaining(self) -> float:
-        return self.at - time.monotonic()
-
-
-invocation_deadline: ContextVar[Deadline | None] = ContextVar("invocation_deadline", default=None)
-
-
 def _refuse_attempt_past_deadline(**_: Any) -> None:
     deadline = invocation_deadline.get()
     if deadline is not None and deadline.remaining() < CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS:
         raise UpstreamTimeout("not enough time left in this invocation to call AWS")
 
 
+def _stop_retrying_past_deadline(attempts: int, **_: Any) -> bool | None:
+    """Before botocore sleeps and retries: if the next attempt could not finish inside the invocation,
+    stop now, so the caller gets the real failure (throttled → 503, 5xx → 502, read timeout → 504)
+    instead of a generic "no time left" raised on the next attempt. False = do not retry."""
+    deadline = invocation_deadline.get()
+    if deadline is None:
+        return None
+    # Standard mode sleeps at most 2 ** (attempts - 1) seconds before the next attempt.
+    worst_backoff = 2 ** (attempts - 1)
+    if deadline.remaining() < worst_backoff + CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS:
+        return False
+    return None
+
+
 def client_config() -> Config:
     return Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        # total_max_attempts counts the first attempt; botocore's max_attempts would count retries only.
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         user_agent_extra="shopfast-vending",
     )
 
@@ -108,6 +99,7 @@ class ClientFactory:
             **keys,
         )
         client.meta.events.register("before-send", _refuse_attempt_past_deadline)
+        client.meta.events.register_first("needs-retry", _stop_retrying_past_deadline)
         if service == "s3control":
             use_loopback_endpoint(client)
         return client

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lib.audit import count, logger, metrics, tracer
-from lib.aws import Deadline, invocation_deadline
+from lib.deadline import Deadline, invocation_deadline
 from lib.errors import (
     InternalError,
     InvalidRequest,
@@ -74,9 +74,6 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     correlation id (never the event itself), flushes metrics, and puts `Cache-Control: no-store` on
     every response, including ones for events the resolver cannot even parse."""
 
-    @metrics.log_metrics
-    @logger.inject_lambda_context(log_event=False, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
         logger.set_correlation_id(request_id_of(event))
         token = invocation_deadline.set(Deadline.from_context(context))
@@ -97,7 +94,11 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
         count(f"Responses{response['statusCode'] // 100}xx")
         return response
 
-    return lambda_handler
+    if tracer is not None:
+        lambda_handler = tracer.capture_lambda_handler(capture_response=False)(lambda_handler)
+    return metrics.log_metrics(
+        logger.inject_lambda_context(log_event=False, clear_state=True)(lambda_handler)
+    )
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
