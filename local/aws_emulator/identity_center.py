@@ -856,21 +856,15 @@ def _verify_assertion(
     except jwt.PyJWTError as error:
         raise OidcError("InvalidGrantException", f"the assertion is not a valid JWT: {error}") from error
     issuer_url = unverified.get("iss")
-    authorized = (
-        (application.grants.get(JWT_BEARER) or {}).get("JwtBearer", {}).get("AuthorizedTokenIssuers", [])
-    )
-    entry = next(
-        (
-            e
-            for e in authorized
-            if (i := state.trusted_token_issuers.get(e.get("TrustedTokenIssuerArn", "")))
-            and i.issuer_url == issuer_url
-        ),
-        None,
-    )
-    if entry is None:
+    grant = application.grants.get(JWT_BEARER) or {}
+    issuer, audiences = None, []
+    for entry in grant.get("JwtBearer", {}).get("AuthorizedTokenIssuers", []):
+        candidate = state.trusted_token_issuers.get(entry.get("TrustedTokenIssuerArn", ""))
+        if candidate is not None and candidate.issuer_url == issuer_url:
+            issuer, audiences = candidate, entry.get("AuthorizedAudiences") or []
+            break
+    if issuer is None:
         raise OidcError("InvalidGrantException", f"issuer {issuer_url!r} is not trusted by the application")
-    issuer = state.trusted_token_issuers[entry["TrustedTokenIssuerArn"]]
     if header.get("alg") not in ASSERTION_ALGORITHMS or not header.get("kid"):
         raise OidcError(
             "InvalidGrantException", "the assertion must be RS256/384/512 signed and name its kid"
@@ -881,7 +875,7 @@ def _verify_assertion(
             assertion,
             key.key,
             algorithms=ASSERTION_ALGORITHMS,
-            audience=entry.get("AuthorizedAudiences") or [],
+            audience=audiences,
             issuer=issuer.issuer_url,
             options={
                 "verify_exp": False,
