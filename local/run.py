@@ -53,7 +53,9 @@ def _wait_healthy(url: str, timeout: float = 30.0) -> dict[str, Any]:
             time.sleep(0.1)
 
 
-def banner(gateway_url: str, issuer_url: str, aws_endpoint: str, seconds: float, version: str) -> str:
+def banner(
+    gateway_url: str, issuer_url: str, aws_endpoint: str, seconds: float, version: str, state_dir: Path
+) -> str:
     token_url = f"{issuer_url}/dev/token?user={DEMO_USER}"
     mint = (
         f"TOKEN=$(curl -s {shlex.quote(token_url)} | "
@@ -71,7 +73,7 @@ def banner(gateway_url: str, issuer_url: str, aws_endpoint: str, seconds: float,
     API            {gateway_url}/v1/health   (routes and JWT authorizer from template.yaml)
     OIDC issuer    {issuer_url}   (development only: mints tokens for the demo users)
     Emulated AWS   {aws_endpoint}   (S3, STS, Identity Center, S3 Access Grants)
-    State, logs    {STATE_DIR.relative_to(REPO_ROOT)}/
+    State, logs    {_shown(state_dir)}/
 
   Vend credentials for {DEMO_USER} (read access to s3://shopfast-data/users/*):
 
@@ -82,11 +84,17 @@ def banner(gateway_url: str, issuer_url: str, aws_endpoint: str, seconds: float,
 """
 
 
+def _shown(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--port", type=int, default=3000, help="API gateway and demo page")
     parser.add_argument("--idp-port", type=int, default=3001, help="OIDC issuer")
     parser.add_argument("--aws-port", type=int, default=4000, help="emulated AWS")
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="keys and logs (default .local/)")
     args = parser.parse_args(argv)
     if str(REPO_ROOT / "src") not in sys.path:  # local.stack uses the service's lib.* (SAM's CodeUri root)
         sys.path.insert(0, str(REPO_ROOT / "src"))
@@ -101,13 +109,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     stop = threading.Event()
-    # SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    serving = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        # The first Ctrl-C (or SIGTERM) stops; repeated ones are ignored so that the cleanup, which
+        # stops the child processes, is never cut short and leaves no process holding the ports.
+        if stop.is_set():
+            return
+        stop.set()
+        if not serving.is_set():
+            raise KeyboardInterrupt  # still starting: unwind through the context managers
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     started = time.monotonic()
     print("starting the emulated AWS and the OIDC issuer…", flush=True)
     try:
         with LocalStack(
-            aws_port=args.aws_port, idp_port=args.idp_port, state_dir=STATE_DIR, log_dir=STATE_DIR / "logs"
+            aws_port=args.aws_port,
+            idp_port=args.idp_port,
+            state_dir=args.state_dir,
+            log_dir=args.state_dir / "logs",
         ) as stack:
             print("starting the API gateway…", flush=True)
             with serve(aws_endpoint=stack.aws_endpoint, port=args.port) as gateway:
@@ -119,11 +141,14 @@ def main(argv: list[str] | None = None) -> int:
                         stack.aws_endpoint,
                         time.monotonic() - started,
                         str(health.get("version", "?")),
+                        args.state_dir,
                     ),
                     flush=True,
                 )
+                serving.set()
                 while not stop.wait(0.5):
                     pass
+                print("stopping…", flush=True)
     except KeyboardInterrupt:
         pass
     print("stopped.", flush=True)

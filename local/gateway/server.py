@@ -148,7 +148,8 @@ def run_gateway(
 ) -> None:
     """Serve until SIGTERM or Ctrl-C (this is the child process `serve()` starts)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    logging.getLogger("local.gateway").setLevel(logging.INFO)  # its access log; werkzeug's is redundant
+    logging.getLogger("local.gateway").setLevel(logging.INFO)  # the gateway's access log
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # werkzeug's would repeat it
     late = _LateBoundApp()
     server: BaseWSGIServer = make_server(HOST, port, late, threaded=True, request_handler=_RequestHandler)
     url = f"http://{HOST}:{server.server_port}"
