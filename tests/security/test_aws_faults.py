@@ -1,0 +1,181 @@
+"""Failing AWS, via the emulator's fault injection, on each of CreateTokenWithIAM, AssumeRole,
+GetDataAccess and ListCallerAccessGrants: throttling is retried then answered 503 with Retry-After,
+5xx is 502, latency beyond the budget is 504 before the Lambda's own timeout, an expired identity
+session is rebuilt, and no failure is ever cached (the next call goes upstream again and succeeds).
+
+Each case runs in a cold Lambda execution environment (a fresh `lambda_host`), so that the identity
+exchange really happens; the gateway cases show the same mapping through HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.stack import LocalStack
+from tests.security.clients import ApiClient, DirectInvoker
+from tests.security.conftest import LambdaHosts, Tokens, operation_calls
+
+pytestmark = pytest.mark.security
+
+PROBLEM = "application/problem+json"
+# lib.aws: standard retries, three attempts in all; a read timeout of 3 s.
+MAX_ATTEMPTS = 3
+READ_TIMEOUT_SECONDS = 3.0
+USERS_LIST = {"target": "s3://shopfast-data/users/user_list", "permission": "READ"}
+FEEDBACK = {"target": "s3://shopfast-data/feedback/*", "permission": "READ"}
+CREDENTIALS = ("POST", "/v1/credentials")
+GRANTS = ("GET", "/v1/grants")
+# Which request makes each operation happen in a cold execution environment.
+REQUEST_FOR = {
+    "CreateTokenWithIAM": (*CREDENTIALS, USERS_LIST),
+    "AssumeRole": (*CREDENTIALS, USERS_LIST),
+    "GetDataAccess": (*CREDENTIALS, USERS_LIST),
+    "ListCallerAccessGrants": (*GRANTS, None),
+}
+OPERATIONS = list(REQUEST_FOR)
+
+
+@pytest.fixture
+def cold(lambda_hosts: LambdaHosts, calm_stack: LocalStack) -> Iterator[DirectInvoker]:
+    with lambda_hosts.start() as invoker:
+        yield invoker
+
+
+@pytest.fixture(scope="module")
+def alice(tokens: Tokens) -> str:
+    return tokens.issue("alice@shopfast.example", ttl=3 * 3600)
+
+
+def _call(invoker: DirectInvoker, operation: str, token: str, **kwargs: Any) -> Any:
+    method, path, body = REQUEST_FOR[operation]
+    return invoker.invoke(method, path, token=token, body=body, **kwargs)
+
+
+def _assert_problem(result: Any, status: int, code: str) -> None:
+    assert result.status == status, result.body
+    assert result.header("content-type") == PROBLEM
+    assert result.header("cache-control") == "no-store"
+    assert result.json()["code"] == code
+    assert result.remaining_ms > 0, "answered only after the Lambda's timeout"
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_throttling_is_retried_and_then_succeeds(
+    operation: str, cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    calm_stack.set_fault(operation, throttle=MAX_ATTEMPTS - 1)
+    before = operation_calls(calm_stack, operation)
+    result = _call(cold, operation, alice)
+    assert result.status == 200, result.body
+    assert operation_calls(calm_stack, operation) - before == MAX_ATTEMPTS
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_throttling_beyond_the_retries_is_503_with_retry_after_and_not_cached(
+    operation: str, cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    calm_stack.set_fault(operation, throttle=MAX_ATTEMPTS)
+    before = operation_calls(calm_stack, operation)
+    result = _call(cold, operation, alice)
+    _assert_problem(result, 503, "service_unavailable")
+    assert int(result.header("retry-after") or 0) >= 1
+    assert operation_calls(calm_stack, operation) - before == MAX_ATTEMPTS, "retried before giving up"
+
+    calm_stack.clear_faults()
+    before = operation_calls(calm_stack, operation)
+    again = _call(cold, operation, alice)
+    assert again.status == 200, f"the failure was cached: {again.body}"
+    assert operation_calls(calm_stack, operation) - before == 1, "the next call went upstream again"
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_a_transient_5xx_is_retried_and_then_succeeds(
+    operation: str, cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    calm_stack.set_fault(operation, server_error=1)
+    result = _call(cold, operation, alice)
+    assert result.status == 200, result.body
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_a_persistent_5xx_is_502_and_not_cached(
+    operation: str, cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    calm_stack.set_fault(operation, server_error=MAX_ATTEMPTS)
+    result = _call(cold, operation, alice)
+    _assert_problem(result, 502, "upstream_error")
+
+    calm_stack.clear_faults()
+    before = operation_calls(calm_stack, operation)
+    again = _call(cold, operation, alice)
+    assert again.status == 200, f"the failure was cached: {again.body}"
+    assert operation_calls(calm_stack, operation) - before == 1
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_latency_beyond_the_budget_is_504_before_the_lambda_timeout(
+    operation: str, cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    # Each attempt outlives the read timeout; a 6 s Lambda has room for one attempt, not a retry.
+    calm_stack.set_fault(operation, latency_ms=int((READ_TIMEOUT_SECONDS + 1.5) * 1000))
+    result = _call(cold, operation, alice, timeout_seconds=6.0)
+    _assert_problem(result, 504, "upstream_timeout")
+
+    calm_stack.clear_faults()
+    again = _call(cold, operation, alice)
+    assert again.status == 200, f"the timeout was cached: {again.body}"
+
+
+def test_an_upstream_expired_identity_session_is_rebuilt_once(
+    cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    """Identity contexts expire (and the session built on them): the next vend rebuilds the session
+    with one fresh exchange instead of failing until the cache entry ages out."""
+    assert cold.invoke(*CREDENTIALS, token=alice, body=USERS_LIST).status == 200
+    calm_stack.expire_identity_contexts()
+    calm_stack.advance_clock(3700)  # past the identity session's own expiry (at most 1 h)
+    exchanges = operation_calls(calm_stack, "CreateTokenWithIAM")
+
+    fresh_target = cold.invoke(*CREDENTIALS, token=alice, body=FEEDBACK)
+    assert fresh_target.status == 200, fresh_target.body
+    assert operation_calls(calm_stack, "CreateTokenWithIAM") - exchanges == 1, "one fresh exchange"
+    grants = cold.invoke(*GRANTS, token=alice)
+    assert grants.status == 200, grants.body
+    assert operation_calls(calm_stack, "CreateTokenWithIAM") - exchanges == 1, "the new session is reused"
+
+
+def test_expired_identity_contexts_do_not_poison_a_cold_exchange(
+    cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    calm_stack.expire_identity_contexts()
+    result = cold.invoke(*CREDENTIALS, token=alice, body=USERS_LIST)
+    assert result.status == 200, result.body
+
+
+# -- the same mapping through the gateway (ListCallerAccessGrants is never cached) -------------------
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ({"throttle": MAX_ATTEMPTS}, 503, "service_unavailable"),
+        ({"server_error": MAX_ATTEMPTS}, 502, "upstream_error"),
+        ({"latency_ms": int((READ_TIMEOUT_SECONDS + 1.5) * 1000)}, 504, "upstream_timeout"),
+    ],
+    ids=["throttled", "5xx", "too-slow"],
+)
+def test_gateway_answers_faults_with_the_lambdas_problem_documents(
+    fault: dict[str, int], status: int, code: str, api: ApiClient, calm_stack: LocalStack, tokens: Tokens
+) -> None:
+    token = tokens.issue("bob@shopfast.example")
+    assert api.request(*GRANTS, token=token).status_code == 200  # identity session warm
+    calm_stack.set_fault("ListCallerAccessGrants", **fault)
+    response = api.request(*GRANTS, token=token)
+    assert response.status_code == status, response.text
+    assert response.headers.get("content-type") == PROBLEM, "the Lambda answered, not the gateway's timeout"
+    assert response.json()["code"] == code
+    if status == 503:
+        assert int(response.headers.get("retry-after", "0")) >= 1
+    calm_stack.clear_faults()
+    assert api.request(*GRANTS, token=token).status_code == 200
