@@ -247,3 +247,42 @@ def test_cors_refuses_foreign_origins(stack: LocalStack, sales_rw: dict) -> None
     answer = requests.get(url, headers={"Origin": "https://evil.example"}, timeout=10)
     assert answer.status_code == 200
     assert "Access-Control-Allow-Origin" not in answer.headers
+
+
+def test_presigned_put_binds_the_signed_content_type(stack: LocalStack, sales_rw: dict) -> None:
+    s3 = s3_with(stack, sales_rw)
+    url = s3.generate_presigned_url(
+        "put_object",
+        Params={"Bucket": BUCKET, "Key": "users/typed.csv", "ContentType": "text/csv"},
+        ExpiresIn=300,
+    )
+    ok = requests.put(url, data=b"a,b\n", headers={"Content-Type": "text/csv", "Origin": ORIGIN}, timeout=10)
+    assert ok.status_code == 200
+    other = requests.put(url, data=b"<x/>", headers={"Content-Type": "text/html"}, timeout=10)
+    assert (other.status_code, error_code(other)) == (403, "SignatureDoesNotMatch")
+
+
+def test_presigned_get_with_response_overrides(stack: LocalStack, support_read: dict) -> None:
+    s3 = s3_with(stack, support_read)
+    url = s3.generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": BUCKET,
+            "Key": "users/user_list",
+            "ResponseContentDisposition": 'attachment; filename="user list.csv"',
+        },
+        ExpiresIn=300,
+    )
+    answer = requests.get(url, timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == 'attachment; filename="user list.csv"'
+
+
+@pytest.mark.parametrize("key", ["users/with space.txt", "users/ünïcødé/€.txt", "users/a+b=c&d.txt"])
+def test_keys_that_need_encoding(stack: LocalStack, sales_rw: dict, key: str) -> None:
+    s3 = s3_with(stack, sales_rw)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"encoded")
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"encoded"
+    for signature_version in ("s3v4", "s3"):
+        url = presign(stack, sales_rw, "get_object", key, signature_version=signature_version)
+        assert requests.get(url, timeout=10).content == b"encoded"
