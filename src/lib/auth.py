@@ -23,6 +23,7 @@ from typing import Any
 import jwt
 
 from lib.audit import logger
+from lib.cache import TtlCache
 from lib.config import ServiceConfig
 from lib.deadline import invocation_deadline
 from lib.errors import ServiceUnavailable, Unauthorized
@@ -35,6 +36,8 @@ UNKNOWN_KID_REFETCH_COOLDOWN_SECONDS = 60
 # With no keys at all (cold start while the endpoint is down) retry no more often than this.
 COLD_RETRY_SECONDS = 5
 FETCH_TIMEOUT_SECONDS = 2.0
+VERIFIED_TTL_SECONDS = 60
+MAX_VERIFIED_TOKENS = 1024
 MIN_FETCH_TIMEOUT_SECONDS = 0.2
 _ALLOWED_HEADER_FIELDS = frozenset({"alg", "kid", "typ", "cty"})
 _ALLOWED_TYPES = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
@@ -135,6 +138,7 @@ class JwksCache:
         self._last_attempt: float | None = None
         self._last_unknown_kid_refetch: float | None = None
         self.fetch_count = 0
+        self.generation = 0  # changes whenever the published key set does
 
     def key_for(self, kid: str) -> dict[str, Any]:
         """The JWK for `kid`; 401 if the issuer does not publish it, 503 if no keys can be had."""
@@ -195,6 +199,8 @@ class JwksCache:
             logger.warning("JWKS refresh failed", extra={"errorType": type(error).__name__})
             return
         if keys:
+            if keys != self._keys:
+                self.generation += 1
             self._keys = keys
             self._fetched_at = now
 
@@ -216,18 +222,35 @@ def _usable_keys(document: Any) -> dict[str, dict[str, Any]]:
 
 
 class JwtVerifier:
+    """Verifies tokens; a token that verified recently is recognised without redoing the signature check
+    (bounded, at most VERIFIED_TTL_SECONDS, never past its `exp`, forgotten when the key set changes)."""
+
     def __init__(self, config: ServiceConfig, jwks: JwksCache | None = None) -> None:
         self._config = config
         self._jwks = jwks or JwksCache(config.jwt_issuer, config.jwt_jwks_url)
+        self._verified: TtlCache[Caller] = TtlCache(MAX_VERIFIED_TOKENS)
+        self._verified_generation = self._jwks.generation
 
     @property
     def jwks(self) -> JwksCache:
         return self._jwks
 
     def verify(self, token: str) -> Caller:
-        config = self._config
         if len(token) > MAX_TOKEN_BYTES:
             raise Unauthorized("token too large")
+        if self._verified_generation != self._jwks.generation:
+            self._verified.clear()
+            self._verified_generation = self._jwks.generation
+        known = self._verified.get(token)
+        if known is not None:
+            return known
+        caller = self._verify_signed(token)
+        if self._verified_generation == self._jwks.generation:
+            self._verified.put(token, caller, min(caller.expires_at, time.time() + VERIFIED_TTL_SECONDS))
+        return caller
+
+    def _verify_signed(self, token: str) -> Caller:
+        config = self._config
         parts = token.split(".")
         if len(parts) != 3 or not all(parts):
             raise Unauthorized("malformed token")

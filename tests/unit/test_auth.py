@@ -272,3 +272,25 @@ def test_cold_cache_with_the_endpoint_down_is_503(
     server.down = False
     clock.now += COLD_RETRY_SECONDS
     assert verifier.verify(mint(keys[0], server.issuer)).subject == "user-1"
+
+
+def test_a_recently_verified_token_is_recognised_but_a_tampered_copy_is_not(
+    verifier: JwtVerifier, keys: tuple[Key, Key], server: JwksServer
+) -> None:
+    token = mint(keys[0], server.issuer)
+    first = verifier.verify(token)
+    assert verifier.verify(token) == first
+    header, payload, signature = token.split(".")
+    with pytest.raises(Unauthorized):
+        verifier.verify(f"{header}.{payload}.{signature[:-4]}AAAA")
+
+
+def test_recognised_tokens_are_forgotten_when_the_key_set_changes(
+    verifier: JwtVerifier, keys: tuple[Key, Key], server: JwksServer, clock: Clock
+) -> None:
+    token = mint(keys[0], server.issuer)
+    verifier.verify(token)
+    server.keys = [keys[1].jwk]  # the issuer withdraws key-one
+    verifier.verify(mint(keys[1], server.issuer))  # unknown kid: refetch, the key set changes
+    with pytest.raises(Unauthorized, match="unknown key"):
+        verifier.verify(token)
