@@ -649,20 +649,14 @@ class AccessGrants:
     def _caller_grants(self, account: AccountGrants, session: RoleSession | None) -> list[Grant]:
         if session is None:  # static keys of no known principal hold no grants
             return []
+        # A role session holds its role's grants; an identity-aware one also those of its directory user
+        # and the user's groups ("this API also returns the grants of the IAM role used for the
+        # identity-aware request", GetDataAccess reference).
+        held = {("IAM", session.role_arn)}
         if session.directory_user_id:
-            user_id = session.directory_user_id
-            groups = self.state.groups_of(user_id)
-            return [
-                grant
-                for grant in account.grants.values()
-                if (grant.grantee_type == "DIRECTORY_USER" and grant.grantee_identifier == user_id)
-                or (grant.grantee_type == "DIRECTORY_GROUP" and grant.grantee_identifier in groups)
-            ]
-        return [
-            grant
-            for grant in account.grants.values()
-            if grant.grantee_type == "IAM" and grant.grantee_identifier == session.role_arn
-        ]
+            held.add(("DIRECTORY_USER", session.directory_user_id))
+            held |= {("DIRECTORY_GROUP", group) for group in self.state.groups_of(session.directory_user_id)}
+        return [g for g in account.grants.values() if (g.grantee_type, g.grantee_identifier) in held]
 
     def _op_ListCallerAccessGrants(self, account_id, account, params, request):
         self._require_instance(account)

@@ -207,3 +207,32 @@ def test_the_closest_grant_wins(stack: LocalStack) -> None:
         ] == ("s3://shopfast-data/users/*")
     finally:
         admin.delete_access_grant(AccountId=ACCOUNT_ID, AccessGrantId=grant["AccessGrantId"])
+
+
+def test_an_identity_aware_session_also_holds_its_roles_grants(stack: LocalStack) -> None:
+    config = stack.config()
+    admin = stack.client("s3control")
+    location = next(
+        loc["AccessGrantsLocationId"]
+        for loc in admin.list_access_grants_locations(AccountId=ACCOUNT_ID)["AccessGrantsLocationsList"]
+        if loc["LocationScope"] == "s3://shopfast-internal"
+    )
+    grant = admin.create_access_grant(
+        AccountId=ACCOUNT_ID,
+        AccessGrantsLocationId=location,
+        AccessGrantsLocationConfiguration={"S3SubPrefix": "benefits/*"},
+        Grantee={"GranteeType": "IAM", "GranteeIdentifier": config["identityBearerRoleArn"]},
+        Permission="READ",
+    )
+    try:
+        keys = identity_session(stack, "mallory@shopfast.example")
+        vended = get_data_access(stack, keys, "s3://shopfast-internal/benefits/*", "READ")
+        assert vended["Grantee"] == {
+            "GranteeType": "IAM",
+            "GranteeIdentifier": config["identityBearerRoleArn"],
+        }
+    finally:
+        admin.delete_access_grant(AccountId=ACCOUNT_ID, AccessGrantId=grant["AccessGrantId"])
+    with pytest.raises(ClientError) as denied:
+        get_data_access(stack, keys, "s3://shopfast-internal/benefits/*", "READ")
+    assert code_of(denied) == "AccessDenied"
