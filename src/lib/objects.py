@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
 MAX_TOKEN_CHARS = 2048
 LIST_PERMISSION = "READ"
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ def wrap_token(s3_token: str, prefix: str) -> str:
 
 def unwrap_token(token: str, prefix: str) -> str:
     invalid = InvalidRequest("query parameter continuationToken is not a token this listing returned")
-    if len(token) > MAX_TOKEN_CHARS:
+    if len(token) > MAX_TOKEN_CHARS or not _TOKEN.match(token):  # b64decode would skip stray characters
         raise invalid
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
