@@ -288,3 +288,18 @@ def invoke_in_fresh_process(
     )
     assert completed.returncode == 0, f"{function.logical_id} crashed:\n{completed.stderr[-4000:]}"
     return json.loads(result_file.read_text(encoding="utf-8"))
+
+
+def test_samconfig_defaults_deploy_the_template_and_leave_parameters_to_make_deploy() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    defaults = config["default"]
+    assert defaults["global"]["parameters"]["stack_name"] == "shopfast-vending"
+    assert defaults["global"]["parameters"]["region"]
+    deploy = defaults["deploy"]["parameters"]
+    # The template creates the execution role when Terraform passes none in.
+    assert "CAPABILITY_IAM" in deploy["capabilities"]
+    # Parameter values come from Terraform's outputs (terraform/deploy.sh), never from a committed file.
+    assert "parameter_overrides" not in deploy
+    assert defaults["validate"]["parameters"]["lint"] is True
