@@ -40,8 +40,19 @@ def error_of(call: Any, **kwargs: Any) -> tuple[str, int]:
     return raised.value.response["Error"]["Code"], raised.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
+ACCESS_GRANTS_OPERATIONS = {
+    name
+    for name in MODEL.operation_names
+    if MODEL.operation_model(name)
+    .http["requestUri"]
+    .startswith(("/v20180820/accessgrantsinstance", "/v20180820/tags/"))
+}
+
+
 def test_instance_location_grant_and_tag_lifecycle(local_stack: LocalStack) -> None:
     s3control = local_stack.client("s3control")
+    called: set[str] = set()
+    s3control.meta.events.register("after-call.s3-control", lambda model, **_: called.add(model.name))
     account = {"AccountId": OTHER_ACCOUNT}
     assert error_of(s3control.get_access_grants_instance, **account) == (
         "AccessGrantsInstanceNotExistsError",
@@ -222,6 +233,11 @@ def test_instance_location_grant_and_tag_lifecycle(local_stack: LocalStack) -> N
         "NoSuchAccessGrantsLocationError",
         404,
     )
+    caller = strict("ListCallerAccessGrants", s3control.list_caller_access_grants(**account))
+    assert caller["CallerAccessGrantsList"] == []  # static keys are no grantee
+    assert error_of(
+        s3control.get_data_access, **account, Target="s3://contract-bucket/reports/*", Permission="READ"
+    ) == ("AccessDenied", 403)
     strict(
         "DissociateAccessGrantsIdentityCenter", s3control.dissociate_access_grants_identity_center(**account)
     )
@@ -229,6 +245,7 @@ def test_instance_location_grant_and_tag_lifecycle(local_stack: LocalStack) -> N
     assert (
         error_of(s3control.get_access_grants_instance, **account)[0] == "AccessGrantsInstanceNotExistsError"
     )
+    assert called == ACCESS_GRANTS_OPERATIONS, f"not exercised: {ACCESS_GRANTS_OPERATIONS - called}"
 
 
 def test_caller_operations_parse(local_stack: LocalStack) -> None:
