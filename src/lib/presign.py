@@ -92,11 +92,24 @@ def content_disposition(filename: str) -> str:
 
 
 def validate_filename(value: str) -> str:
-    if not 1 <= len(value) <= 255 or _FILENAME_FORBIDDEN.search(value) or value.strip() in {"", ".", ".."}:
+    if (
+        not 1 <= len(value) <= 255
+        or _FILENAME_FORBIDDEN.search(value)
+        or value.strip() in {"", ".", ".."}
+        or not _is_utf8(value)
+    ):
         raise InvalidRequest(
             "filename must be 1-255 characters without control characters or path separators"
         )
     return value
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. \ud800 escaped in the JSON body
+        return False
+    return True
 
 
 def validate_content_type(value: str) -> str:
