@@ -79,6 +79,7 @@ def test_a_request_defaults_to_300_seconds_and_an_object_target() -> None:
         ({"target": "s3://shopfast-data/a", "method": "PUT", "contentType": "text"}, "contentType"),
         ({"target": "s3://shopfast-data/a", "method": "GET", "filename": ".."}, "filename"),
         ({"target": "s3://shopfast-data/a", "method": "GET", "filename": "a\nb"}, "filename"),
+        ({"target": "s3://shopfast-data/a", "method": "GET", "filename": "a\ud800"}, "filename"),
     ],
 )
 def test_invalid_requests_say_why(body: dict, fragment: str) -> None:
