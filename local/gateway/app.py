@@ -118,7 +118,11 @@ class Gateway:
         request = Request(environ)
         request.max_content_length = MAX_PAYLOAD_BYTES
         request_id = new_request_id()
-        response = self._handle(request, request_id)
+        try:
+            response = self._handle(request, request_id)
+        except Exception:  # noqa: BLE001 - a gateway bug must still answer like API Gateway, without details
+            access_log.exception("gateway failure on %s %s (%s)", request.method, request.path, request_id)
+            response = _gateway_answer(500, "Internal Server Error")
         response.headers["apigw-requestid"] = request_id
         # "401 Unauthorized" as HTTP defines the reason phrase (werkzeug would send "401 UNAUTHORIZED").
         response.status = f"{response.status_code} {HTTP_STATUS_CODES.get(response.status_code, 'Unknown')}"
