@@ -43,8 +43,8 @@ METHOD = {
     "passes": "each workload runs with caches on, then with CACHE_ENABLED=false, each pass in a fresh "
     "execution environment (service modules re-imported: empty config, clients, JWKS and caches)",
     "cold_init_ms": "median over fresh `python -c` processes of importing the handler module",
-    "memory": "fresh process, warm calls that never repeat a target; RSS from /proc/self/statm, peak from "
-    "getrusage; the memory pass runs against an emulator without injected latency",
+    "memory": "fresh process, warm calls that never repeat a target; RSS from /proc/self/statm, peak = VmHWM "
+    "of /proc/self/status; the memory pass runs against an emulator without injected latency",
 }
 
 

@@ -1,4 +1,4 @@
-"""Measurement utilities: upstream wait accounting, percentiles, resident memory.
+"""Measurement utilities: upstream wait accounting, percentiles, resident memory (Linux /proc).
 
 Handler time excludes upstream waits. The method: every HTTP round trip the service makes is timed
 where it leaves the process (botocore's `Endpoint._send`, which sends the request and reads the whole
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -144,8 +143,15 @@ def current_rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process (getrusage: ru_maxrss is KiB on Linux), in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident set size of this process's address space (VmHWM), in MiB.
+
+    Not getrusage: Linux carries ru_maxrss across execve, so a child spawned by a big parent would
+    report the parent's peak; VmHWM belongs to the address space the child built for itself.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError("VmHWM missing from /proc/self/status")
 
 
 def rounded(value: float, digits: int = 3) -> float | None:

@@ -4,7 +4,7 @@ A child process (`python -m bench.memory spec.json out.json`) holds only the ser
 Calls rotate over the six demo users (several tokens each) and never repeat a target, so the caches
 keep receiving new keys and only their bounds keep memory flat (see `memory_request`). RSS is read
 every 1,000 calls (`rss_growth_mb` = RSS at the last call - RSS at the middle one) and the peak
-comes from getrusage.
+is the address space's high-water mark (VmHWM).
 """
 
 from __future__ import annotations
