@@ -92,6 +92,26 @@ def _compile(route: Route) -> _CompiledRoute:
     return _CompiledRoute(route, pattern, tuple(parameters), (greedy, len(parameters), -literal_length))
 
 
+class RouteTable:
+    """HTTP API route selection: the most specific path wins (literal segments over `{param}` over
+    `{proxy+}`, then `$default`), and for one path an exact method wins over `ANY`."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._routes = sorted((_compile(route) for route in routes), key=lambda c: c.specificity)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        by_any: tuple[Route, dict[str, str]] | None = None
+        for compiled in self._routes:
+            parameters = compiled.match(path)
+            if parameters is None:
+                continue
+            if compiled.route.method == method:
+                return compiled.route, parameters
+            if compiled.route.method == "ANY" and by_any is None:
+                by_any = (compiled.route, parameters)
+        return by_any
+
+
 class Gateway:
     """A WSGI app serving one HttpApi; `runtimes` holds each function's warm environment."""
 
@@ -103,7 +123,7 @@ class Gateway:
         demo_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.api = api
-        self._routes = sorted((_compile(route) for route in api.routes), key=lambda c: c.specificity)
+        self._routes = RouteTable(api.routes)
         self._runtimes = runtimes
         self._authorizers = {
             route.authorizer.name: JwtAuthorizerEmulator(route.authorizer)
@@ -146,7 +166,7 @@ class Gateway:
         body = self._read_body(request)
         if body is None:
             return _with_cors(cors, request, _gateway_answer(413, "Request Entity Too Large"))
-        matched = self._match(request.method, request.path)
+        matched = self._routes.match(request.method, request.path)
         if matched is None:
             return _with_cors(cors, request, _gateway_answer(404, "Not Found"))
         route, path_parameters = matched
@@ -189,18 +209,6 @@ class Gateway:
                     break
                 remaining -= len(chunk)
             return None
-
-    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        by_any: tuple[Route, dict[str, str]] | None = None
-        for compiled in self._routes:  # most specific path first; an exact method beats ANY
-            parameters = compiled.match(path)
-            if parameters is None:
-                continue
-            if compiled.route.method == method:
-                return compiled.route, parameters
-            if compiled.route.method == "ANY" and by_any is None:
-                by_any = (compiled.route, parameters)
-        return by_any
 
     def _event(
         self,
