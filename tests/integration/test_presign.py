@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -9,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from lib.audit import logger
 from local.stack import LocalStack
 from tests.integration.handler_calls import Answer, call, problem_of, service_configured
 
@@ -255,3 +258,36 @@ def test_a_batch_vends_once_per_distinct_grant_not_per_item(local_stack: LocalSt
     # (the uncached reference flow caches no identity session either).
     assert calls.get("GetDataAccess") == 12
     assert calls.get("CreateTokenWithIAM") == calls.get("AssumeRole") == 12
+
+
+def audit_records(caplog: pytest.LogCaptureFixture) -> list[dict]:
+    formatter = logger.registered_formatter
+    lines = [formatter.format(record) for record in caplog.records]
+    return [json.loads(line) for line in lines if line.startswith("{") and '"audit":true' in line]
+
+
+def test_each_url_has_one_audit_record_and_no_log_holds_its_signature(
+    service: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    items = [
+        {"target": USER_LIST, "method": "GET"},
+        {"target": "s3://shopfast-data/users/other", "method": "GET"},
+        {"target": "s3://shopfast-data/users/w.csv", "method": "PUT"},
+    ]
+
+    results = presign(service, ALICE, {"objects": items}).body["results"]
+
+    records = audit_records(caplog)
+    signed = [record for record in records if record["action"] == "presign"]
+    assert [record["target"] for record in signed] == [USER_LIST, "s3://shopfast-data/users/other"]
+    assert all(record["outcome"] == "signed" and record["matchedGrantTarget"] for record in signed)
+    assert [result["expiresAt"] for result in results[:2]] == [record["expiration"] for record in signed]
+    vends = [record for record in records if record["action"] == "vend"]
+    # One decision per distinct grant and permission: READ users/* (granted), WRITE users/ (denied).
+    assert sorted(record["outcome"] for record in vends) == ["denied", "granted"]
+    logged = "\n".join(logger.registered_formatter.format(record) for record in caplog.records)
+    for result in results[:2]:
+        query = parse_qs(urlsplit(result["url"]).query)
+        assert query["X-Amz-Signature"][0] not in logged
+        assert query["X-Amz-Security-Token"][0] not in logged
