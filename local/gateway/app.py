@@ -27,7 +27,7 @@ from werkzeug.wrappers import Request, Response
 
 from local.apigw_events import build_http_api_event
 from local.gateway.authorizer import Authorized, JwtAuthorizerEmulator, Refusal
-from local.gateway.runtime import FunctionRuntime, Invocation
+from local.gateway.runtime import FUNCTION_TIMEOUT, INTEGRATION_TIMEOUT, FunctionRuntime, Invocation
 from local.gateway.template import CorsConfiguration, HttpApi, Route
 
 # API Gateway HTTP API quotas: 10 MB request payload; Lambda's synchronous invocation payload is 6 MB.
@@ -291,14 +291,20 @@ def _mimetype(path: str) -> str:
 
 
 def _lambda_response(route: Route, invocation: Invocation) -> Response:
-    if invocation.timed_out:
+    if invocation.timed_out == INTEGRATION_TIMEOUT:
+        # HTTP API stops waiting after the integration timeout (at most 30 s) and answers 503.
         access_log.warning(
-            "%s timed out after %.0fms (timeout %.0fs)",
+            "%s: no response within the integration timeout (%.1fs)",
             route.function.logical_id,
-            invocation.duration_ms,
-            route.function.timeout_seconds,
+            route.integration_timeout_seconds,
         )
         return _gateway_answer(503, "Service Unavailable")
+    if invocation.timed_out == FUNCTION_TIMEOUT:
+        # Lambda ends the invocation with "Task timed out", a function error: HTTP API answers 500.
+        access_log.warning(
+            "%s: Task timed out after %.2f seconds", route.function.logical_id, route.function.timeout_seconds
+        )
+        return _gateway_answer(500, "Internal Server Error")
     if invocation.error is not None:
         access_log.error(
             "%s raised %s (request %s)",

@@ -7,8 +7,9 @@ rather than served wrongly.
 
 Each function runs one invocation at a time (Lambda gives an execution environment one request at a
 time, and per-invocation state such as Powertools' logger keys relies on it). An invocation still
-running when the function's timeout (or the integration timeout) elapses is abandoned: the caller
-gets a timeout and the next invocation does not wait for it, as Lambda would replace the environment.
+running when the function's timeout (or, if earlier, the integration timeout) elapses is abandoned: the
+caller learns which timeout it was, and the next invocation does not wait for it, as Lambda would
+replace the environment.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from typing import Any
 
 from local.gateway.template import Function
 from local.lambda_context import LambdaContext
+
+FUNCTION_TIMEOUT = "function"
+INTEGRATION_TIMEOUT = "integration"
 
 
 class EnvironmentConflictError(ValueError):
@@ -73,7 +77,7 @@ class Invocation:
 
     result: Any = None
     error: BaseException | None = None
-    timed_out: bool = False
+    timed_out: str | None = None  # FUNCTION_TIMEOUT (Lambda's own) or INTEGRATION_TIMEOUT (API Gateway's)
     duration_ms: float = 0.0
     aws_request_id: str = ""
 
@@ -99,7 +103,7 @@ class FunctionRuntime:
             if not self._idle.wait_for(
                 lambda: self._busy_with is None, max(0.0, deadline - time.monotonic())
             ):
-                return Invocation(timed_out=True, aws_request_id=aws_request_id)
+                return Invocation(timed_out=INTEGRATION_TIMEOUT, aws_request_id=aws_request_id)
             self._busy_with = token
         outcome: dict[str, Any] = {}
         context = LambdaContext(
@@ -120,12 +124,14 @@ class FunctionRuntime:
 
         thread = threading.Thread(target=run, name=f"lambda-{self.function.logical_id}", daemon=True)
         thread.start()
-        thread.join(max(0.0, min(deadline, started + self.function.timeout_seconds) - time.monotonic()))
+        function_deadline = started + self.function.timeout_seconds
+        thread.join(max(0.0, min(deadline, function_deadline) - time.monotonic()))
         duration_ms = (time.monotonic() - started) * 1000
         if thread.is_alive():
             # Python cannot stop the thread; Lambda would discard the environment, so stop waiting for it.
             self._release(token)
-            return Invocation(timed_out=True, duration_ms=duration_ms, aws_request_id=aws_request_id)
+            kind = FUNCTION_TIMEOUT if function_deadline <= deadline else INTEGRATION_TIMEOUT
+            return Invocation(timed_out=kind, duration_ms=duration_ms, aws_request_id=aws_request_id)
         return Invocation(
             result=outcome.get("result"),
             error=outcome.get("error"),

@@ -238,16 +238,24 @@ def test_context_counts_down_the_functions_timeout(probe_gateway, http):
     assert 5000 < record["remainingMs"] <= 10000  # Globals Timeout: 10 (slack for a loaded machine)
 
 
-def test_a_handler_running_past_its_timeout_gets_service_unavailable(probe_gateway, probe_log, http):
+def test_a_handler_running_past_its_function_timeout_is_a_function_error(probe_gateway, probe_log, http):
+    """Lambda ends the invocation ("Task timed out"), a function error: HTTP API answers 500."""
     response = http.get(f"{probe_gateway.url}/v1/slow", params={"seconds": "5"})  # SlowFunction Timeout: 1
-    assert response.status_code == 503
-    assert response.json() == {"message": "Service Unavailable"}
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
     record = next(r for r in probe_log.records() if r["requestId"] == response.headers["apigw-requestid"])
     assert 0 < record["remainingMs"] <= 1000
     # The next invocation does not queue behind the abandoned one.
     after = http.get(f"{probe_gateway.url}/v1/slow", params={"seconds": "0"})
     assert after.status_code == 200
     assert after.text == "finished"
+
+
+def test_a_handler_running_past_the_integration_timeout_gets_service_unavailable(probe_gateway, http):
+    """The route's TimeoutInMillis (500 ms) ends before the function's Timeout (1 s): HTTP API answers 503."""
+    response = http.get(f"{probe_gateway.url}/v1/slow-integration", params={"seconds": "3"})
+    assert response.status_code == 503
+    assert response.json() == {"message": "Service Unavailable"}
 
 
 def test_a_crashing_handler_gets_internal_server_error_without_details(probe_gateway, http):

@@ -28,6 +28,7 @@ def test_routes_come_from_the_functions_http_api_events():
         "GET /v1/items/{itemId}": "EchoFunction",
         "GET /v1/public": "EchoFunction",
         "GET /v1/slow": "SlowFunction",
+        "GET /v1/slow-integration": "SlowFunction",
         "ANY /v1/crash": "CrashFunction",
     }
 
@@ -43,6 +44,8 @@ def test_default_authorizer_applies_unless_a_route_says_none():
     assert routes["GET /v1/items/{itemId}"].authorizer == echo
     assert routes["GET /v1/public"].authorizer is None
     assert routes["GET /v1/slow"].authorizer is None
+    assert routes["GET /v1/slow"].integration_timeout_seconds == 30  # HTTP API's maximum
+    assert routes["GET /v1/slow-integration"].integration_timeout_seconds == 0.5
 
 
 def test_cors_configuration_resolves_list_parameters():
