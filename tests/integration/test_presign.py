@@ -291,3 +291,26 @@ def test_each_url_has_one_audit_record_and_no_log_holds_its_signature(
         query = parse_qs(urlsplit(result["url"]).query)
         assert query["X-Amz-Signature"][0] not in logged
         assert query["X-Amz-Security-Token"][0] not in logged
+
+
+def test_presigning_works_the_same_in_iam_role_mode(local_stack: LocalStack, http: requests.Session) -> None:
+    with service_configured(local_stack, IDENTITY_MODE="iam-role"):
+        token = local_stack.token(BOB)
+        answer = call(
+            "POST",
+            "/v1/presign",
+            token=token,
+            body={
+                "objects": [
+                    {"target": USER_LIST, "method": "GET"},
+                    {"target": "s3://shopfast-data/transactions/iam-mode.csv", "method": "PUT"},
+                    {"target": "s3://shopfast-internal/leads/a.csv", "method": "GET"},
+                ]
+            },
+        )
+
+    assert answer.status == 200, answer.text
+    download, upload, denied = answer.body["results"]
+    assert http.get(download["url"], timeout=10).content == USER_LIST_BYTES
+    assert http.put(upload["url"], data=b"1", timeout=10).status_code == 200
+    assert denied["status"] == 403
