@@ -30,11 +30,13 @@ logger = logging.getLogger("local.aws_emulator")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-# Services whose calls are "control plane" (everything but S3 itself): injected latency applies to them.
-S3 = "s3"
-S3_CONTROL = "s3control"
-SSO_OIDC = "sso-oidc"
-QUERY_SERVICES = {"sts", "iam"}
+# Wire protocols, which decide the shape of an error document. Every protocol but S3's own is
+# "control plane": injected latency (LOCAL_AWS_LATENCY_MS) applies to it.
+S3 = "s3"  # rest-xml, <Error> at the root
+S3_CONTROL = "s3control"  # rest-xml, <ErrorResponse><Error>
+QUERY = "query"  # sts, iam, ...: <ErrorResponse><Error><Type>
+JSON = "json"  # X-Amz-Target services: {"__type": ...}
+REST_JSON = "rest-json"  # sso-oidc: x-amzn-ErrorType
 
 
 @dataclass
@@ -46,12 +48,12 @@ class Fault:
 
 @dataclass(frozen=True)
 class Operation:
-    service: str
+    protocol: str
     name: str
 
     @property
     def is_control_plane(self) -> bool:
-        return self.service != S3
+        return self.protocol != S3
 
 
 def make_moto_app() -> WsgiApp:
@@ -119,15 +121,7 @@ def _body_action(request: Request) -> str | None:
     return None
 
 
-def _credential_scope_service(request: Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    credential = ""
-    if auth.startswith("AWS4-HMAC-SHA256"):
-        credential = auth.split("Credential=", 1)[-1].split(",", 1)[0]
-    elif "X-Amz-Credential" in request.args:
-        credential = request.args["X-Amz-Credential"]
-    parts = credential.split("/")
-    return parts[3] if len(parts) == 5 else None
+SSO_OIDC_PATHS = {"/client/register": "RegisterClient", "/device_authorization": "StartDeviceAuthorization"}
 
 
 def identify(request: Request) -> Operation:
@@ -139,16 +133,14 @@ def identify(request: Request) -> Operation:
         )
     target = request.headers.get("X-Amz-Target")
     if target:
-        prefix, _, name = target.rpartition(".")
-        return Operation(prefix.lower() or "json", name)
+        return Operation(JSON, target.rpartition(".")[2])
     action = request.args.get("Action") or _body_action(request)
     if action:
-        return Operation(_credential_scope_service(request) or "sts", action)
-    if path in ("/token", "/client/register", "/device_authorization"):
-        name = {"/client/register": "RegisterClient", "/device_authorization": "StartDeviceAuthorization"}
-        if path == "/token":
-            return Operation(SSO_OIDC, "CreateTokenWithIAM" if "aws_iam" in request.args else "CreateToken")
-        return Operation(SSO_OIDC, name[path])
+        return Operation(QUERY, action)
+    if path == "/token" and request.method == "POST":
+        return Operation(REST_JSON, "CreateTokenWithIAM" if "aws_iam" in request.args else "CreateToken")
+    if path in SSO_OIDC_PATHS and request.method == "POST":
+        return Operation(REST_JSON, SSO_OIDC_PATHS[path])
     return Operation(S3, s3_enforcement.s3_operation_name(request))
 
 
@@ -158,11 +150,11 @@ def identify(request: Request) -> Operation:
 def error_response(operation: Operation, status: int, code: str, message: str) -> Response:
     """An AWS error as the operation's protocol shapes it, so botocore raises ClientError with `code`."""
     request_id = uuid.uuid4().hex.upper()[:16]
-    if operation.service == S3:
+    if operation.protocol == S3:
         return s3_enforcement.s3_error(status, code, message)
-    if operation.service == S3_CONTROL:
+    if operation.protocol == S3_CONTROL:
         return access_grants.error_response(status, code, message)
-    if operation.service in QUERY_SERVICES or operation.service == "sts":
+    if operation.protocol == QUERY:
         kind = "Sender" if status < 500 else "Receiver"
         body = (
             '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
@@ -181,21 +173,19 @@ def error_response(operation: Operation, status: int, code: str, message: str) -
 
 def throttling_error(operation: Operation) -> Response:
     """The code boto3's standard retry mode treats as throttling, in the status the service uses."""
-    if operation.service == S3:
+    if operation.protocol == S3:
         return error_response(operation, 503, "SlowDown", "Please reduce your request rate.")
-    if operation.service == S3_CONTROL:
+    if operation.protocol in (S3_CONTROL, REST_JSON):
         return error_response(operation, 429, "TooManyRequestsException", "Rate exceeded")
-    if operation.service in QUERY_SERVICES:
+    if operation.protocol == QUERY:
         return error_response(operation, 400, "Throttling", "Rate exceeded")
-    if operation.service == SSO_OIDC:
-        return error_response(operation, 429, "TooManyRequestsException", "Rate exceeded")
     return error_response(operation, 400, "ThrottlingException", "Rate exceeded")
 
 
 def server_error(operation: Operation) -> Response:
-    if operation.service in (S3, S3_CONTROL):
+    if operation.protocol in (S3, S3_CONTROL):
         return error_response(operation, 500, "InternalError", "We encountered an internal error.")
-    if operation.service == SSO_OIDC:
+    if operation.protocol == REST_JSON:
         return error_response(operation, 500, "InternalServerException", "An internal error occurred.")
     return error_response(operation, 500, "InternalFailure", "An internal error occurred.")
 
@@ -328,7 +318,7 @@ class EmulatorApp:
                         context.expiration = self.state.now() - timedelta(seconds=1)
                     count = len(self.state.identity_contexts)
                 return _json({"expired": count})
-        except (KeyError, TypeError, ValueError) as error:
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
             return _json({"error": f"bad control request: {error}"}, status=400)
         return _json({"error": f"no control route {method} {path}"}, status=404)
 
@@ -356,7 +346,7 @@ class EmulatorApp:
             return throttling_error(operation)
         if fault == "server_error":
             return server_error(operation)
-        if operation.service == S3:
+        if operation.protocol == S3:
             return self.enforcement.handle(request)
         for module in self.identity_modules:
             response = module.handle(request, self.state, self.forward)

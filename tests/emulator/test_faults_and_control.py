@@ -147,9 +147,11 @@ def test_config_names_everything_clients_need(stack: LocalStack) -> None:
         ("POST", "/_local/faults", {"operation": "GetObject", "throttle": "many"}),
         ("POST", "/_local/clock", {"advanceSeconds": "soon"}),
         ("POST", "/_local/clock", {}),
+        ("POST", "/_local/clock", [1]),
+        ("POST", "/_local/faults", ["GetObject"]),
     ],
 )
-def test_bad_control_requests_are_400(stack: LocalStack, method: str, path: str, payload: dict) -> None:
+def test_bad_control_requests_are_400(stack: LocalStack, method: str, path: str, payload: object) -> None:
     answer = requests.request(method, stack.aws_endpoint + path, json=payload, timeout=10)
     assert answer.status_code == 400
     assert "error" in answer.json()
