@@ -325,14 +325,18 @@ class Presigner:
                 and usable_seconds(vended.credentials, now) >= request.expires_in
             ):
                 return vended
+        duration = self._duration_for(needed)
+        lifetime = duration or self._service.config.default_duration_seconds
         vended = vend_credentials(
             self._caller,
             CredentialRequest(
                 target=request.grant_target,
                 permission=request.permission,
                 role=request.role,
-                duration_seconds=self._duration_for(needed),
-                min_remaining_seconds=needed,
+                duration_seconds=duration,
+                # Never ask the cache for more life than fresh credentials would have (no refetch loop
+                # when the deployment caps durations below the URL's lifetime: the URL is cut instead).
+                min_remaining_seconds=min(needed, lifetime - CREDENTIALS_REFRESH_MARGIN_SECONDS),
             ),
             service=self._service,
         )

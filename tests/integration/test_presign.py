@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 ALICE = "alice@shopfast.example"
 BOB = "bob@shopfast.example"
+CAROL = "carol@shopfast.example"
 USER_LIST = "s3://shopfast-data/users/user_list"
 USER_LIST_BYTES = b"alice,bob,carol,dave,erin\n"
 ARCHIVED = "s3://shopfast-data/users-archive/old_list"
@@ -314,3 +315,35 @@ def test_presigning_works_the_same_in_iam_role_mode(local_stack: LocalStack, htt
     assert http.get(download["url"], timeout=10).content == USER_LIST_BYTES
     assert http.put(upload["url"], data=b"1", timeout=10).status_code == 200
     assert denied["status"] == 403
+
+
+@pytest.mark.parametrize("expires_in", [300, 3600])
+def test_consecutive_presigns_reuse_cached_credentials(local_stack: LocalStack, expires_in: int) -> None:
+    # An hour-long URL needs credentials that outlive it: they are vended once, longer, and then reused.
+    with service_configured(local_stack):
+        token = local_stack.token(CAROL)
+        local_stack.reset_stats()
+        answers = [
+            call(
+                "POST",
+                "/v1/presign",
+                token=token,
+                body={
+                    "target": f"s3://shopfast-data/products/p{index}",
+                    "method": "GET",
+                    "expiresIn": expires_in,
+                },
+            )
+            for index in range(20)
+        ]
+        calls = local_stack.stats()["calls"]
+
+    assert all(answer.status == 200 for answer in answers)
+    assert {access_key_of(answer.body["url"]) for answer in answers} == {
+        access_key_of(answers[0].body["url"])
+    }
+    assert calls.get("GetDataAccess") == 1
+    assert all(
+        parse_time(answer.body["expiresAt"]) - datetime.now(UTC) > timedelta(seconds=expires_in - 15)
+        for answer in answers
+    )
