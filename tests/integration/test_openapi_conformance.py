@@ -280,7 +280,6 @@ def test_the_document_is_valid_openapi_and_matches_the_template_routes() -> None
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_the_answer_conforms_to_the_document(service: LocalStack, case: Case) -> None:
-    operation = SPEC["paths"][case.path][case.method.lower()]
     if case.request_valid is not None:
         schema_pointer = f"/paths/{pointer_of([case.path])[1:]}/{case.method.lower()}"
         request_schema = validator(f"{schema_pointer}/requestBody/content/application~1json/schema")
@@ -288,10 +287,37 @@ def test_the_answer_conforms_to_the_document(service: LocalStack, case: Case) ->
             "openapi.yaml and the service disagree"
         )
 
-    answer = invoke(service, case)
+    assert_conforms(case, invoke(service, case))
 
-    assert answer.status == case.status, answer.text
-    responses = operation["responses"]
+
+IAM_ROLE_CASES = [
+    Case("me", "GET", "/v1/me", 200, user=BOB),
+    Case("me without a mapped group", "GET", "/v1/me", 403, user="mallory@shopfast.example"),
+    Case("grants", "GET", "/v1/grants", 200, user=BOB),
+    Case(
+        "credentials",
+        "POST",
+        "/v1/credentials",
+        200,
+        user=BOB,
+        body={"target": USER_LIST, "permission": "WRITE"},
+    ),
+    Case("presign", "POST", "/v1/presign", 200, user=BOB, body={"target": USER_LIST, "method": "GET"}),
+    Case(
+        "objects", "GET", "/v1/objects", 200, user=BOB, query={"prefix": "s3://shopfast-data/transactions/"}
+    ),
+]
+
+
+def test_answers_in_iam_role_mode_conform_too(local_stack: LocalStack) -> None:
+    with service_configured(local_stack, IDENTITY_MODE="iam-role"):
+        for case in IAM_ROLE_CASES:
+            assert_conforms(case, invoke(local_stack, case))
+
+
+def assert_conforms(case: Case, answer: Answer) -> None:
+    assert answer.status == case.status, f"{case}: {answer.text}"
+    responses = SPEC["paths"][case.path][case.method.lower()]["responses"]
     assert str(answer.status) in responses, (
         f"status {answer.status} is not documented for {case.method} {case.path}"
     )
@@ -299,7 +325,7 @@ def test_the_answer_conforms_to_the_document(service: LocalStack, case: Case) ->
     assert answer.content_type in response["content"], f"{answer.content_type} not documented"
     media_pointer = media_type_pointer(responses[str(answer.status)], case, answer)
     errors = [error.message for error in validator(media_pointer + "/schema").iter_errors(answer.body)]
-    assert not errors, f"{errors}\n{answer.text[:2000]}"
+    assert not errors, f"{case}: {errors}\n{answer.text[:2000]}"
     for name, header in (response.get("headers") or {}).items():
         header = resolve(header)
         value = answer.headers.get(name.lower())
