@@ -58,11 +58,11 @@ def parse_list_request(query: Mapping[str, str], config: ServiceConfig) -> ListR
         )
     folder = parse_prefix(prefix_text, config.allowed_buckets)
     page_size = _page_size(query.get("pageSize"))
-    role = query.get("role") or None
-    if role is not None and len(role) > 2048:
-        raise InvalidRequest("query parameter role must be at most 2048 characters")
+    role = query.get("role")
+    if role is not None and not 1 <= len(role) <= 2048:
+        raise InvalidRequest("query parameter role must be 1 to 2048 characters")
     token = query.get("continuationToken")
-    s3_token = unwrap_token(token, folder_uri(folder)) if token else None
+    s3_token = unwrap_token(token, folder_uri(folder)) if token is not None else None
     return ListRequest(folder=folder, continuation_token=s3_token, page_size=page_size, role=role)
 
 
@@ -71,7 +71,7 @@ def folder_uri(folder: GrantTarget) -> str:
 
 
 def _page_size(text: str | None) -> int:
-    if text is None or text == "":
+    if text is None:
         return DEFAULT_PAGE_SIZE
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise InvalidRequest(f"query parameter pageSize must be an integer between 1 and {MAX_PAGE_SIZE}")

@@ -120,6 +120,9 @@ def test_carol_reads_products_but_not_users(service: LocalStack) -> None:
         ({"prefix": "s3://shopfast-data/users/", "pageSize": "1001"}, "pageSize"),
         ({"prefix": "s3://shopfast-data/users/", "pageSize": "ten"}, "pageSize"),
         ({"prefix": "s3://shopfast-data/users/", "continuationToken": "not-a-token"}, "continuationToken"),
+        ({"prefix": "s3://shopfast-data/users/", "continuationToken": ""}, "continuationToken"),
+        ({"prefix": "s3://shopfast-data/users/", "pageSize": ""}, "pageSize"),
+        ({"prefix": "s3://shopfast-data/users/", "role": ""}, "role"),
         ({"prefix": "s3://shopfast-data/users/", "delimiter": ""}, "unknown query parameter"),
     ],
 )
