@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.etree import ElementTree as ET
 
 from werkzeug.wrappers import Request, Response
@@ -69,11 +69,25 @@ def s3_error(status: int, code: str, message: str, headers: dict[str, str] | Non
 # --- naming --------------------------------------------------------------------------------------
 
 
+def raw_path_and_query(request: Request) -> tuple[str, str]:
+    """The request target exactly as sent (still percent-encoded), as signatures cover it.
+
+    Through an HTTP proxy (how Terraform and plain boto3 reach s3control here) the request line carries
+    an absolute URI; its scheme and authority are not part of the signed path.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return quote(request.path), request.query_string.decode()
+    if "://" in raw.split("?", 1)[0]:
+        parts = urlsplit(raw)
+        return parts.path or "/", parts.query
+    path, _, query = raw.partition("?")
+    return path, query
+
+
 def split_path(request: Request) -> tuple[str, str]:
     """(bucket, key) of a path-style S3 request; key is decoded, both may be empty."""
-    raw_path = request.environ.get("RAW_URI", request.environ.get("REQUEST_URI", request.path))
-    raw_path = raw_path.split("?", 1)[0]
-    bucket, _, key = raw_path.lstrip("/").partition("/")
+    bucket, _, key = raw_path_and_query(request)[0].lstrip("/").partition("/")
     return unquote(bucket), unquote(key)
 
 
@@ -160,14 +174,6 @@ def _uri_encode(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
-def _raw_path_and_query(request: Request) -> tuple[str, str]:
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if raw:
-        path, _, query = raw.partition("?")
-        return path, query
-    return quote(request.path), request.query_string.decode()
-
-
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
 
@@ -175,7 +181,7 @@ def _hmac(key: bytes, message: str) -> bytes:
 def sigv4_signature(
     secret: str, request: Request, *, signed_headers: list[str], amz_date: str, scope: str, payload_hash: str
 ) -> str:
-    path, query = _raw_path_and_query(request)
+    path, query = raw_path_and_query(request)
     pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "X-Amz-Signature"]
     canonical_query = "&".join(f"{_uri_encode(k)}={_uri_encode(v)}" for k, v in sorted(pairs))
     canonical_headers = "".join(
@@ -210,7 +216,7 @@ _SIGV2_SUBRESOURCES = {
 
 
 def sigv2_signature(secret: str, request: Request, expires: str) -> str:
-    path, query = _raw_path_and_query(request)
+    path, query = raw_path_and_query(request)
     pairs = parse_qsl(query, keep_blank_values=True)
     amz = {k.lower(): v.strip() for k, v in request.headers.items() if k.lower().startswith("x-amz-")}
     amz.update({k.lower(): v for k, v in pairs if k.lower().startswith("x-amz-")})
