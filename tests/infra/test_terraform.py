@@ -74,15 +74,35 @@ class Terraform:
         )
 
     def run(self, root: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        # `timeout` first: an emulator error shows up as the provider retrying forever.
-        command = ["timeout", "-k", "10", str(COMMAND_TIMEOUT_SECONDS), self.binary, *args, "-no-color"]
-        result = subprocess.run(
-            command, cwd=self.dir / root, env=self.env, capture_output=True, text=True, check=False
-        )
-        assert result.returncode != 124, f"terraform {args[0]} in {root} timed out:\n{result.stdout[-3000:]}"
-        if check:
-            assert result.returncode == 0, f"terraform {' '.join(args)} in {root}:\n{result.stderr[-4000:]}"
-        return result
+        return self.run_many([(root, args)], check=check)[0]
+
+    def run_many(
+        self, runs: list[tuple[str, tuple[str, ...]]], *, check: bool = True
+    ) -> list[subprocess.CompletedProcess[str]]:
+        """Run independent commands side by side: each spends most of its time starting the provider."""
+        processes = []
+        for root, args in runs:
+            # `timeout` first: an emulator error shows up as the provider retrying forever.
+            command = ["timeout", "-k", "10", str(COMMAND_TIMEOUT_SECONDS), self.binary, *args, "-no-color"]
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    cwd=self.dir / root,
+                    env=self.env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        results = []
+        for (root, args), process in zip(runs, processes, strict=True):
+            stdout, stderr = process.communicate()
+            result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+            assert result.returncode != 124, f"terraform {args[0]} in {root} timed out:\n{stdout[-3000:]}"
+            if check:
+                assert result.returncode == 0, f"terraform {' '.join(args)} in {root}:\n{stderr[-4000:]}"
+            results.append(result)
+        return results
 
     def init(self, root: str) -> None:
         offline = [f"-plugin-dir={PLUGIN_DIR}"] if PLUGIN_DIR.is_dir() else []
@@ -140,11 +160,19 @@ def test_terraform_files_are_formatted(terraform: Terraform) -> None:
     assert result.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{result.stdout}"
 
 
+@pytest.fixture(scope="module")
+def validations(terraform: Terraform) -> dict[str, subprocess.CompletedProcess[str]]:
+    for root in ROOTS:
+        terraform.init(root)
+    results = terraform.run_many([(root, ("validate", "-json")) for root in ROOTS], check=False)
+    return dict(zip(ROOTS, results, strict=True))
+
+
 @pytest.mark.parametrize("root", ROOTS)
-def test_root_initialises_and_validates(terraform: Terraform, root: str) -> None:
-    terraform.init(root)
-    result = terraform.run(root, "validate", "-json", check=False)
-    report = json.loads(result.stdout)
+def test_root_initialises_and_validates(
+    validations: dict[str, subprocess.CompletedProcess[str]], root: str
+) -> None:
+    report = json.loads(validations[root].stdout)
     assert report["valid"], json.dumps(report["diagnostics"], indent=2)
     assert report["error_count"] == 0 and report["warning_count"] == 0, report["diagnostics"]
 
@@ -356,21 +384,19 @@ def test_service_configured_from_outputs_refuses_what_the_table_does_not_grant(
     assert answer.status == 403, answer.text
 
 
-def test_second_plan_shows_no_changes(applied: Applied) -> None:
-    grants_vars = {
+def _grants_vars(applied: Applied) -> dict[str, str]:
+    return {
         **IAM_ROLE_MODE,
         "client_application_role_arn": applied.service_iam["client_application_role_arn"],
     }
-    for root, variables in (("service-iam", IAM_ROLE_MODE), ("grants", grants_vars)):
-        result = applied.terraform.run(
-            root,
-            "plan",
-            "-detailed-exitcode",
-            "-input=false",
-            "-parallelism=20",
-            *_var_args(variables),
-            check=False,
-        )
+
+
+def test_second_plan_shows_no_changes(applied: Applied) -> None:
+    runs = [
+        (root, ("plan", "-detailed-exitcode", "-input=false", "-parallelism=20", *_var_args(variables)))
+        for root, variables in (("service-iam", IAM_ROLE_MODE), ("grants", _grants_vars(applied)))
+    ]
+    for (root, _), result in zip(runs, applied.terraform.run_many(runs, check=False), strict=True):
         assert result.returncode == 0, f"{root} plans changes after apply:\n{result.stdout[-4000:]}"
 
 
@@ -378,15 +404,13 @@ def test_destroy_leaves_no_grants_locations_instance_or_roles(applied: Applied) 
     s3 = _client(applied.stack, "s3")
     for bucket in PLAN["buckets"]:
         _empty_bucket(s3, bucket)
-    grants_vars = {
-        **IAM_ROLE_MODE,
-        "client_application_role_arn": applied.service_iam["client_application_role_arn"],
-    }
-    applied.terraform.run(
-        "grants", "destroy", "-auto-approve", "-input=false", "-parallelism=20", *_var_args(grants_vars)
-    )
-    applied.terraform.run(
-        "service-iam", "destroy", "-auto-approve", "-input=false", *_var_args(IAM_ROLE_MODE)
+    # The two roots are independent here: IAM deletes a role that other roles' trust policies name.
+    destroy = ("destroy", "-auto-approve", "-input=false", "-parallelism=20", "-refresh=false")
+    applied.terraform.run_many(
+        [
+            ("grants", (*destroy, *_var_args(_grants_vars(applied)))),
+            ("service-iam", (*destroy, *_var_args(IAM_ROLE_MODE))),
+        ]
     )
 
     s3control = _client(applied.stack, "s3control")
