@@ -6,6 +6,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from local.stack import LocalStack
@@ -286,3 +288,19 @@ def test_keys_that_need_encoding(stack: LocalStack, sales_rw: dict, key: str) ->
     for signature_version in ("s3v4", "s3"):
         url = presign(stack, sales_rw, "get_object", key, signature_version=signature_version)
         assert requests.get(url, timeout=10).content == b"encoded"
+
+
+def test_transfer_manager_uploads_and_downloads(stack: LocalStack, sales_rw: dict, tmp_path) -> None:
+    """s3transfer streams file bodies and goes multipart above its threshold."""
+    s3 = s3_with(stack, sales_rw)
+    small, large = tmp_path / "small.bin", tmp_path / "large.bin"
+    small.write_bytes(b"s" * 1000)
+    large.write_bytes(b"L" * (6 * 1024 * 1024))
+    multipart = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+    s3.upload_file(str(small), BUCKET, "users/small.bin")
+    s3.upload_file(str(large), BUCKET, "users/large.bin", Config=multipart)
+    s3.download_file(BUCKET, "users/large.bin", str(tmp_path / "back.bin"))
+    assert (tmp_path / "back.bin").read_bytes() == large.read_bytes()
+    assert s3.get_object(Bucket=BUCKET, Key="users/small.bin")["Body"].read() == b"s" * 1000
+    with pytest.raises(S3UploadFailedError, match=r"\(AccessDenied\)"):
+        s3.upload_file(str(small), BUCKET, "users-archive/small.bin")
