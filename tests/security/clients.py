@@ -49,6 +49,13 @@ class SeenSecrets:
             with self._lock:
                 self.secrets.setdefault(value, provenance)
 
+    def add_authorization(self, headers: Mapping[str, str], provenance: str) -> None:
+        """The token of an `Authorization: Bearer` header, genuine or forged, if it looks like a JWT."""
+        value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() == "bearer" and "." in token:
+            self.add_token(token.strip(), provenance)
+
     def add_token(self, token: str, provenance: str) -> None:
         """A bearer token: the whole of it, its signing input and its signature are each a leak."""
         self.add(token, provenance)
@@ -118,7 +125,7 @@ class ApiClient:
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-            self.seen.add_token(token, f"bearer token sent to {method} {path}")
+        self.seen.add_authorization(sent, f"bearer token sent to {method} {path}")
         url = f"{self.base_url}{path}"
         response = self.session.request(method, url, headers=sent, timeout=timeout, **kwargs)
         self.seen.add_from_response(response.status_code, response.text, f"{method} {path}")
@@ -165,9 +172,9 @@ class DirectInvoker:
         sent = dict(headers or {})
         if token is not None:
             authorization = f"Bearer {token}"
-            self.seen.add_token(token, f"bearer token sent directly to {method} {path}")
         if authorization is not None:
             sent["authorization"] = authorization
+        self.seen.add_authorization(sent, f"bearer token sent directly to {method} {path}")
         request = {
             "method": method,
             "path": path,
