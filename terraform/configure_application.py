@@ -12,7 +12,7 @@ service-iam roots are applied (`make deploy` does this from their outputs):
     python terraform/configure_application.py --application-arn ARN --trusted-token-issuer-arn ARN \
         --audience CLIENT_ID --client-application-role-arn ARN
 
-boto3 honours AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL as usual.
+boto3 honours AWS_PROFILE, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL as usual.
 """
 
 from __future__ import annotations

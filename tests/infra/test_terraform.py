@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from lib.loopback import use_loopback_endpoint
 from local.gateway.runtime import merged_environment
@@ -425,3 +427,164 @@ def test_destroy_leaves_no_grants_locations_instance_or_roles(applied: Applied) 
             assert error.response["Error"]["Code"] == "AccessGrantsInstanceNotExistsError"
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
     assert [r["RoleName"] for r in _client(applied.stack, "iam").list_roles()["Roles"]] == []
+
+
+# --- the federation's manual steps, automated: configure_application.py -----------------------------
+
+
+def _load_configure_application() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "configure_application", TERRAFORM_DIR / "configure_application.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FreshApplication:
+    """What the federation root creates: a trusted token issuer, an application, its scope, one assignment."""
+
+    arn: str
+    issuer_arn: str
+    client_role_arn: str
+    assigned_user: str
+
+
+@pytest.fixture
+def fresh_application(local_stack: LocalStack) -> Iterator[FreshApplication]:
+    config = local_stack.config()
+    sso_admin = local_stack.client("sso-admin")
+    issuer = sso_admin.create_trusted_token_issuer(
+        InstanceArn=config["identityCenterInstanceArn"],
+        Name="terraform-test-idp",
+        TrustedTokenIssuerType="OIDC_JWT",
+        TrustedTokenIssuerConfiguration={
+            "OidcJwtConfiguration": {
+                "IssuerUrl": local_stack.issuer_url,
+                "ClaimAttributePath": "email",
+                "IdentityStoreAttributePath": "emails.value",
+                "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
+            }
+        },
+    )["TrustedTokenIssuerArn"]
+    application = sso_admin.create_application(
+        InstanceArn=config["identityCenterInstanceArn"],
+        ApplicationProviderArn="arn:aws:sso::aws:applicationProvider/custom",
+        Name="terraform-test-vending",
+    )["ApplicationArn"]
+    sso_admin.put_application_access_scope(ApplicationArn=application, Scope="s3:access_grants:read_write")
+    group_id = local_stack.client("identitystore").get_group_id(
+        IdentityStoreId=config["identityStoreId"],
+        AlternateIdentifier={"UniqueAttribute": {"AttributePath": "DisplayName", "AttributeValue": "Sales"}},
+    )["GroupId"]
+    sso_admin.create_application_assignment(
+        ApplicationArn=application, PrincipalId=group_id, PrincipalType="GROUP"
+    )
+    yield FreshApplication(application, issuer, config["clientApplicationRoleArn"], "bob@shopfast.example")
+    sso_admin.delete_application(ApplicationArn=application)
+    sso_admin.delete_trusted_token_issuer(TrustedTokenIssuerArn=issuer)
+
+
+def test_configure_application_sets_grant_and_actor_policy_once(
+    local_stack: LocalStack, fresh_application: FreshApplication
+) -> None:
+    module = _load_configure_application()
+    sso_admin = local_stack.client("sso-admin")
+    arguments = {
+        "application_arn": fresh_application.arn,
+        "trusted_token_issuer_arn": fresh_application.issuer_arn,
+        "audiences": [AUDIENCE],
+        "client_application_role_arn": fresh_application.client_role_arn,
+    }
+    first = module.configure_application(sso_admin, **arguments)
+    second = module.configure_application(sso_admin, **arguments)
+    assert first == {"jwtBearerGrant": "created", "iamAuthenticationMethod": "created"}
+    assert second == {"jwtBearerGrant": "unchanged", "iamAuthenticationMethod": "unchanged"}
+
+    grant = sso_admin.get_application_grant(
+        ApplicationArn=fresh_application.arn, GrantType="urn:ietf:params:oauth:grant-type:jwt-bearer"
+    )["Grant"]
+    assert grant == {
+        "JwtBearer": {
+            "AuthorizedTokenIssuers": [
+                {"TrustedTokenIssuerArn": fresh_application.issuer_arn, "AuthorizedAudiences": [AUDIENCE]}
+            ]
+        }
+    }
+    method = sso_admin.get_application_authentication_method(
+        ApplicationArn=fresh_application.arn, AuthenticationMethodType="IAM"
+    )["AuthenticationMethod"]
+    (statement,) = method["Iam"]["ActorPolicy"]["Statement"]
+    assert statement["Principal"] == {"AWS": fresh_application.client_role_arn}
+    assert (statement["Action"], statement["Resource"]) == (
+        "sso-oauth:CreateTokenWithIAM",
+        fresh_application.arn,
+    )
+
+    # A changed audience list is written again, and only the grant changes.
+    changed = module.configure_application(sso_admin, **{**arguments, "audiences": [AUDIENCE, "another-app"]})
+    assert changed == {"jwtBearerGrant": "updated", "iamAuthenticationMethod": "unchanged"}
+
+
+def _token_exchange_as(local_stack: LocalStack, role_arn: str, application_arn: str, user: str) -> Any:
+    session = local_stack.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="terraform-test")
+    credentials = session["Credentials"]
+    sso_oidc = local_stack.client(
+        "sso-oidc",
+        credentials={
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        },
+    )
+    return sso_oidc.create_token_with_iam(
+        clientId=application_arn,
+        grantType="urn:ietf:params:oauth:grant-type:jwt-bearer",
+        assertion=local_stack.token(user),
+    )
+
+
+def test_configured_application_exchanges_tokens_for_the_client_application_role_only(
+    local_stack: LocalStack, fresh_application: FreshApplication
+) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(TERRAFORM_DIR / "configure_application.py"),
+            "--application-arn",
+            fresh_application.arn,
+            "--trusted-token-issuer-arn",
+            fresh_application.issuer_arn,
+            "--audience",
+            AUDIENCE,
+            "--client-application-role-arn",
+            fresh_application.client_role_arn,
+        ],
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_ENDPOINT_URL": local_stack.aws_endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": TEST_KEYS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": TEST_KEYS["aws_secret_access_key"],
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"jwtBearerGrant": "created", "iamAuthenticationMethod": "created"}
+
+    exchanged = _token_exchange_as(
+        local_stack, fresh_application.client_role_arn, fresh_application.arn, fresh_application.assigned_user
+    )
+    assert exchanged["awsAdditionalDetails"]["identityContext"]
+
+    other_role = local_stack.config()["departmentRoles"]["Sales"]
+    with pytest.raises(ClientError) as refused:
+        _token_exchange_as(local_stack, other_role, fresh_application.arn, fresh_application.assigned_user)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
