@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idp-port", type=int, default=3001, help="OIDC issuer port (0 = any free port)")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".local", help="state folder (signing key)")
     parser.add_argument("--no-seed", action="store_true", help="start empty (no buckets, grants or users)")
+    parser.add_argument(
+        "--seed-directory-only",
+        action="store_true",
+        help="seed only the Identity Center instance and directory (users, groups), as Terraform finds it",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     from local.aws_emulator.app import EmulatorApp
-    from local.aws_emulator.seed import seed
+    from local.aws_emulator.seed import seed, seed_directory
     from local.aws_emulator.state import EmulatorState
     from local.oidc_issuer import make_app as make_issuer
 
@@ -82,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         "endpoint": endpoint,
         "issuer": issuer_url,
     }
-    if not args.no_seed:
+    if args.seed_directory_only:
+        config |= seed_directory(state, plan=plan, demo_users=demo_users)
+    elif not args.no_seed:
         config = seed(state, endpoint=endpoint, issuer_url=issuer_url, plan=plan, demo_users=demo_users)
     app.local_config = config
     app.reset_stats()
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"oidc issuer:  {issuer_url}  (token: {issuer_url}/dev/token?user=alice@shopfast.example)")
     print(f"control api:  {endpoint}/_local/config  /_local/stats  /_local/faults  /_local/clock")
     print(f"state dir:    {args.state_dir}")
-    if not args.no_seed:
+    if not args.no_seed and not args.seed_directory_only:
         print(f"buckets:      {', '.join(config['buckets'])}")
         print(f"users:        {', '.join(u['email'] for u in demo_users['users'])}")
         print(f"config:       {json.dumps(config)}")

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import boto3
@@ -48,7 +48,7 @@ class LocalStack:
         latency_ms: int = 0,
         faults: list[dict[str, Any]] | None = None,
         log_dir: Path | str | None = None,
-        seed: bool = True,
+        seed: bool | Literal["directory"] = True,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.log_path = Path(log_dir or state_dir) / "emulator.log"
@@ -77,7 +77,9 @@ class LocalStack:
             "--state-dir",
             str(self.state_dir),
         ]
-        if not self._seed:
+        if self._seed == "directory":  # only Identity Center's instance and directory (Terraform tests)
+            command.append("--seed-directory-only")
+        elif not self._seed:
             command.append("--no-seed")
         # Loopback traffic must never go through a proxy from the caller's environment.
         env = {**os.environ, **self._env, "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}

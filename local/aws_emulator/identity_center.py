@@ -252,6 +252,12 @@ def _align_moto_instance(state: EmulatorState) -> None:
     )
 
 
+def seed_directory(state: EmulatorState, demo_users: dict, plan: dict) -> None:
+    """The instance (as ListInstances names it) and the demo directory, without any application."""
+    _align_moto_instance(state)
+    _seed_directory(state, demo_users, plan)
+
+
 def find_user(state: EmulatorState, attribute_path: str, value: str) -> DirectoryUser | None:
     """The directory user whose `attribute_path` (emails.value | userName) equals `value`."""
     path = attribute_path.lower()

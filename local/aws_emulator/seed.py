@@ -67,6 +67,21 @@ def _client(service: str, endpoint: str, region: str) -> Any:
     return use_loopback_endpoint(client)
 
 
+def seed_directory(
+    state: EmulatorState, *, plan: dict[str, Any], demo_users: dict[str, Any]
+) -> dict[str, Any]:
+    """Only the Identity Center instance and its directory (as an IdP's SCIM sync leaves it), no AWS
+    resources: what the Terraform tests start from. Returns the keys it adds to `/_local/config`."""
+    from local.aws_emulator import identity_center
+
+    identity_center.seed_directory(state, demo_users, plan)
+    return {
+        "identityCenterInstanceArn": state.instance_arn,
+        "identityStoreId": state.identity_store_id,
+        "audience": AUDIENCE,
+    }
+
+
 def seed(
     state: EmulatorState, *, endpoint: str, issuer_url: str, plan: dict[str, Any], demo_users: dict[str, Any]
 ) -> dict[str, Any]:
