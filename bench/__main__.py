@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from bench.cold_start import measure_cold_starts
 from bench.memory import measure_memory
-from bench.report import evaluate_targets, print_report
+from bench.report import evaluate_targets, markdown_summary, print_report
 from bench.runner import failures, run_workloads, warm_hits, workloads_section
 from bench.service import service_environment
 from bench.workloads import ROOT, Sizes, all_workloads, demo_users
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "rss_growth_mb": memory["rss_growth_mb"],
         "memory": memory,
         "upstream_latency_ms": args.latency_ms,
-        "machine": machine_at_start,
+        "machine": machine_at_start | {"loadavg_at_end": [round(load, 2) for load in os.getloadavg()]},
         "failures": failures(passes),
         "method": METHOD,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     with service_output_to(log_path) as terminal:
         result = run(args, terminal, log_path)
         args.output.write_text(json.dumps(result, indent=2) + "\n")
+        args.output.with_suffix(".md").write_text(markdown_summary(result))
         print_report(result, terminal)
         terminal.write(f"\nwrote {args.output} in {result['duration_s']} s (service log: {log_path})\n")
         for failure in result["failures"]:

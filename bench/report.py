@@ -110,7 +110,12 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 def print_report(result: dict[str, Any], out: TextIO) -> None:
     write = out.write
-    write(f"\nUpstream latency injected per AWS control-plane call: {result['upstream_latency_ms']} ms\n")
+    machine = result.get("machine") or {}
+    write(
+        f"\nMachine: {machine.get('cpu')} x {machine.get('cpus')}, Python {machine.get('python')},"
+        f" load average {machine.get('loadavg_at_start')} at start, {machine.get('loadavg_at_end')} at end\n"
+    )
+    write(f"Upstream latency injected per AWS control-plane call: {result['upstream_latency_ms']} ms\n")
     write("Times in ms; p50/p95 = wall time of the handler call; handler = wall minus upstream waits.\n\n")
     header = ("workload", "mode", "reqs", "aws calls", "p50", "p95", "handler p50", "handler p95", "speedup")
     rows = []
@@ -192,3 +197,33 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], write: Callable
     write("  ".join("-" * width for width in widths) + "\n")
     for row in rows:
         write(line.format(*row) + "\n")
+
+
+def markdown_summary(result: dict[str, Any]) -> str:
+    """The figures as the README's Benchmarks section shows them (written next to latest.json)."""
+    machine = result.get("machine") or {}
+    lines = [
+        f"Measured {result.get('generated_at')} on {machine.get('cpu')} x {machine.get('cpus')} "
+        f"(Python {machine.get('python')}, load average {machine.get('loadavg_at_start')} at start), "
+        f"{result['upstream_latency_ms']} ms injected per AWS control-plane call.",
+        "",
+        "| workload | AWS calls cached / uncached | p50 ms cached / uncached | p95 ms cached / uncached "
+        "| handler p50 ms cached / uncached | speedup p50 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, entry in result["workloads"].items():
+        cached, uncached = entry["cached"], entry["uncached"]
+        lines.append(
+            f"| {name} ({cached['requests']} requests) | {cached['aws_calls']} / {uncached['aws_calls']} "
+            f"| {_fmt(cached['p50_ms'])} / {_fmt(uncached['p50_ms'])} "
+            f"| {_fmt(cached['p95_ms'])} / {_fmt(uncached['p95_ms'])} "
+            f"| {_fmt(cached['handler_p50_ms'], 3)} / {_fmt(uncached['handler_p50_ms'], 3)} "
+            f"| {_fmt(entry.get('speedup_p50'), 1)}x |"
+        )
+    lines += ["", "| target | limit | measured | |", "|---|---|---|---|"]
+    lines += [
+        f"| {target['target']} | {target['limit']} | {_fmt(target['measured'], 3)} "
+        f"| {'met' if target['met'] else '**missed**'} |"
+        for target in result["targets"]
+    ]
+    return "\n".join(lines) + "\n"
