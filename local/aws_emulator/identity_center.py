@@ -400,6 +400,7 @@ def create_application(state: EmulatorState, params: dict[str, Any], arn: str | 
             created=state.now(),
             description=params.get("Description"),
             status=params.get("Status") or "ENABLED",
+            portal_options=params.get("PortalOptions"),
             tags=_tags(params),
         )
     return {
@@ -417,9 +418,10 @@ def _application_summary(state: EmulatorState, application: Application) -> dict
         "ApplicationAccount": state.account_id,
         "InstanceArn": application.instance_arn,
         "Status": application.status,
-        "PortalOptions": {"Visibility": "DISABLED", "SignInOptions": {"Origin": "APPLICATION"}},
         "CreatedDate": application.created,
     }
+    if application.portal_options:
+        summary["PortalOptions"] = application.portal_options
     if application.description:
         summary["Description"] = application.description
     return summary
@@ -444,6 +446,7 @@ def _update_application(state: EmulatorState, params: dict[str, Any]) -> dict:
         application.name = params.get("Name") or application.name
         application.description = params.get("Description", application.description)
         application.status = params.get("Status") or application.status
+        application.portal_options = params.get("PortalOptions", application.portal_options)
     return {}
 
 

@@ -81,6 +81,7 @@ class Application:
     created: datetime
     description: str | None = None
     status: str = "ENABLED"
+    portal_options: dict | None = None  # returned only when set, as Identity Center does
     grants: dict[str, dict] = field(default_factory=dict)  # grant type -> Grant document
     authentication_methods: dict[str, dict] = field(default_factory=dict)  # "IAM" -> AuthenticationMethod
     access_scopes: dict[str, list[str]] = field(default_factory=dict)  # scope -> authorized targets
