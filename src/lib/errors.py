@@ -93,23 +93,12 @@ class NotFound(ServiceError):
     status, code, title = 404, "not_found", "Not found"
 
 
-class MethodNotAllowed(ServiceError):
-    status, code, title = 405, "method_not_allowed", "Method not allowed"
-
-
 class PayloadTooLarge(ServiceError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
 
 class UnsupportedMediaType(ServiceError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
-
-
-class Throttled(ServiceError):
-    status, code, title = 429, "throttled", "Too many requests"
-
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 class InternalError(ServiceError):
