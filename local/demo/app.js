@@ -437,6 +437,8 @@ async function upload(event) {
       return;
     }
     showMessage("success", `Uploaded ${file.name}.`, `Stored as ${target}.`);
+    $("upload-file").value = "";
+    suggestUploadTarget();
     const folder = target.slice(0, target.lastIndexOf("/") + 1);
     if (state.prefix === folder) await listObjects(false);
   } catch (error) {
