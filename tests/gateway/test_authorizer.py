@@ -146,6 +146,20 @@ def test_invalid_tokens_are_refused_before_the_handler(
     _assert_refused(response, description, probe_log)
 
 
+def test_route_scopes_need_one_of_them_in_the_token(probe_gateway, probe_log, local_stack, http):
+    url = f"{probe_gateway.url}/v1/scoped"
+    for scope in ("probe.read", "openid probe.admin"):
+        token = _signed_by_the_issuer(local_stack, http, _claims(local_stack, scope=scope))
+        assert http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    for claims in (_claims(local_stack), _claims(local_stack, scope="openid profile")):
+        token = _signed_by_the_issuer(local_stack, http, claims)
+        response = http.get(url, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 403
+        assert response.json() == {"message": "Forbidden"}
+        assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+        assert response.headers["apigw-requestid"] not in probe_log.request_ids()
+
+
 def test_routes_with_auth_none_need_no_token(probe_gateway, probe_log, http):
     response = http.get(f"{probe_gateway.url}/v1/public")
     assert response.status_code == 200, response.text

@@ -26,6 +26,7 @@ def test_routes_come_from_the_functions_http_api_events():
     assert {route.route_key: route.function.logical_id for route in api.routes} == {
         "POST /v1/echo": "EchoFunction",
         "GET /v1/items/{itemId}": "EchoFunction",
+        "GET /v1/scoped": "EchoFunction",
         "GET /v1/public": "EchoFunction",
         "GET /v1/slow": "SlowFunction",
         "GET /v1/slow-integration": "SlowFunction",
@@ -43,6 +44,7 @@ def test_default_authorizer_applies_unless_a_route_says_none():
     assert echo.identity_source == "$request.header.Authorization"
     assert routes["GET /v1/items/{itemId}"].authorizer == echo
     assert routes["GET /v1/public"].authorizer is None
+    assert routes["GET /v1/scoped"].authorization_scopes == ("probe.read", "probe.admin")
     assert routes["GET /v1/slow"].authorizer is None
     assert routes["GET /v1/slow"].integration_timeout_seconds == 30  # HTTP API's maximum
     assert routes["GET /v1/slow-integration"].integration_timeout_seconds == 0.5
