@@ -203,3 +203,62 @@ def test_no_token_supplied_url_was_ever_fetched(attacker: RecordingServer, attac
     """Belt and braces after all cases ran: the attacker's host saw nothing at all."""
     assert any("jku" in name for name in attack_cases)
     assert attacker.hits == []
+
+
+ROUTE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/v1/me"): {},
+    ("GET", "/v1/grants"): {"query": {"scope": "s3://shopfast-data/users/*"}},
+    ("POST", "/v1/credentials"): {"body": TARGET},
+    ("POST", "/v1/presign"): {"body": {"target": "s3://shopfast-data/users/user_list", "method": "GET"}},
+    ("GET", "/v1/objects"): {"query": {"prefix": "s3://shopfast-data/users/"}},
+}
+# One case of each family, sent to every protected route: a handler that forgot to verify would show.
+REPRESENTATIVE_CASES = [
+    "alg-none-empty-signature",
+    "hs256-keyed-with-public-pem-spki",
+    "foreign-key-jku-issuer-kid",
+    "payload-edited-groups-escalated",
+    "ecdsa-zero-signature-ES256",
+    "time-expired-an-hour-ago",
+    "claim-aud-wrong",
+    "duplicate-claim-email-last",
+]
+
+
+@pytest.mark.parametrize("route", list(ROUTE_BODIES), ids=lambda route: f"{route[0]} {route[1]}")
+def test_every_protected_route_verifies_the_token_itself(
+    route: tuple[str, str],
+    attack_cases: dict[str, AttackCase],
+    api: ApiClient,
+    direct: DirectInvoker,
+    stack: Any,
+    tokens: Tokens,
+) -> None:
+    method, path = route
+    extra = ROUTE_BODIES[route]
+    genuine = tokens.issue("alice@shopfast.example")
+    control = direct.invoke(method, path, token=genuine, body=extra.get("body"), query=extra.get("query"))
+    assert control.status == 200, control.body
+    calls_before = control_plane_calls(stack)
+    for name in REPRESENTATIVE_CASES:
+        case = attack_cases[name]
+        result = direct.invoke(
+            method,
+            path,
+            authorization=case.authorization,
+            body=extra.get("body"),
+            query=extra.get("query"),
+            claims=_unverified_claims(case.token) or None,
+        )
+        assert result.status == 401, f"{name} on {method} {path}: {result.status} {result.body[:200]}"
+        response = api.request(
+            method,
+            path,
+            headers={"Authorization": case.authorization},
+            json=extra.get("body"),
+            params=extra.get("query"),
+        )
+        assert response.status_code == 401, (
+            f"{name} on {method} {path} via the gateway: {response.status_code}"
+        )
+    assert control_plane_calls(stack) == calls_before
