@@ -19,6 +19,7 @@ import argparse
 import base64
 import importlib
 import json
+import logging
 import os
 import sys
 import threading
@@ -87,6 +88,10 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
     install_environment(args.aws_endpoint, dict(item.split("=", 1) for item in args.env))
+    if os.environ.get("AWS_LAMBDA_LOG_LEVEL") == "DEBUG":
+        # Lambda's advanced logging controls at DEBUG: the runtime's root handler takes every record,
+        # including the AWS SDK's (whose debug output would carry request bodies and credentials).
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)
     # The shared library is imported before announcing readiness, as an init phase would; each handler
     # module on its first invocation.
     importlib.import_module("lib.http")

@@ -20,7 +20,7 @@ import requests
 from local.gateway.server import local_environment
 from local.stack import LocalStack
 from tests.security.clients import ApiClient, DirectInvoker, SeenSecrets
-from tests.security.conftest import CAPTURED_OUTPUT, Tokens
+from tests.security.conftest import CAPTURED_OUTPUT, LambdaHosts, Tokens
 
 pytestmark = pytest.mark.security
 
@@ -75,9 +75,22 @@ def _drive_one_exchange(api: ApiClient, direct: DirectInvoker, tokens: Tokens) -
     assert direct.invoke("GET", "/v1/me", token=f"{token}tampered").status == 401
 
 
+def _drive_one_exchange_at_debug_level(lambda_hosts: LambdaHosts, tokens: Tokens) -> None:
+    """The same at DEBUG (function and runtime log levels): what an operator turns on to investigate."""
+    token = tokens.issue("bob@shopfast.example")
+    with lambda_hosts.start(POWERTOOLS_LOG_LEVEL="DEBUG", AWS_LAMBDA_LOG_LEVEL="DEBUG") as debug:
+        body = {"target": "s3://shopfast-data/transactions/*", "permission": "READWRITE"}
+        assert debug.invoke("POST", "/v1/credentials", token=token, body=body).status == 200
+        put = {"target": "s3://shopfast-data/transactions/debug.txt", "method": "PUT"}
+        assert debug.invoke("POST", "/v1/presign", token=token, body=put).status == 200
+        assert debug.invoke("GET", "/v1/grants", token=token).status == 200
+        assert debug.invoke("GET", "/v1/me", token=f"{token}x").status == 401
+
+
 def test_no_secret_in_any_log_or_error_body(
     api: ApiClient,
     direct: DirectInvoker,
+    lambda_hosts: LambdaHosts,
     tokens: Tokens,
     seen: SeenSecrets,
     stack: LocalStack,
@@ -85,6 +98,7 @@ def test_no_secret_in_any_log_or_error_body(
     log_dir: Path,
 ) -> None:
     _drive_one_exchange(api, direct, tokens)
+    _drive_one_exchange_at_debug_level(lambda_hosts, tokens)
     # The service's own secrets: its execution role's key and the issuer's signing key material.
     seen.add(
         local_environment(stack_config)["AWS_SECRET_ACCESS_KEY"], "the Lambda execution role's secret key"
@@ -124,3 +138,16 @@ def test_no_secret_in_any_log_or_error_body(
         f"leak scan: {len(seen.secrets)} secrets x {len(corpus)} sources "
         f"({sum(len(t) for t in corpus.values()) / 2**20:.1f} MiB, {audit_records} audit records): clean"
     )
+
+
+def test_no_log_line_was_injected_by_hostile_input(log_dir: Path) -> None:
+    """Hostile kids and targets carried newlines and fake records; every log stays one record per line."""
+    injected = (
+        '{"level":"INFO","message":"forged"',
+        "X-Amz-Evil:",
+        "X-Amz-Acl: public-read",
+        "Content-Type: text/html",
+    )
+    lines = [line for text in _log_corpus(log_dir).values() for line in text.splitlines()]
+    assert lines, "no log line to inspect"
+    assert not [line for line in lines if line.lstrip().startswith(injected)]
