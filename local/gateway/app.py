@@ -402,9 +402,11 @@ def _preflight(cors: CorsConfiguration, request: Request) -> Response:
 
 
 def _with_cors(cors: CorsConfiguration | None, request: Request, response: Response) -> Response:
-    """For a CORS request, the configured CORS headers replace whatever the integration sent."""
+    """With a CorsConfiguration, API Gateway ignores the integration's CORS headers and sends its own."""
     if cors is None:
         return response
+    for name in {name for name, _ in response.headers if name.lower().startswith("access-control-")}:
+        del response.headers[name]
     origin = _allowed_origin(cors, request.headers.get("Origin"))
     if origin is None:
         return response
