@@ -27,6 +27,8 @@ SESSION_REFRESH_MARGIN_SECONDS = 300
 CREDENTIALS_REFRESH_MARGIN_SECONDS = 300
 DENIAL_TTL_SECONDS = 30
 MAX_IDENTITIES = 1000
+# Each identity session holds its own s3control client (~0.3 MB), so fewer sessions than identities.
+MAX_SESSIONS = 256
 MAX_CREDENTIALS_PER_IDENTITY = 32
 MAX_DENIALS = 4096
 
@@ -158,7 +160,7 @@ class SessionCache(Generic[V]):
         self,
         clock: Clock = time.time,
         *,
-        max_entries: int = MAX_IDENTITIES,
+        max_entries: int = MAX_SESSIONS,
         margin_seconds: int = SESSION_REFRESH_MARGIN_SECONDS,
     ) -> None:
         self._entries: TtlCache[V] = TtlCache(max_entries, clock)
