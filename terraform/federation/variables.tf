@@ -31,8 +31,9 @@ variable "jwt_issuer_url" {
   type        = string
 
   validation {
-    condition     = can(regex("^https://[^/?#]+(/[^?#]*[^/?#])?$", var.jwt_issuer_url))
-    error_message = "jwt_issuer_url must be an https URL without query, fragment or trailing slash."
+    # http only on loopback: the local stack's development issuer.
+    condition     = can(regex("^(https://[^/?#]+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?)(/[^?#]*[^/?#])?$", var.jwt_issuer_url))
+    error_message = "jwt_issuer_url must be an https URL (http only on loopback) without query, fragment or trailing slash."
   }
 }
 

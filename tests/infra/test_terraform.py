@@ -10,6 +10,7 @@ touches the repository's own Terraform state or real AWS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -21,12 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lib.loopback import use_loopback_endpoint
 from local.gateway.runtime import merged_environment
 from local.gateway.server import DEFAULT_TEMPLATE, local_environment
 from local.gateway.template import read_http_api
@@ -45,8 +43,6 @@ REGION = "us-east-1"
 AUDIENCE = "shopfast-vending"
 PLAN = json.loads((TERRAFORM_DIR / "access-plan.json").read_text())
 DEMO_USERS = json.loads((REPO / "local" / "demo-users.json").read_text())["users"]
-# Every department applied in iam-role mode: the department roles Terraform creates are the grantees.
-IAM_ROLE_MODE = {"identity_mode": "iam-role"}
 
 
 class Terraform:
@@ -124,10 +120,12 @@ class Terraform:
   http_proxy  = "{endpoint}"
   https_proxy = ""
   endpoints {{
-    iam       = "{endpoint}"
-    s3        = "{endpoint}"
-    s3control = "{endpoint}"
-    sts       = "{endpoint}"
+    iam           = "{endpoint}"
+    identitystore = "{endpoint}"
+    s3            = "{endpoint}"
+    s3control     = "{endpoint}"
+    ssoadmin      = "{endpoint}"
+    sts           = "{endpoint}"
   }}
 }}
 """
@@ -136,10 +134,6 @@ class Terraform:
     def outputs(self, root: str) -> dict[str, Any]:
         result = self.run(root, "output", "-json")
         return {name: output["value"] for name, output in json.loads(result.stdout).items()}
-
-
-def _var_args(variables: dict[str, Any]) -> list[str]:
-    return [f"-var={name}={value}" for name, value in variables.items()]
 
 
 # --- static: fmt, init, validate ------------------------------------------------------------------------
@@ -180,25 +174,39 @@ def test_root_initialises_and_validates(
 
 
 # --- against the emulator -------------------------------------------------------------------------------
+#
+# identity-center mode (the default) runs the whole chain on an emulator holding only Identity Center's
+# instance and directory: federation -> service-iam -> grants, then `deploy.sh` (its dry run prints the
+# configure_application.py command, which runs, and the SAM parameters, which configure the service),
+# vending per department, a second plan on every root, destroy. iam-role mode applies its two roots on an
+# empty emulator and vends through the department roles Terraform created.
 
 
 @dataclass
-class Applied:
+class Deployment:
+    mode: str
     terraform: Terraform
     stack: LocalStack
-    service_iam: dict[str, Any]
-    grants: dict[str, Any]
+    variables: dict[str, dict[str, Any]]  # per root, in apply order
+    outputs: dict[str, dict[str, Any]]
+
+    def var_args(self, root: str) -> list[str]:
+        return [
+            f"-var={name}={value if isinstance(value, str) else json.dumps(value)}"
+            for name, value in self.variables[root].items()
+        ]
+
+    def apply(self, root: str, variables: dict[str, Any]) -> dict[str, Any]:
+        self.variables[root] = variables
+        self.terraform.run(
+            root, "apply", "-auto-approve", "-input=false", "-parallelism=20", *self.var_args(root)
+        )
+        self.outputs[root] = self.terraform.outputs(root)
+        return self.outputs[root]
 
 
 def _client(stack: LocalStack, service: str) -> Any:
-    client = boto3.client(
-        service,
-        endpoint_url=stack.aws_endpoint,
-        region_name=REGION,
-        config=Config(retries={"mode": "standard", "max_attempts": 3}),
-        **TEST_KEYS,
-    )
-    return use_loopback_endpoint(client)
+    return stack.client(service, retries={"mode": "standard", "max_attempts": 3})
 
 
 def _empty_bucket(s3: Any, bucket: str) -> None:
@@ -208,48 +216,108 @@ def _empty_bucket(s3: Any, bucket: str) -> None:
             s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
 
 
-@pytest.fixture(scope="module")
-def applied(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
-    """An unseeded emulator (no buckets, roles or grants) and both roots applied to it in iam-role mode."""
-    state_dir = tmp_path_factory.mktemp("terraform-stack")
-    with LocalStack(aws_port=0, idp_port=0, state_dir=state_dir, seed=False) as stack:
-        for root in ("service-iam", "grants"):
+@contextlib.contextmanager
+def _deployment(
+    mode: str, terraform: Terraform, tmp_path_factory: pytest.TempPathFactory, seed: Any
+) -> Iterator[Deployment]:
+    state_dir = tmp_path_factory.mktemp(f"terraform-{mode}")
+    with LocalStack(aws_port=0, idp_port=0, state_dir=state_dir, seed=seed) as stack:
+        for root in ROOTS:
             terraform.point_at_emulator(root, stack.aws_endpoint)
             terraform.init(root)
-        terraform.run("service-iam", "apply", "-auto-approve", "-input=false", *_var_args(IAM_ROLE_MODE))
-        service_iam = terraform.outputs("service-iam")
-        grants_vars = {
-            **IAM_ROLE_MODE,
-            "client_application_role_arn": service_iam["client_application_role_arn"],
-        }
-        terraform.run(
-            "grants", "apply", "-auto-approve", "-input=false", "-parallelism=20", *_var_args(grants_vars)
+        yield Deployment(mode, terraform, stack, {}, {})
+
+
+@pytest.fixture(scope="module")
+def identity_center(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with _deployment("identity-center", terraform, tmp_path_factory, seed="directory") as deployment:
+        federation = deployment.apply(
+            "federation", {"jwt_issuer_url": deployment.stack.issuer_url, "jwt_audiences": [AUDIENCE]}
         )
-        yield Applied(terraform, stack, service_iam, terraform.outputs("grants"))
+        deployment.apply(
+            "service-iam",
+            {
+                "identity_center_instance_arn": federation["identity_center_instance_arn"],
+                "identity_center_application_arn": federation["application_arn"],
+            },
+        )
+        deployment.apply(
+            "grants",
+            {
+                "identity_center_instance_arn": federation["identity_center_instance_arn"],
+                "directory_group_ids": federation["directory_group_ids"],
+            },
+        )
+        yield deployment
 
 
-def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(applied: Applied) -> None:
-    s3control = _client(applied.stack, "s3control")
-    grants = s3control.list_access_grants(AccountId=ACCOUNT_ID)["AccessGrantsList"]
-    roles = json.loads(applied.grants["role_mapping"])
+@pytest.fixture(scope="module")
+def iam_role(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    terraform = Terraform(tmp_path_factory.mktemp("terraform-iam-role"))
+    with _deployment("iam-role", terraform, tmp_path_factory, seed=False) as deployment:
+        service_iam = deployment.apply("service-iam", {"identity_mode": "iam-role"})
+        deployment.apply(
+            "grants",
+            {
+                "identity_mode": "iam-role",
+                "client_application_role_arn": service_iam["client_application_role_arn"],
+            },
+        )
+        yield deployment
+
+
+def _grantee_by_department(deployment: Deployment) -> dict[str, dict[str, str]]:
+    if deployment.mode == "identity-center":
+        groups = deployment.outputs["federation"]["directory_group_ids"]
+        return {
+            name: {"type": "DIRECTORY_GROUP", "identifier": groups[dept["directory_group"]]}
+            for name, dept in PLAN["departments"].items()
+        }
+    roles = json.loads(deployment.outputs["grants"]["role_mapping"])
+    return {
+        name: {"type": "IAM", "identifier": roles[dept["directory_group"]]}
+        for name, dept in PLAN["departments"].items()
+    }
+
+
+@pytest.fixture(scope="module", params=["identity-center", "iam-role"])
+def deployment(request: pytest.FixtureRequest) -> Deployment:
+    return request.getfixturevalue(request.param.replace("-", "_"))
+
+
+def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(deployment: Deployment) -> None:
+    grants = _client(deployment.stack, "s3control").list_access_grants(AccountId=ACCOUNT_ID)[
+        "AccessGrantsList"
+    ]
+    grantees = _grantee_by_department(deployment)
     expected = {
-        (f"s3://{g['bucket']}/{g['prefix']}*", g["permission"], roles[dept["directory_group"]])
-        for dept in PLAN["departments"].values()
+        (
+            f"s3://{g['bucket']}/{g['prefix']}*",
+            g["permission"],
+            grantees[name]["type"],
+            grantees[name]["identifier"],
+        )
+        for name, dept in PLAN["departments"].items()
         for g in dept["grants"]
     }
-    actual = {(g["GrantScope"], g["Permission"], g["Grantee"]["GranteeIdentifier"]) for g in grants}
+    actual = {
+        (g["GrantScope"], g["Permission"], g["Grantee"]["GranteeType"], g["Grantee"]["GranteeIdentifier"])
+        for g in grants
+    }
     assert actual == expected
-    assert {g["Grantee"]["GranteeType"] for g in grants} == {"IAM"}
 
-    iam = _client(applied.stack, "iam")
-    location_role = iam.get_role(RoleName="shopfast-access-grants-location")["Role"]
+    location_role = _client(deployment.stack, "iam").get_role(RoleName="shopfast-access-grants-location")[
+        "Role"
+    ]
     trust = location_role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
     conditions = trust["Statement"][0]["Condition"]
     assert conditions["StringEquals"]["aws:SourceAccount"] == ACCOUNT_ID
-    assert conditions["ArnEquals"]["aws:SourceArn"] == applied.grants["access_grants_instance_arn"]
+    assert (
+        conditions["ArnEquals"]["aws:SourceArn"] == deployment.outputs["grants"]["access_grants_instance_arn"]
+    )
 
-    s3 = _client(applied.stack, "s3")
+    s3 = _client(deployment.stack, "s3")
     for bucket in PLAN["buckets"]:
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
@@ -260,15 +328,38 @@ def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(appli
         assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def _sam_parameter_overrides(applied: Applied) -> dict[str, str]:
-    """What `make deploy` would pass to `sam deploy`, read from its dry run."""
-    env = {
-        **applied.terraform.env,
-        "DRY_RUN": "1",
-        "TERRAFORM_DIR": str(applied.terraform.dir),
-        "JWT_ISSUER": applied.stack.issuer_url,  # iam-role mode has no federation root to read it from
-        "JWT_AUDIENCE": AUDIENCE,
+def test_identity_center_side_matches_the_plan(identity_center: Deployment) -> None:
+    config = identity_center.stack.config()
+    federation = identity_center.outputs["federation"]
+    assert federation["identity_center_instance_arn"] == config["identityCenterInstanceArn"]
+    sso_admin = _client(identity_center.stack, "sso-admin")
+    application = federation["application_arn"]
+    assignments = sso_admin.list_application_assignments(ApplicationArn=application)["ApplicationAssignments"]
+    assert {(a["PrincipalType"], a["PrincipalId"]) for a in assignments} == {
+        ("GROUP", group_id) for group_id in federation["directory_group_ids"].values()
     }
+    assert sso_admin.get_application_assignment_configuration(ApplicationArn=application)[
+        "AssignmentRequired"
+    ]
+    scopes = sso_admin.list_application_access_scopes(ApplicationArn=application)["Scopes"]
+    assert [s["Scope"] for s in scopes] == ["s3:access_grants:read_write"]
+
+    bearer = _client(identity_center.stack, "iam").get_role(RoleName="shopfast-identity-bearer")["Role"]
+    trust = bearer["AssumeRolePolicyDocument"]
+    (statement,) = (json.loads(trust) if isinstance(trust, str) else trust)["Statement"]
+    assert statement["Principal"] == {
+        "AWS": identity_center.outputs["service-iam"]["client_application_role_arn"]
+    }
+    assert statement["Condition"]["ArnEquals"] == {
+        "sts:RequestContext/identitycenter:InstanceArn": config["identityCenterInstanceArn"]
+    }
+
+
+def _deploy_dry_run(deployment: Deployment) -> list[list[str]]:
+    """The commands `make deploy` would run, from its dry run."""
+    env = {**deployment.terraform.env, "DRY_RUN": "1", "TERRAFORM_DIR": str(deployment.terraform.dir)}
+    if deployment.mode == "iam-role":  # no federation root to read the issuer from
+        env |= {"JWT_ISSUER": deployment.stack.issuer_url, "JWT_AUDIENCE": AUDIENCE}
     result = subprocess.run(
         [str(TERRAFORM_DIR / "deploy.sh")],
         env=env,
@@ -278,12 +369,13 @@ def _sam_parameter_overrides(applied: Applied) -> dict[str, str]:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    commands = [shlex.split(line) for line in result.stdout.splitlines() if line.strip()]
-    assert [c[:2] for c in commands] == [["sam", "build"], ["sam", "deploy"]], result.stdout
-    deploy = commands[1]
-    overrides = deploy[deploy.index("--parameter-overrides") + 1 :]
+    return [shlex.split(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def _sam_parameters(deploy_command: list[str]) -> dict[str, str]:
+    assert deploy_command[:2] == ["sam", "deploy"], deploy_command
     parameters = {}
-    for item in overrides:
+    for item in deploy_command[deploy_command.index("--parameter-overrides") + 1 :]:
         key, _, quoted = item.partition("=")
         assert quoted.startswith('"') and quoted.endswith('"'), item
         parameters[key] = quoted[1:-1].replace('\\"', '"').replace("\\\\", "\\")
@@ -291,15 +383,62 @@ def _sam_parameter_overrides(applied: Applied) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def service_from_outputs(applied: Applied) -> Iterator[dict[str, str]]:
+def sam_parameters(deployment: Deployment) -> dict[str, str]:
+    """Runs what `make deploy` would run before SAM (configure_application.py), returns the SAM parameters."""
+    commands = _deploy_dry_run(deployment)
+    if deployment.mode == "identity-center":
+        configure, *commands = commands
+        assert configure[1].endswith("configure_application.py"), configure
+        result = subprocess.run(
+            configure,
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "AWS_ENDPOINT_URL": deployment.stack.aws_endpoint,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": TEST_KEYS["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": TEST_KEYS["aws_secret_access_key"],
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {
+            "jwtBearerGrant": "created",
+            "iamAuthenticationMethod": "created",
+        }
+    assert [c[:2] for c in commands] == [["sam", "build"], ["sam", "deploy"]], commands
+    return _sam_parameters(commands[1])
+
+
+def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
+    deployment: Deployment, sam_parameters: dict[str, str]
+) -> None:
+    declared = DEFAULT_TEMPLATE.read_text()
+    for name in sam_parameters:
+        assert f"\n  {name}:\n" in declared, f"template.yaml declares no parameter {name}"
+    service_iam, grants = deployment.outputs["service-iam"], deployment.outputs["grants"]
+    assert sam_parameters["IdentityMode"] == deployment.mode
+    assert sam_parameters["ExecutionRoleArn"] == service_iam["client_application_role_arn"]
+    assert sam_parameters["IdentityBearerRoleArn"] == service_iam["identity_bearer_role_arn"]
+    assert sam_parameters["RoleMapping"] == grants["role_mapping"]
+    assert sam_parameters["AllowedBuckets"] == "shopfast-data,shopfast-internal"
+    assert sam_parameters["JwtIssuer"] == deployment.stack.issuer_url
+    if deployment.mode == "identity-center":
+        assert sam_parameters["IdcApplicationArn"] == deployment.outputs["federation"]["application_arn"]
+
+
+@pytest.fixture(scope="module")
+def service_from_outputs(deployment: Deployment, sam_parameters: dict[str, str]) -> Iterator[dict[str, str]]:
     """The Lambda functions' environment from template.yaml with `deploy.sh`'s parameters, installed."""
     from lib.presign import signer_for
     from lib.vending import reset_service
 
-    parameters = _sam_parameter_overrides(applied)
-    api = read_http_api(DEFAULT_TEMPLATE, parameters, account_id=ACCOUNT_ID, region=REGION)
+    api = read_http_api(DEFAULT_TEMPLATE, sam_parameters, account_id=ACCOUNT_ID, region=REGION)
     environment = merged_environment(
-        api.functions.values(), local_environment({"endpoint": applied.stack.aws_endpoint, "region": REGION})
+        api.functions.values(),
+        local_environment({"endpoint": deployment.stack.aws_endpoint, "region": REGION}),
     )
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
@@ -315,29 +454,19 @@ def service_from_outputs(applied: Applied) -> Iterator[dict[str, str]]:
             signer_for.cache_clear()
 
 
-def test_deploy_passes_only_parameters_the_template_declares(applied: Applied) -> None:
-    parameters = _sam_parameter_overrides(applied)
-    template_text = DEFAULT_TEMPLATE.read_text()
-    for name in parameters:
-        assert f"\n  {name}:\n" in template_text, f"template.yaml declares no parameter {name}"
-    assert parameters["ExecutionRoleArn"] == applied.service_iam["client_application_role_arn"]
-    assert parameters["RoleMapping"] == applied.grants["role_mapping"]
-    assert parameters["AllowedBuckets"] == "shopfast-data,shopfast-internal"
-
-
 def _user_of(department: str) -> str:
     group = PLAN["departments"][department]["directory_group"]
     return next(u["email"] for u in DEMO_USERS if group in u["groups"])
 
 
 def test_service_configured_from_outputs_vends_what_the_department_table_says(
-    applied: Applied, service_from_outputs: dict[str, str]
+    deployment: Deployment, service_from_outputs: dict[str, str]
 ) -> None:
-    assert service_from_outputs["IDENTITY_MODE"] == "iam-role"
-    s3_admin = _client(applied.stack, "s3")
-    roles = json.loads(applied.grants["role_mapping"])
+    assert service_from_outputs["IDENTITY_MODE"] == deployment.mode
+    s3_admin = _client(deployment.stack, "s3")
+    grantees = _grantee_by_department(deployment)
     for department, spec in PLAN["departments"].items():
-        token = applied.stack.token(_user_of(department))
+        token = deployment.stack.token(_user_of(department))
         for grant in spec["grants"]:
             key = f"{grant['prefix']}terraform-check.txt"
             s3_admin.put_object(Bucket=grant["bucket"], Key=key, Body=department.encode())
@@ -350,22 +479,22 @@ def test_service_configured_from_outputs_vends_what_the_department_table_says(
             assert answer.status == 200, (department, grant, answer.text)
             body = answer.body
             assert body["matchedGrantTarget"] == f"s3://{grant['bucket']}/{grant['prefix']}*"
-            assert body["grantee"] == {"type": "IAM", "identifier": roles[spec["directory_group"]]}
-            vended = boto3.client(
+            assert body["grantee"] == grantees[department]
+            vended = deployment.stack.client(
                 "s3",
-                endpoint_url=applied.stack.aws_endpoint,
-                region_name=REGION,
-                aws_access_key_id=body["credentials"]["accessKeyId"],
-                aws_secret_access_key=body["credentials"]["secretAccessKey"],
-                aws_session_token=body["credentials"]["sessionToken"],
+                credentials={
+                    "aws_access_key_id": body["credentials"]["accessKeyId"],
+                    "aws_secret_access_key": body["credentials"]["secretAccessKey"],
+                    "aws_session_token": body["credentials"]["sessionToken"],
+                },
             )
             assert vended.get_object(Bucket=grant["bucket"], Key=key)["Body"].read() == department.encode()
 
 
 def test_service_configured_from_outputs_refuses_what_the_table_does_not_grant(
-    applied: Applied, service_from_outputs: dict[str, str]
+    deployment: Deployment, service_from_outputs: dict[str, str]
 ) -> None:
-    marketing = applied.stack.token(_user_of("Marketing"))
+    marketing = deployment.stack.token(_user_of("Marketing"))
     # Marketing reads products/ but may not write there, and has nothing in the internal bucket.
     for target, permission in (
         ("s3://shopfast-data/products/new.csv", "WRITE"),
@@ -376,46 +505,46 @@ def test_service_configured_from_outputs_refuses_what_the_table_does_not_grant(
             "POST", "/v1/credentials", token=marketing, body={"target": target, "permission": permission}
         )
         problem_of(answer, 403)
-    mallory = applied.stack.token("mallory@shopfast.example")  # in no department
+    mallory = deployment.stack.token("mallory@shopfast.example")  # in no department
     answer = call(
         "POST",
         "/v1/credentials",
         token=mallory,
         body={"target": "s3://shopfast-data/users/user_list", "permission": "READ"},
     )
-    assert answer.status == 403, answer.text
+    problem_of(answer, 403)
 
 
-def _grants_vars(applied: Applied) -> dict[str, str]:
-    return {
-        **IAM_ROLE_MODE,
-        "client_application_role_arn": applied.service_iam["client_application_role_arn"],
-    }
-
-
-def test_second_plan_shows_no_changes(applied: Applied) -> None:
+def test_second_plan_shows_no_changes(identity_center: Deployment) -> None:
     runs = [
-        (root, ("plan", "-detailed-exitcode", "-input=false", "-parallelism=20", *_var_args(variables)))
-        for root, variables in (("service-iam", IAM_ROLE_MODE), ("grants", _grants_vars(applied)))
+        (
+            root,
+            (
+                "plan",
+                "-detailed-exitcode",
+                "-input=false",
+                "-parallelism=20",
+                *identity_center.var_args(root),
+            ),
+        )
+        for root in identity_center.variables
     ]
-    for (root, _), result in zip(runs, applied.terraform.run_many(runs, check=False), strict=True):
+    for (root, _), result in zip(runs, identity_center.terraform.run_many(runs, check=False), strict=True):
         assert result.returncode == 0, f"{root} plans changes after apply:\n{result.stdout[-4000:]}"
 
 
-def test_destroy_leaves_no_grants_locations_instance_or_roles(applied: Applied) -> None:
-    s3 = _client(applied.stack, "s3")
+def test_destroy_leaves_no_grants_locations_instance_or_roles(identity_center: Deployment) -> None:
+    stack = identity_center.stack
+    s3 = _client(stack, "s3")
     for bucket in PLAN["buckets"]:
         _empty_bucket(s3, bucket)
-    # The two roots are independent here: IAM deletes a role that other roles' trust policies name.
+    # The roots do not depend on each other's resources for deletion, so they go side by side.
     destroy = ("destroy", "-auto-approve", "-input=false", "-parallelism=20", "-refresh=false")
-    applied.terraform.run_many(
-        [
-            ("grants", (*destroy, *_var_args(_grants_vars(applied)))),
-            ("service-iam", (*destroy, *_var_args(IAM_ROLE_MODE))),
-        ]
+    identity_center.terraform.run_many(
+        [(root, (*destroy, *identity_center.var_args(root))) for root in identity_center.variables]
     )
 
-    s3control = _client(applied.stack, "s3control")
+    s3control = _client(stack, "s3control")
     assert s3control.list_access_grants_instances(AccountId=ACCOUNT_ID)["AccessGrantsInstancesList"] == []
     for listing, key in (
         (s3control.list_access_grants, "AccessGrantsList"),
@@ -423,10 +552,14 @@ def test_destroy_leaves_no_grants_locations_instance_or_roles(applied: Applied) 
     ):
         try:
             assert listing(AccountId=ACCOUNT_ID).get(key, []) == []
-        except s3control.exceptions.ClientError as error:  # no instance, so nothing under it
+        except ClientError as error:  # no instance, so nothing under it
             assert error.response["Error"]["Code"] == "AccessGrantsInstanceNotExistsError"
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
-    assert [r["RoleName"] for r in _client(applied.stack, "iam").list_roles()["Roles"]] == []
+    assert [r["RoleName"] for r in _client(stack, "iam").list_roles()["Roles"]] == []
+    sso_admin = _client(stack, "sso-admin")
+    instance = stack.config()["identityCenterInstanceArn"]
+    assert sso_admin.list_applications(InstanceArn=instance)["Applications"] == []
+    assert sso_admin.list_trusted_token_issuers(InstanceArn=instance)["TrustedTokenIssuers"] == []
 
 
 # --- the federation's manual steps, automated: configure_application.py -----------------------------
