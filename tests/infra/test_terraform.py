@@ -256,11 +256,14 @@ def iam_role(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     terraform = Terraform(tmp_path_factory.mktemp("terraform-iam-role"))
     with _deployment("iam-role", terraform, tmp_path_factory, seed=False) as deployment:
         service_iam = deployment.apply("service-iam", {"identity_mode": "iam-role"})
+        # This run also takes the SSE-KMS branch: a customer key the location role may use through S3.
+        key = _client(deployment.stack, "kms").create_key(Description="shopfast data")["KeyMetadata"]["Arn"]
         deployment.apply(
             "grants",
             {
                 "identity_mode": "iam-role",
                 "client_application_role_arn": service_iam["client_application_role_arn"],
+                "kms_key_arn": key,
             },
         )
         yield deployment
@@ -317,13 +320,25 @@ def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(deplo
         conditions["ArnEquals"]["aws:SourceArn"] == deployment.outputs["grants"]["access_grants_instance_arn"]
     )
 
+    kms_key = deployment.variables["grants"].get("kms_key_arn")
+    location_policy = _client(deployment.stack, "iam").get_role_policy(
+        RoleName="shopfast-access-grants-location", PolicyName="registered-locations"
+    )["PolicyDocument"]
+    location_policy = json.loads(location_policy) if isinstance(location_policy, str) else location_policy
+    kms_statements = [st for st in location_policy["Statement"] if st.get("Sid") == "BucketKeyThroughS3Only"]
+    assert [st["Resource"] for st in kms_statements] == ([kms_key] if kms_key else [])
+
     s3 = _client(deployment.stack, "s3")
     for bucket in PLAN["buckets"]:
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values()), block
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-        assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        default = rules[0]["ApplyServerSideEncryptionByDefault"]
+        if kms_key:
+            assert (default["SSEAlgorithm"], default["KMSMasterKeyID"]) == ("aws:kms", kms_key)
+        else:
+            assert default["SSEAlgorithm"] == "AES256"
         policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
         assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
