@@ -161,6 +161,12 @@ data "aws_iam_policy_document" "department_trust" {
       type        = "AWS"
       identifiers = [var.client_application_role_arn]
     }
+    # Only on behalf of a named user: the session's source identity follows it into every S3 call.
+    condition {
+      test     = "Null"
+      variable = "sts:SourceIdentity"
+      values   = ["false"]
+    }
   }
 }
 

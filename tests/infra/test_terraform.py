@@ -320,6 +320,15 @@ def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(deplo
         conditions["ArnEquals"]["aws:SourceArn"] == deployment.outputs["grants"]["access_grants_instance_arn"]
     )
 
+    if deployment.mode == "iam-role":
+        client_role = deployment.outputs["service-iam"]["client_application_role_arn"]
+        for department in PLAN["departments"].values():
+            role = _client(deployment.stack, "iam").get_role(RoleName=department["iam_role"])["Role"]
+            trust = role["AssumeRolePolicyDocument"]
+            (statement,) = (json.loads(trust) if isinstance(trust, str) else trust)["Statement"]
+            assert statement["Principal"] == {"AWS": client_role}
+            assert statement["Condition"] == {"Null": {"sts:SourceIdentity": "false"}}
+
     kms_key = deployment.variables["grants"].get("kms_key_arn")
     location_policy = _client(deployment.stack, "iam").get_role_policy(
         RoleName="shopfast-access-grants-location", PolicyName="registered-locations"
