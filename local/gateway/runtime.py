@@ -117,7 +117,7 @@ class FunctionRuntime:
         def run() -> None:
             try:
                 outcome["result"] = self._handler(event, context)
-            except Exception as exc:  # noqa: BLE001 - the handler's failure is reported, like Lambda does
+            except BaseException as exc:  # noqa: BLE001 - even sys.exit() is a function error in Lambda
                 outcome["error"] = exc
             finally:
                 self._release(token)
