@@ -116,8 +116,22 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
         f" load average {machine.get('loadavg_at_start')} at start, {machine.get('loadavg_at_end')} at end\n"
     )
     write(f"Upstream latency injected per AWS control-plane call: {result['upstream_latency_ms']} ms\n")
-    write("Times in ms; p50/p95 = wall time of the handler call; handler = wall minus upstream waits.\n\n")
-    header = ("workload", "mode", "reqs", "aws calls", "p50", "p95", "handler p50", "handler p95", "speedup")
+    write(
+        "Times in ms; p50/p95 = wall time of the handler call; handler = wall minus upstream waits;"
+        " cpu = CPU time of the invoking thread.\n\n"
+    )
+    header = (
+        "workload",
+        "mode",
+        "reqs",
+        "aws calls",
+        "p50",
+        "p95",
+        "handler p50",
+        "handler p95",
+        "cpu p50",
+        "speedup",
+    )
     rows = []
     for name, entry in result["workloads"].items():
         for mode in ("cached", "uncached"):
@@ -132,6 +146,7 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
                     _fmt(figures.get("p95_ms")),
                     _fmt(figures.get("handler_p50_ms"), 3),
                     _fmt(figures.get("handler_p95_ms"), 3),
+                    _fmt(figures.get("handler_cpu_p50_ms"), 3),
                     f"{entry['speedup_p50']:.1f}x" if mode == "cached" and entry.get("speedup_p50") else "",
                 )
             )
@@ -139,9 +154,14 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
 
     write("\nWarm cache hits (cached passes, requests during which no HTTP left the process):\n")
     _table(
-        ("request", "handler p50", "samples"),
+        ("request", "handler p50", "cpu p50", "samples"),
         [
-            (name, _fmt(figures["handler_p50_ms"], 3), _fmt(figures["samples"]))
+            (
+                name,
+                _fmt(figures["handler_p50_ms"], 3),
+                _fmt(figures.get("cpu_p50_ms"), 3),
+                _fmt(figures["samples"]),
+            )
             for name, figures in result["warm_hit_handler_ms"].items()
         ],
         write,
@@ -151,11 +171,19 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
     if cold:
         write("\nCold start (fresh process per run, median):\n")
         _table(
-            ("handler module", "import+init", "1st invoke", "1st invoke handler", "process"),
+            (
+                "handler module",
+                "import+init",
+                "import+init cpu",
+                "1st invoke",
+                "1st invoke handler",
+                "process",
+            ),
             [
                 (
                     module,
                     _fmt(figures["init_ms"], 1),
+                    _fmt(figures.get("init_cpu_ms"), 1),
                     _fmt(figures["first_invoke_ms"], 1),
                     _fmt(figures["first_invoke_handler_ms"], 1),
                     _fmt(figures["process_ms"], 1),
@@ -220,6 +248,30 @@ def markdown_summary(result: dict[str, Any]) -> str:
             f"| {_fmt(cached['handler_p50_ms'], 3)} / {_fmt(uncached['handler_p50_ms'], 3)} "
             f"| {_fmt(entry.get('speedup_p50'), 1)}x |"
         )
+    lines += ["", "| warm cache hit | handler p50 ms | CPU p50 ms | samples |", "|---|---|---|---|"]
+    lines += [
+        f"| {name} | {_fmt(figures['handler_p50_ms'], 3)} | {_fmt(figures.get('cpu_p50_ms'), 3)} "
+        f"| {figures['samples']} |"
+        for name, figures in result["warm_hit_handler_ms"].items()
+    ]
+    lines += [
+        "",
+        "| cold start (median) | import+init ms | import+init CPU ms | 1st invoke ms "
+        "| 1st invoke handler ms |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {module} | {_fmt(figures['init_ms'], 1)} | {_fmt(figures.get('init_cpu_ms'), 1)} "
+        f"| {_fmt(figures['first_invoke_ms'], 1)} | {_fmt(figures['first_invoke_handler_ms'], 1)} |"
+        for module, figures in (result.get("cold_start") or {}).items()
+    ]
+    memory = result.get("memory") or {}
+    series = ", ".join(f"{call}: {_fmt(mb, 1)}" for call, mb in (memory.get("rss_mb_at_call") or {}).items())
+    lines += [
+        "",
+        f"Memory: peak RSS {_fmt(result.get('peak_rss_mb'), 1)} MB after {memory.get('calls')} warm calls;"
+        f" RSS (MB) after call {series}.",
+    ]
     lines += ["", "| target | limit | measured | |", "|---|---|---|---|"]
     lines += [
         f"| {target['target']} | {target['limit']} | {_fmt(target['measured'], 3)} "
