@@ -17,7 +17,7 @@ from botocore.config import Config
 from lib.audit import record_latency
 from lib.config import ServiceConfig
 from lib.deadline import invocation_deadline
-from lib.errors import UpstreamTimeout, aws_error_code, from_aws_error
+from lib.errors import ServiceUnavailable, UpstreamTimeout, aws_error_code, from_aws_error
 from lib.loopback import use_loopback_endpoint
 
 CONNECT_TIMEOUT_SECONDS = 1.0
@@ -170,8 +170,15 @@ class AwsGateway:
         )
 
 
-class StaleSession(Exception):
-    """The identity session signing a call has expired upstream: drop it and build a new one."""
+class StaleSession(ServiceUnavailable):
+    """The identity session signing a call has expired upstream: drop it and build a new one.
+
+    Where nothing rebuilds it (an identity context that expired while AssumeRole ran, vended credentials
+    S3 calls expired), the caller gets 503 with Retry-After: a retry starts from a fresh session."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation}: the session expired upstream; retry the request")
+        self.operation = operation
 
 
 def call(operation: str, method: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
