@@ -9,6 +9,7 @@ exchange really happens; the gateway cases show the same mapping through HTTP.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -179,3 +180,25 @@ def test_gateway_answers_faults_with_the_lambdas_problem_documents(
         assert int(response.headers.get("retry-after", "0")) >= 1
     calm_stack.clear_faults()
     assert api.request(*GRANTS, token=token).status_code == 200
+
+
+def test_an_identity_context_expiring_during_assume_role_is_a_retryable_503_not_cached(
+    cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    """The context CreateTokenWithIAM just issued expires while AssumeRole is in flight (STS answers
+    ExpiredTokenException): an honest, retryable 503, and the retry builds a fresh session."""
+    calm_stack.set_fault("AssumeRole", latency_ms=2000)
+    expire_midway = threading.Timer(0.8, calm_stack.expire_identity_contexts)
+    expire_midway.start()
+    try:
+        result = cold.invoke(*CREDENTIALS, token=alice, body=USERS_LIST)
+    finally:
+        expire_midway.join()
+    _assert_problem(result, 503, "service_unavailable")
+    assert int(result.header("retry-after") or 0) >= 1
+
+    calm_stack.clear_faults()
+    exchanges = operation_calls(calm_stack, "CreateTokenWithIAM")
+    again = cold.invoke(*CREDENTIALS, token=alice, body=USERS_LIST)
+    assert again.status == 200, again.body
+    assert operation_calls(calm_stack, "CreateTokenWithIAM") - exchanges == 1, "a fresh exchange, not a cache"
