@@ -202,3 +202,20 @@ def test_an_identity_context_expiring_during_assume_role_is_a_retryable_503_not_
     again = cold.invoke(*CREDENTIALS, token=alice, body=USERS_LIST)
     assert again.status == 200, again.body
     assert operation_calls(calm_stack, "CreateTokenWithIAM") - exchanges == 1, "a fresh exchange, not a cache"
+
+
+def test_an_assertion_identity_center_finds_expired_is_401_and_not_cached(
+    cold: DirectInvoker, calm_stack: LocalStack, tokens: Tokens
+) -> None:
+    """Identity Center's clock says the JWT has expired while the Lambda still accepts it (skew at the
+    edge of the token's life): CreateTokenWithIAM refuses it, the caller must get a fresh token (401)."""
+    short_lived = tokens.issue("carol@shopfast.example", ttl=600)
+    calm_stack.advance_clock(900)
+    result = cold.invoke(*CREDENTIALS, token=short_lived, body=USERS_LIST)
+    assert result.status == 401, result.body
+    assert result.header("www-authenticate") == 'Bearer error="invalid_token"'
+    assert result.remaining_ms > 0
+
+    calm_stack.reset_clock()
+    again = cold.invoke(*GRANTS, token=short_lived)
+    assert again.status == 200, f"the refusal was cached: {again.body}"
