@@ -108,13 +108,35 @@ def bearer_token(headers: Mapping[str, str]) -> str:
     return token
 
 
-def _default_fetch(url: str, timeout: float) -> bytes:
+def _read_url(url: str, timeout: float) -> bytes:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - configured URL
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked in config
         body = response.read(MAX_JWKS_BYTES + 1)
     if len(body) > MAX_JWKS_BYTES:
         raise ValueError("response too large")
     return body
+
+
+def _default_fetch(url: str, timeout: float) -> bytes:
+    """GET `url` within `timeout` seconds in all. A socket timeout bounds each read only: an endpoint
+    trickling its answer byte by byte would otherwise hold the request past its budget. The fetch runs
+    in a daemon thread that is abandoned (and finishes on its own) when the time is up."""
+    outcome: dict[str, Any] = {}
+
+    def fetch() -> None:
+        try:
+            outcome["body"] = _read_url(url, timeout)
+        except Exception as error:  # noqa: BLE001 - re-raised in the caller's thread below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=fetch, name="jwks-fetch", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError("the JWKS endpoint did not answer within the time budget")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["body"]
 
 
 class JwksCache:
