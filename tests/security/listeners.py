@@ -5,8 +5,8 @@ key (so that a verifier that followed `jku`/`x5u` would be fooled) and records e
 how the suite proves that no token-supplied URL is ever fetched.
 
 `JwksProxy` sits between the service and the OIDC issuer's JWKS: it counts fetches (rotation and
-cool-down tests) and can be switched to answer 503 or to stall (outage and budget tests) without
-touching the issuer other tests rely on.
+cool-down tests) and can be switched to answer 503, to stall, or to trickle its answer byte by byte
+(outage and budget tests) without touching the issuer other tests rely on.
 """
 
 from __future__ import annotations
@@ -39,8 +39,16 @@ class _LoopbackServer:
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command == "HEAD":
+                    return
+                if not outer.drip_interval_seconds:
                     self.wfile.write(body)
+                    return
+                # A degraded link: the body trickles in, each byte well inside any socket timeout.
+                for index in range(len(body)):
+                    self.wfile.write(body[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(outer.drip_interval_seconds)
 
             do_GET = do_POST = do_HEAD = _answer
 
@@ -48,6 +56,7 @@ class _LoopbackServer:
                 outer.access_log.append(format % args)
 
         self.access_log: list[str] = []
+        self.drip_interval_seconds = 0.0
         self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -114,6 +123,7 @@ class JwksProxy(_LoopbackServer):
             self.fetches = 0
         self.down = False
         self.delay_seconds = 0.0
+        self.drip_interval_seconds = 0.0
 
     def _respond(self, request: BaseHTTPRequestHandler) -> tuple[int, str, bytes]:
         if not request.path.startswith("/jwks.json"):

@@ -181,3 +181,15 @@ def test_the_gateway_path_keeps_serving_through_an_issuer_jwks_outage(
     for email in ("alice@shopfast.example", "dave@shopfast.example"):
         response = api.request("GET", "/v1/me", token=tokens.issue(email))
         assert response.status_code == 200, response.text
+
+
+def test_a_trickling_jwks_endpoint_cannot_hold_a_request_past_its_budget(
+    cold_lambda: DirectInvoker, proxy: JwksProxy, rotation_tokens: Tokens
+) -> None:
+    """Headers at once, then one byte every 0.3 s: no single read ever times out, so only a deadline
+    on the whole fetch keeps the request inside the Lambda's time."""
+    proxy.drip_interval_seconds = 0.3
+    genuine = rotation_tokens.issue("alice@shopfast.example")
+    result = cold_lambda.invoke(*ME, token=genuine, timeout_seconds=4.0)
+    assert result.status == 503, result.body
+    assert result.remaining_ms > 0, "the Lambda answered only after its own timeout"
