@@ -164,7 +164,18 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "memory": memory,
         "upstream_latency_ms": args.latency_ms,
         "machine": machine_at_start | {"loadavg_at_end": [round(load, 2) for load in os.getloadavg()]},
-        "failures": failures(passes),
+        "failures": failures(passes)
+        + [
+            f"cold start {module}: first request answered HTTP {status}"
+            for module, figures in cold.items()
+            for status in figures["first_invoke_statuses"]
+            if status >= 500
+        ]
+        + [
+            f"memory: {count} x HTTP {status}"
+            for status, count in memory["statuses"].items()
+            if not status.isdigit() or int(status) >= 500
+        ],
         "method": METHOD,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - started, 1),
