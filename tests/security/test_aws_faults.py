@@ -10,6 +10,7 @@ exchange really happens; the gateway cases show the same mapping through HTTP.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,7 +189,16 @@ def test_an_identity_context_expiring_during_assume_role_is_a_retryable_503_not_
     """The context CreateTokenWithIAM just issued expires while AssumeRole is in flight (STS answers
     ExpiredTokenException): an honest, retryable 503, and the retry builds a fresh session."""
     calm_stack.set_fault("AssumeRole", latency_ms=2000)
-    expire_midway = threading.Timer(0.8, calm_stack.expire_identity_contexts)
+    assume_roles = operation_calls(calm_stack, "AssumeRole")
+
+    def expire_once_assume_role_is_in_flight() -> None:
+        # The emulator counts a call before it sleeps the injected latency: expire inside that window.
+        deadline = time.monotonic() + 10
+        while operation_calls(calm_stack, "AssumeRole") == assume_roles and time.monotonic() < deadline:
+            time.sleep(0.05)
+        calm_stack.expire_identity_contexts()
+
+    expire_midway = threading.Thread(target=expire_once_assume_role_is_in_flight)
     expire_midway.start()
     try:
         result = cold.invoke(*CREDENTIALS, token=alice, body=USERS_LIST)
