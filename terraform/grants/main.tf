@@ -7,12 +7,10 @@ module "plan" {
 }
 
 data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
 
 locals {
   identity_center = var.identity_mode == "identity-center"
   account_id      = data.aws_caller_identity.current.account_id
-  partition       = data.aws_partition.current.partition
 
   # Logical bucket name (as in the plan) -> actual bucket name.
   buckets = { for name in module.plan.buckets : name => lookup(var.bucket_names, name, name) }
