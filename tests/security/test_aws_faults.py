@@ -131,22 +131,28 @@ def test_latency_beyond_the_budget_is_504_before_the_lambda_timeout(
     assert again.status == 200, f"the timeout was cached: {again.body}"
 
 
+@pytest.mark.parametrize("first", ["GetDataAccess", "ListCallerAccessGrants"])
 def test_an_upstream_expired_identity_session_is_rebuilt_once(
-    cold: DirectInvoker, calm_stack: LocalStack, alice: str
+    first: str, cold: DirectInvoker, calm_stack: LocalStack, alice: str
 ) -> None:
-    """Identity contexts expire (and the session built on them): the next vend rebuilds the session
-    with one fresh exchange instead of failing until the cache entry ages out."""
+    """Identity contexts expire (and the session built on them): the next call signed with the cached
+    session is refused upstream (ExpiredToken) and rebuilds the session with one fresh exchange,
+    instead of failing until the cache entry ages out."""
     assert cold.invoke(*CREDENTIALS, token=alice, body=USERS_LIST).status == 200
     calm_stack.expire_identity_contexts()
     calm_stack.advance_clock(3700)  # past the identity session's own expiry (at most 1 h)
     exchanges = operation_calls(calm_stack, "CreateTokenWithIAM")
 
-    fresh_target = cold.invoke(*CREDENTIALS, token=alice, body=FEEDBACK)
-    assert fresh_target.status == 200, fresh_target.body
-    assert operation_calls(calm_stack, "CreateTokenWithIAM") - exchanges == 1, "one fresh exchange"
-    grants = cold.invoke(*GRANTS, token=alice)
-    assert grants.status == 200, grants.body
-    assert operation_calls(calm_stack, "CreateTokenWithIAM") - exchanges == 1, "the new session is reused"
+    # A target the credential cache cannot answer, so the cached (now expired) session must be used.
+    second_call = [(*CREDENTIALS, FEEDBACK), (*GRANTS, None)]
+    if first == "ListCallerAccessGrants":
+        second_call.reverse()
+    for method, path, body in second_call:
+        result = cold.invoke(method, path, token=alice, body=body)
+        assert result.status == 200, result.body
+        assert operation_calls(calm_stack, "CreateTokenWithIAM") - exchanges == 1, (
+            "one fresh exchange, reused"
+        )
 
 
 def test_expired_identity_contexts_do_not_poison_a_cold_exchange(
