@@ -130,6 +130,8 @@ class CredentialCache(Generic[V]):
                 and grant.duration_seconds >= min_duration_seconds
                 and covers(grant.scope, target)
             ):
+                # A hit is a use: without this, 32 newer entries would evict a grant in constant use.
+                grants.get((grant.scope, grant.permission, grant.privilege, grant.duration_seconds))
                 return grant.value
         return None
 

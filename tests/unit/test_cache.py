@@ -131,3 +131,15 @@ def test_denials_are_remembered_briefly_per_identity_target_permission() -> None
     assert denials.is_denied("bob", target, "WRITE", "Default") is None
     clock.now += 31
     assert denials.is_denied("alice", target, "WRITE", "Default") is None
+
+
+def test_a_grant_in_constant_use_outlives_newer_colder_entries() -> None:
+    # Found by bench/ (memory pass): without a hit counting as a use, RSS grew as hot grants were re-vended.
+    clock = FakeClock()
+    cache: CredentialCache[str] = CredentialCache(clock, max_per_identity=2)
+    hot = parse_target("s3://shopfast-data/users/user_list")
+    cache.store("alice", grant("s3://shopfast-data/users/*"), clock.now + 3600)
+    for index in range(5):
+        object_scope = f"s3://shopfast-data/feedback/item-{index}"
+        cache.store("alice", grant(object_scope, privilege="Minimal"), clock.now + 3600)
+        assert cache.find("alice", hot, "READ", "Default", 0) == "s3://shopfast-data/users/*|READ"
