@@ -539,7 +539,7 @@ def test_service_configured_from_outputs_refuses_what_the_table_does_not_grant(
     problem_of(answer, 403)
 
 
-def test_second_plan_shows_no_changes(identity_center: Deployment) -> None:
+def test_second_plan_shows_no_changes(deployment: Deployment) -> None:
     runs = [
         (
             root,
@@ -548,12 +548,12 @@ def test_second_plan_shows_no_changes(identity_center: Deployment) -> None:
                 "-detailed-exitcode",
                 "-input=false",
                 "-parallelism=20",
-                *identity_center.var_args(root),
+                *deployment.var_args(root),
             ),
         )
-        for root in identity_center.variables
+        for root in deployment.variables
     ]
-    for (root, _), result in zip(runs, identity_center.terraform.run_many(runs, check=False), strict=True):
+    for (root, _), result in zip(runs, deployment.terraform.run_many(runs, check=False), strict=True):
         assert result.returncode == 0, f"{root} plans changes after apply:\n{result.stdout[-4000:]}"
 
 
