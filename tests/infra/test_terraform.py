@@ -1,11 +1,17 @@
-"""Terraform: every root is formatted, initialises and validates; the grants and service-IAM roots apply
-against the local emulator, the service configured only from their outputs (through `deploy.sh`'s SAM
-parameter overrides and template.yaml) vends what the department table says, a second plan is empty,
-and destroy leaves no grant, location or instance behind.
+"""Terraform: every root is formatted, initialises and validates; applied to the local emulator the roots
+create what the department table says, the service configured only from their outputs vends it, a second
+plan is empty, and destroy leaves nothing behind.
+
+identity-center mode (the default) runs the whole chain on an emulator holding only Identity Center's
+instance and directory: federation -> service-iam -> grants, then `deploy.sh` (its dry run prints the
+configure_application.py command, which runs, and the SAM parameters, which configure the functions through
+template.yaml), vending per department, a second plan on every root, destroy. iam-role mode applies its
+two roots (with a customer KMS key) on an empty emulator, vends through the department roles Terraform
+created, and plans again.
 
 The roots are copied to a temporary folder and given an override file pointing the provider at the
-emulator (endpoints, `http_proxy` for the `{AccountId}.` host prefix, static keys), so nothing here
-touches the repository's own Terraform state or real AWS.
+emulator (endpoints, `http_proxy` for s3control's `{AccountId}.` host prefix, static keys), so nothing
+here touches the repository's own Terraform state or real AWS.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ DEMO_USERS = json.loads((REPO / "local" / "demo-users.json").read_text())["users
 class Terraform:
     """The roots copied into a scratch folder, run with one CLI configuration and a shared plugin cache."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, plugin_cache: Path) -> None:
         binary = shutil.which("terraform")
         assert binary, "terraform (1.9+) is required on PATH; `make test` checks for it"
         self.binary = binary
@@ -58,10 +64,8 @@ class Terraform:
             self.dir,
             ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl", "*.tfvars"),
         )
-        cache = work_dir / "plugin-cache"
-        cache.mkdir()
         cli_config = work_dir / "terraformrc"
-        cli_config.write_text(f'plugin_cache_dir = "{cache}"\n')
+        cli_config.write_text(f'plugin_cache_dir = "{plugin_cache}"\n')
         self.env = {
             name: value
             for name, value in os.environ.items()
@@ -140,8 +144,14 @@ class Terraform:
 
 
 @pytest.fixture(scope="module")
-def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
-    return Terraform(tmp_path_factory.mktemp("terraform"))
+def plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Used when the provider comes from the registry (no offline mirror): downloaded once per run."""
+    return tmp_path_factory.mktemp("terraform-plugin-cache")
+
+
+@pytest.fixture(scope="module")
+def terraform(tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path) -> Terraform:
+    return Terraform(tmp_path_factory.mktemp("terraform"), plugin_cache)
 
 
 def test_terraform_files_are_formatted(terraform: Terraform) -> None:
@@ -174,12 +184,6 @@ def test_root_initialises_and_validates(
 
 
 # --- against the emulator -------------------------------------------------------------------------------
-#
-# identity-center mode (the default) runs the whole chain on an emulator holding only Identity Center's
-# instance and directory: federation -> service-iam -> grants, then `deploy.sh` (its dry run prints the
-# configure_application.py command, which runs, and the SAM parameters, which configure the service),
-# vending per department, a second plan on every root, destroy. iam-role mode applies its two roots on an
-# empty emulator and vends through the department roles Terraform created.
 
 
 @dataclass
@@ -252,8 +256,8 @@ def identity_center(terraform: Terraform, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
-def iam_role(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    terraform = Terraform(tmp_path_factory.mktemp("terraform-iam-role"))
+def iam_role(tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path) -> Iterator[Deployment]:
+    terraform = Terraform(tmp_path_factory.mktemp("terraform-iam-role"), plugin_cache)
     with _deployment("iam-role", terraform, tmp_path_factory, seed=False) as deployment:
         service_iam = deployment.apply("service-iam", {"identity_mode": "iam-role"})
         # This run also takes the SSE-KMS branch: a customer key the location role may use through S3.
