@@ -183,6 +183,51 @@ def test_root_initialises_and_validates(
     assert report["error_count"] == 0 and report["warning_count"] == 0, report["diagnostics"]
 
 
+# --- deploy.sh refuses inconsistent inputs -------------------------------------------------------------
+
+
+def _state_with_outputs(root_dir: Path, outputs: dict[str, str]) -> None:
+    """A state file holding only outputs: what `terraform output` reads after an apply."""
+    root_dir.mkdir(parents=True)
+    state = {
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": 1,
+        "lineage": "00000000-0000-0000-0000-000000000000",
+        "outputs": {name: {"value": value, "type": "string"} for name, value in outputs.items()},
+        "resources": [],
+    }
+    (root_dir / "terraform.tfstate").write_text(json.dumps(state))
+
+
+def _deploy_refusal(terraform: Terraform, terraform_dir: Path) -> str:
+    result = subprocess.run(
+        [str(TERRAFORM_DIR / "deploy.sh")],
+        env={**terraform.env, "DRY_RUN": "1", "TERRAFORM_DIR": str(terraform_dir)},
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode != 0 and result.stdout == "", result.stdout
+    return result.stderr
+
+
+def test_deploy_refuses_roots_that_were_not_applied(terraform: Terraform, tmp_path: Path) -> None:
+    for root in ("service-iam", "grants"):
+        (tmp_path / root).mkdir()
+    assert "output 'identity_mode' of terraform/service-iam is missing" in _deploy_refusal(
+        terraform, tmp_path
+    )
+
+
+def test_deploy_refuses_roots_applied_for_different_modes(terraform: Terraform, tmp_path: Path) -> None:
+    _state_with_outputs(tmp_path / "service-iam", {"identity_mode": "iam-role"})
+    _state_with_outputs(tmp_path / "grants", {"identity_mode": "identity-center"})
+    stderr = _deploy_refusal(terraform, tmp_path)
+    assert "service-iam was applied for iam-role but grants for identity-center" in stderr
+
+
 # --- against the emulator -------------------------------------------------------------------------------
 
 
