@@ -36,7 +36,7 @@ def grants() -> dict[str, Any]:
     query.done()
     return list_caller_grants(
         caller,
-        scope=parse_prefix(scope, config.allowed_buckets) if scope else None,
+        scope=parse_prefix(scope, config.allowed_buckets) if scope is not None else None,
         next_token=next_token,
         max_results=_page_size(max_results),
         role=role,
