@@ -50,7 +50,7 @@ tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 test: tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(PY) -m pytest
+	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(PY) -m pytest --durations=15
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -73,7 +73,7 @@ invoke: venv
 bench: venv
 	$(PY) -m bench
 
-deploy: $(SAM_VENV)/.installed
+deploy: $(STAMP) $(SAM_VENV)/.installed
 	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 SAM=$(SAM_VENV)/bin/sam ./terraform/deploy.sh
 
 clean:
