@@ -26,10 +26,9 @@ from local.gateway import RunningGateway, serve
 from local.stack import LocalStack
 from tests.security.clients import ApiClient, DirectInvoker, SeenSecrets
 from tests.security.jwt_forge import SigningKey, TokenForge, decode_segment, split_token
-from tests.security.listeners import JwksProxy, RecordingServer
+from tests.security.listeners import RecordingServer
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_USERS = [user["email"] for user in json.loads((REPO / "local/demo-users.json").read_text())["users"]]
 ACCESS_PLAN = json.loads((REPO / "terraform/access-plan.json").read_text())
 LEAK_SCAN_TEST = "test_no_secret_in_any_log_or_error_body"
 CHILD_START_TIMEOUT_SECONDS = 60
@@ -88,12 +87,6 @@ class ChildProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def rss_bytes(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError("no VmRSS for the child process")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -223,12 +216,6 @@ def direct(lambda_hosts: LambdaHosts) -> DirectInvoker:
 def attacker() -> Iterator[RecordingServer]:
     with RecordingServer() as server:
         yield server
-
-
-@pytest.fixture
-def jwks_proxy(stack: LocalStack) -> Iterator[JwksProxy]:
-    with JwksProxy(upstream_jwks_url=f"{stack.issuer_url}/.well-known/jwks.json") as proxy:
-        yield proxy
 
 
 @pytest.fixture(scope="session")
