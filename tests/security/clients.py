@@ -30,6 +30,9 @@ HANDLERS = {
     ("POST", "/v1/presign"): "handlers.presign.lambda_handler",
     ("GET", "/v1/objects"): "handlers.objects.lambda_handler",
 }
+# Environment variable through which test_fuzz hands the schemathesis checks (fuzz_checks.py, loaded
+# by the `st` child process only) a forged token to replay requests with.
+FORGED_TOKEN_VARIABLE = "SECURITY_SUITE_FORGED_TOKEN"
 # Fragments shorter than this are too common to prove a leak (and could match by chance).
 MIN_SECRET_LENGTH = 16
 _SECRET_FIELDS = {"secretAccessKey", "sessionToken", "SecretAccessKey", "SessionToken"}

@@ -1,5 +1,8 @@
 """Schemathesis checks of the security suite, loaded by `st run` through SCHEMATHESIS_HOOKS.
 
+Only the `st` child process imports this module: registering checks is global in schemathesis, and
+the pytest process must not carry them into anyone else's schemathesis use.
+
 A registered check runs only when `--checks` names it (or `all`), so each run picks its own.
 """
 
@@ -14,9 +17,9 @@ from typing import Any
 import requests
 import schemathesis
 
+from tests.security.clients import FORGED_TOKEN_VARIABLE
+
 PUBLIC_PATHS = {"/v1/health"}
-# Set by the test: a token the issuer never signed (alg "none", valid-looking claims).
-FORGED_TOKEN_VARIABLE = "SECURITY_SUITE_FORGED_TOKEN"
 
 
 def _alg_none_token() -> str:

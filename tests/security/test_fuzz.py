@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from local.gateway import RunningGateway
+from tests.security.clients import FORGED_TOKEN_VARIABLE
 from tests.security.conftest import REPO, Tokens, child_environment
-from tests.security.fuzz_checks import FORGED_TOKEN_VARIABLE
 
 pytestmark = pytest.mark.security
 
