@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lib.auth import Caller
-from lib.aws import call
+from lib.aws import StaleSession, call
 from lib.config import ServiceConfig
 from lib.errors import InvalidRequest
 from lib.targets import GrantTarget, parse_prefix
@@ -98,12 +98,9 @@ def unwrap_token(token: str, prefix: str) -> str:
 
 def list_folder(caller: Caller, request: ListRequest, *, service: VendingService) -> dict[str, Any]:
     """One page of the folder, listed with READ credentials vended for it (403 if no grant covers it)."""
-    vended = vend_credentials(
-        caller,
-        CredentialRequest(target=request.folder, permission=LIST_PERMISSION, role=request.role),
-        service=service,
+    credential_request = CredentialRequest(
+        target=request.folder, permission=LIST_PERMISSION, role=request.role
     )
-    s3 = service.gateway.client_for("s3", vended.credentials)
     parameters: dict[str, Any] = {
         "Bucket": request.folder.bucket,
         "Prefix": request.folder.key,
@@ -112,7 +109,23 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
     }
     if request.continuation_token:
         parameters["ContinuationToken"] = request.continuation_token
-    page = call("ListObjectsV2", s3.list_objects_v2, **parameters)
+    vended = vend_credentials(caller, credential_request, service=service)
+    try:
+        page = call(
+            "ListObjectsV2",
+            service.gateway.client_for("s3", vended.credentials).list_objects_v2,
+            **parameters,
+        )
+    except StaleSession:
+        # S3 refused cached credentials as expired (clock skew, revoked session): vend fresh ones, once,
+        # rather than serving the refused ones from the cache until they age out.
+        service.forget_credentials(caller, request.role)
+        vended = vend_credentials(caller, credential_request, service=service)
+        page = call(
+            "ListObjectsV2",
+            service.gateway.client_for("s3", vended.credentials).list_objects_v2,
+            **parameters,
+        )
     bucket = request.folder.bucket
     next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
     return {

@@ -140,6 +140,11 @@ class VendingService:
         )
         return result
 
+    def forget_credentials(self, caller: Caller, role: str | None = None) -> None:
+        """Drop the caller's cached credentials: AWS refused them (expired or revoked upstream)."""
+        if self._credentials is not None:
+            self._credentials.forget(self.identities.session_key(caller, role))
+
     def _cached(self, identity: str, request: CredentialRequest, min_duration: int) -> VendResult | None:
         if self._denials is not None:
             denied = self._denials.is_denied(identity, request.target, request.permission, request.privilege)
