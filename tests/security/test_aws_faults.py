@@ -235,3 +235,19 @@ def test_an_assertion_identity_center_finds_expired_is_401_and_not_cached(
     calm_stack.reset_clock()
     again = cold.invoke(*GRANTS, token=short_lived)
     assert again.status == 200, f"the refusal was cached: {again.body}"
+
+
+def test_s3_refusing_cached_credentials_as_expired_makes_the_listing_vend_fresh_ones(
+    cold: DirectInvoker, calm_stack: LocalStack, alice: str
+) -> None:
+    """Clock skew or a revoked session: S3 answers ExpiredToken for credentials the cache still trusts.
+    The listing drops them and vends once more, instead of failing until the cache entry ages out."""
+    listing = {"prefix": "s3://shopfast-data/users/"}
+    assert cold.invoke("GET", "/v1/objects", token=alice, query=listing).status == 200
+    calm_stack.advance_clock(3700)  # past the vended credentials' expiry, as S3 sees it
+    vends = operation_calls(calm_stack, "GetDataAccess")
+    for _ in range(2):
+        result = cold.invoke("GET", "/v1/objects", token=alice, query=listing)
+        assert result.status == 200, result.body
+        assert "users/user_list" in result.body
+    assert operation_calls(calm_stack, "GetDataAccess") - vends >= 1, "fresh credentials were vended"
