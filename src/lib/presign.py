@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-import boto3
+import botocore.session
 from botocore import UNSIGNED
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -199,7 +199,7 @@ _PROBE_KEY = "probe"
 def _unsigned_s3_client(region: str, endpoint_url: str | None) -> Any:
     # A loopback endpoint has no per-bucket host names; elsewhere botocore picks the addressing.
     addressing = {"addressing_style": "path"} if is_loopback_url(endpoint_url) else {}
-    return boto3.session.Session().client(
+    return botocore.session.Session().create_client(
         "s3",
         region_name=region,
         endpoint_url=endpoint_url,
