@@ -86,10 +86,13 @@ def build_http_api_event(
     if encoded_body is not None:
         event["body"] = encoded_body
     if claims is not None:
-        event["requestContext"]["authorizer"] = {
-            "jwt": {"claims": {key: _claim_value(value) for key, value in claims.items()}, "scopes": None}
-        }
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": authorizer_claims(claims), "scopes": None}}
     return event
+
+
+def authorizer_claims(claims: dict[str, Any]) -> dict[str, str]:
+    """Claims as the JWT authorizer hands them to the Lambda: every value flattened to a string."""
+    return {key: _claim_value(value) for key, value in claims.items()}
 
 
 def _claim_value(value: Any) -> str:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from local.apigw_events import authorizer_claims
+
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 _PLACEHOLDER = re.compile(r"\{\{(token|issuer)(?::([^{}]+))?\}\}")
 
@@ -52,7 +54,7 @@ def render_event(event: dict[str, Any], *, issuer_url: str, mint_token: TokenMin
     token = _bearer_token(rendered)
     jwt_context = rendered.get("requestContext", {}).get("authorizer", {}).get("jwt")
     if tokens and token and isinstance(jwt_context, dict):
-        jwt_context["claims"] = {key: _claim_value(value) for key, value in _unverified_claims(token).items()}
+        jwt_context["claims"] = authorizer_claims(_unverified_claims(token))
     return rendered
 
 
@@ -90,12 +92,3 @@ def _unverified_claims(token: str) -> dict[str, Any]:
     # API Gateway has verified the token by the time it passes claims; here it was minted a moment ago.
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-
-
-def _claim_value(value: Any) -> str:
-    # API Gateway flattens claims to strings; arrays become "[a b]".
-    if isinstance(value, list):
-        return "[" + " ".join(str(item) for item in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
