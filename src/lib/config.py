@@ -12,6 +12,7 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from lib.errors import ConfigError
+from lib.targets import is_valid_bucket_name
 
 IDENTITY_CENTER = "identity-center"
 IAM_ROLE = "iam-role"
@@ -28,7 +29,6 @@ _APPLICATION_ARN = re.compile(
     r"^arn:aws[a-z-]*:sso::\d{12}:application/ssoins-[0-9a-f]{16}/apl-[0-9a-f]{16}$"
 )
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _CLAIM = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
 
 
@@ -88,7 +88,7 @@ class ServiceConfig:
         assert account_id is not None
         buckets = frozenset(reader.csv("ALLOWED_BUCKETS"))
         for bucket in buckets:
-            if not _BUCKET.match(bucket):
+            if not is_valid_bucket_name(bucket):
                 raise ConfigError("ALLOWED_BUCKETS", f"{bucket!r} is not a valid bucket name")
         return cls(
             identity_mode=mode,

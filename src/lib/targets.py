@@ -40,8 +40,9 @@ def _invalid(text: str, why: str) -> InvalidRequest:
     return InvalidRequest(f"invalid target {shown!r}: {why}")
 
 
-def validate_bucket(bucket: str, allowed_buckets: Collection[str] = ()) -> str:
-    if (
+def is_valid_bucket_name(bucket: str) -> bool:
+    """S3's general purpose bucket naming rules."""
+    return not (
         not _BUCKET.match(bucket)
         or ".." in bucket
         or ".-" in bucket
@@ -49,7 +50,11 @@ def validate_bucket(bucket: str, allowed_buckets: Collection[str] = ()) -> str:
         or _IP_ADDRESS.match(bucket)
         or bucket.startswith(("xn--", "sthree-"))
         or bucket.endswith(("-s3alias", "--ol-s3", "--x-s3"))
-    ):
+    )
+
+
+def validate_bucket(bucket: str, allowed_buckets: Collection[str] = ()) -> str:
+    if not is_valid_bucket_name(bucket):
         raise InvalidRequest(f"{bucket[:80]!r} is not a valid bucket name")
     if allowed_buckets and bucket not in allowed_buckets:
         raise InvalidRequest(f"bucket {bucket!r} is not served by this service")
