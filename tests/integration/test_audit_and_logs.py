@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,21 +15,13 @@ from lib.audit import logger
 from local.apigw_events import build_http_api_event
 from local.lambda_context import LambdaContext
 from local.stack import LocalStack
-from tests.integration.handler_calls import HANDLERS, service_configured
+from tests.integration.handler_calls import HANDLERS
 
 pytestmark = pytest.mark.integration
 
 ALICE = "alice@shopfast.example"
 JWT_SHAPE = re.compile(r"eyJ[\w-]{10,}\.eyJ[\w-]{10,}")
 FORBIDDEN_AUDIT_FIELDS = {"token", "secretAccessKey", "sessionToken", "authorization", "url", "signature"}
-
-
-@pytest.fixture
-def service(local_stack: LocalStack) -> Iterator[LocalStack]:
-    local_stack.clear_faults()
-    with service_configured(local_stack):
-        yield local_stack
-    local_stack.clear_faults()
 
 
 class Invoker:
@@ -68,11 +59,11 @@ def formatted_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_one_audit_record_per_decision_and_no_secret_in_any_log(
-    service: LocalStack, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    fresh_service: LocalStack, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.DEBUG)
     invoke = Invoker()
-    token = service.token(ALICE)
+    token = fresh_service.token(ALICE)
     read_users = {"target": "s3://shopfast-data/users/*", "permission": "READ"}
     decisions: dict[str, tuple[str, str]] = {}  # request id -> (action, outcome)
 
@@ -93,7 +84,7 @@ def test_one_audit_record_per_decision_and_no_secret_in_any_log(
         )
         assert result["statusCode"] == 403
         decisions[request_id] = ("vend", "denied")
-    service.set_fault("GetDataAccess", server_error=10)
+    fresh_service.set_fault("GetDataAccess", server_error=10)
     request_id, result = invoke(
         "POST",
         "/v1/credentials",
@@ -102,7 +93,7 @@ def test_one_audit_record_per_decision_and_no_secret_in_any_log(
     )
     assert result["statusCode"] == 502
     decisions[request_id] = ("vend", "error")
-    service.clear_faults()
+    fresh_service.clear_faults()
     request_id, result = invoke("GET", "/v1/grants", token)
     assert result["statusCode"] == 200
     decisions[request_id] = ("list-grants", "listed")

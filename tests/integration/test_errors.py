@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from local.apigw_events import build_http_api_event
 from local.lambda_context import LambdaContext
 from local.stack import LocalStack
-from tests.integration.handler_calls import call, problem_of, service_configured
+from tests.integration.handler_calls import call, problem_of
 
 pytestmark = pytest.mark.integration
 
@@ -21,17 +20,8 @@ GOOD = {"target": "s3://shopfast-data/users/*", "permission": "READ"}
 
 
 @pytest.fixture
-def service(local_stack: LocalStack) -> Iterator[LocalStack]:
-    """A fresh execution environment per test (no cached sessions hide injected faults)."""
-    local_stack.clear_faults()
-    with service_configured(local_stack):
-        yield local_stack
-    local_stack.clear_faults()
-
-
-@pytest.fixture
-def alice(service: LocalStack) -> str:
-    return service.token(ALICE)
+def alice(fresh_service: LocalStack) -> str:
+    return fresh_service.token(ALICE)
 
 
 @pytest.mark.parametrize(
@@ -96,20 +86,20 @@ def test_bad_query_parameters_are_400(alice: str) -> None:
     "authorization",
     [None, "Basic YWxpY2U6cHc=", "Bearer not-a-jwt", "Bearer a.b.c"],
 )
-def test_missing_or_invalid_tokens_are_401(service: LocalStack, authorization: str | None) -> None:
+def test_missing_or_invalid_tokens_are_401(fresh_service: LocalStack, authorization: str | None) -> None:
     headers = {"authorization": authorization} if authorization else {}
     answer = call("POST", "/v1/credentials", body=GOOD, headers=headers)
     problem_of(answer, 401)
     assert answer.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 
-def test_expired_and_foreign_audience_tokens_are_401(service: LocalStack) -> None:
-    for token in (service.token(ALICE, ttl=-120), service.token(ALICE, aud="another-app")):
+def test_expired_and_foreign_audience_tokens_are_401(fresh_service: LocalStack) -> None:
+    for token in (fresh_service.token(ALICE, ttl=-120), fresh_service.token(ALICE, aud="another-app")):
         answer = call("POST", "/v1/credentials", token=token, body=GOOD)
         problem_of(answer, 401)
 
 
-def test_authentication_comes_before_body_validation(service: LocalStack) -> None:
+def test_authentication_comes_before_body_validation(fresh_service: LocalStack) -> None:
     problem_of(call("POST", "/v1/credentials", body="{not json"), 401)
 
 
@@ -126,8 +116,8 @@ def test_denied_is_403(alice: str) -> None:
     assert problem["code"] == "access_denied"
 
 
-def test_a_user_unknown_to_identity_center_is_403(service: LocalStack) -> None:
-    problem_of(call("POST", "/v1/credentials", token=service.token(MALLORY), body=GOOD), 403)
+def test_a_user_unknown_to_identity_center_is_403(fresh_service: LocalStack) -> None:
+    problem_of(call("POST", "/v1/credentials", token=fresh_service.token(MALLORY), body=GOOD), 403)
 
 
 def test_unknown_route_is_a_404_problem(alice: str) -> None:
@@ -139,38 +129,38 @@ def test_unknown_route_is_a_404_problem(alice: str) -> None:
     assert json.loads(result["body"])["code"] == "not_found"
 
 
-def test_throttling_is_retried(service: LocalStack, alice: str) -> None:
-    service.set_fault("GetDataAccess", throttle=2)
+def test_throttling_is_retried(fresh_service: LocalStack, alice: str) -> None:
+    fresh_service.set_fault("GetDataAccess", throttle=2)
     answer = call("POST", "/v1/credentials", token=alice, body=GOOD)
     assert answer.status == 200, answer.text
-    assert service.stats()["calls"]["GetDataAccess"] >= 3
+    assert fresh_service.stats()["calls"]["GetDataAccess"] >= 3
 
 
-def test_throttling_beyond_the_retries_is_503_with_retry_after(service: LocalStack, alice: str) -> None:
-    service.set_fault("GetDataAccess", throttle=10)
+def test_throttling_beyond_the_retries_is_503_with_retry_after(fresh_service: LocalStack, alice: str) -> None:
+    fresh_service.set_fault("GetDataAccess", throttle=10)
     answer = call("POST", "/v1/credentials", token=alice, body=GOOD)
     problem = problem_of(answer, 503)
     assert int(answer.headers["retry-after"]) >= 1
     assert problem["code"] == "service_unavailable"
 
 
-def test_throttled_token_exchange_is_503(service: LocalStack, alice: str) -> None:
-    service.set_fault("CreateTokenWithIAM", throttle=10)
+def test_throttled_token_exchange_is_503(fresh_service: LocalStack, alice: str) -> None:
+    fresh_service.set_fault("CreateTokenWithIAM", throttle=10)
     answer = call("POST", "/v1/credentials", token=alice, body=GOOD)
     problem_of(answer, 503)
     assert "retry-after" in answer.headers
 
 
-def test_upstream_5xx_is_502(service: LocalStack, alice: str) -> None:
-    service.set_fault("GetDataAccess", server_error=10)
+def test_upstream_5xx_is_502(fresh_service: LocalStack, alice: str) -> None:
+    fresh_service.set_fault("GetDataAccess", server_error=10)
     problem = problem_of(call("POST", "/v1/credentials", token=alice, body=GOOD), 502)
     assert problem["code"] == "upstream_error"
 
 
 def test_latency_beyond_the_budget_is_504_before_the_lambda_times_out(
-    service: LocalStack, alice: str
+    fresh_service: LocalStack, alice: str
 ) -> None:
-    service.set_fault("GetDataAccess", latency_ms=8000)
+    fresh_service.set_fault("GetDataAccess", latency_ms=8000)
     module = importlib.import_module("handlers.credentials")
     event = build_http_api_event(
         "POST", "/v1/credentials", headers={"authorization": f"Bearer {alice}"}, body=GOOD
