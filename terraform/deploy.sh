@@ -12,7 +12,7 @@
 #   IDC_AWS_PROFILE      profile of the Identity Center account for configure_application.py
 #                        (default: the current credentials)
 #   JWT_ISSUER, JWT_AUDIENCE   iam-role mode only (no federation root): issuer URL and comma-separated audiences
-#   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: the template's)
+#   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: none, no CORS)
 #   DRY_RUN=1            print the commands instead of running them
 set -euo pipefail
 

@@ -209,11 +209,29 @@ def test_the_real_templates_cors_allows_the_demo_origin(real_gateway, http):
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == real_gateway.url
+    # CORS is configured only when origins are given: `!If [HasCorsOrigins, <config>, NoValue]`.
     template_cors = load_template(DEFAULT_TEMPLATE)["Resources"]["VendingApi"]["Properties"][
         "CorsConfiguration"
-    ]
+    ]["Fn::If"][1]
     assert response.headers["access-control-allow-methods"] == ",".join(template_cors["AllowMethods"])
     assert response.headers["access-control-max-age"] == str(template_cors["MaxAge"])
+
+
+def test_the_real_template_allows_no_browser_origin_unless_one_is_configured(local_stack, tmp_path, http):
+    with serve(
+        aws_endpoint=local_stack.aws_endpoint,
+        overrides={"CorsAllowedOrigins": ""},
+        demo=False,
+        log_file=tmp_path / "gateway.log",
+    ) as gateway:
+        preflight = http.options(
+            f"{gateway.url}/v1/presign",
+            headers={"Origin": gateway.url, "Access-Control-Request-Method": "POST"},
+        )
+        health = http.get(f"{gateway.url}/v1/health", headers={"Origin": gateway.url})
+    assert "access-control-allow-origin" not in preflight.headers
+    assert health.status_code == 200
+    assert "access-control-allow-origin" not in health.headers
 
 
 # -- payload limit --
