@@ -23,11 +23,11 @@ from lib.loopback import use_loopback_endpoint
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 3.0
 MAX_ATTEMPTS = 3
-# Error codes meaning "the session signing this call is no longer valid" (a fresh session may succeed).
 # The SDK's debug logs carry request bodies (the caller's JWT as CreateTokenWithIAM assertion) and
 # responses (credentials): whatever the log level of the function, they never go below WARNING.
 for _sdk_logger in ("botocore", "boto3", "urllib3", "s3transfer"):
     logging.getLogger(_sdk_logger).setLevel(logging.WARNING)
+# Error codes meaning "the session signing this call is no longer valid" (a fresh session may succeed).
 STALE_SESSION_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidToken", "InvalidClientTokenId"}
 )
