@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.wrappers import Request, Response
 
 from local.aws_emulator.access_grants import access_key_id_of
-from local.aws_emulator.s3_enforcement import sigv4_signature
+from local.aws_emulator.s3_enforcement import header_signatures
 from local.aws_emulator.state import (
     Application,
     DirectoryGroup,
@@ -151,19 +151,12 @@ def session_signature_problem(request: Request, session: RoleSession) -> str | N
     if not auth.startswith("AWS4-HMAC-SHA256"):
         return "signature"
     try:
-        fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256") :].split(","))
-        scope = fields["Credential"].split("/", 1)[1]
-        expected = sigv4_signature(
-            session.secret_access_key,
-            request,
-            signed_headers=fields["SignedHeaders"].split(";"),
-            amz_date=request.headers.get("x-amz-date", ""),
-            scope=scope,
-            payload_hash=hashlib.sha256(request.get_data(cache=True)).hexdigest(),
+        sent, expected = header_signatures(
+            session.secret_access_key, request, hashlib.sha256(request.get_data(cache=True)).hexdigest()
         )
     except (KeyError, ValueError):
         return "signature"
-    if not hmac.compare_digest(fields.get("Signature", "").encode(), expected.encode()):
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
         return "signature"
     if not hmac.compare_digest(
         request.headers.get("X-Amz-Security-Token", "").encode(), session.session_token.encode()

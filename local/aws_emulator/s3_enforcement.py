@@ -178,6 +178,22 @@ def _hmac(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
 
 
+def header_signatures(secret_access_key: str, request: Request, payload_hash: str) -> tuple[str, str]:
+    """(signature sent, signature expected) of a request signed with a SigV4 `Authorization` header.
+    Raises KeyError or ValueError when the header is malformed."""
+    auth = request.headers.get("Authorization", "")
+    fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256") :].split(","))
+    expected = sigv4_signature(
+        secret_access_key,
+        request,
+        signed_headers=fields["SignedHeaders"].split(";"),
+        amz_date=request.headers.get("x-amz-date", ""),
+        scope=fields["Credential"].split("/", 1)[1],
+        payload_hash=payload_hash,
+    )
+    return fields.get("Signature", ""), expected
+
+
 def sigv4_signature(
     secret: str, request: Request, *, signed_headers: list[str], amz_date: str, scope: str, payload_hash: str
 ) -> str:
@@ -284,8 +300,6 @@ class S3Enforcement:
         auth = request.headers.get("Authorization", "")
         args = request.args
         if auth.startswith("AWS4-HMAC-SHA256"):
-            fields = dict(part.strip().split("=", 1) for part in auth[len("AWS4-HMAC-SHA256") :].split(","))
-            scope = fields["Credential"].split("/", 1)[1]
             payload_hash = request.headers.get("x-amz-content-sha256", "")
             signed_payload = payload_hash and not payload_hash.startswith(("UNSIGNED", "STREAMING"))
             if signed_payload and hashlib.sha256(request.get_data(cache=True)).hexdigest() != payload_hash:
@@ -294,15 +308,7 @@ class S3Enforcement:
                     "XAmzContentSHA256Mismatch",
                     "The provided 'x-amz-content-sha256' header does not match what was computed.",
                 )
-            expected = sigv4_signature(
-                vended.secret_access_key,
-                request,
-                signed_headers=fields["SignedHeaders"].split(";"),
-                amz_date=request.headers.get("x-amz-date", ""),
-                scope=scope,
-                payload_hash=payload_hash,
-            )
-            self._check_signature(fields.get("Signature", ""), expected)
+            self._check_signature(*header_signatures(vended.secret_access_key, request, payload_hash))
             token = request.headers.get("x-amz-security-token")
         elif "X-Amz-Credential" in args:
             expected = sigv4_signature(
