@@ -154,6 +154,17 @@ def terraform(tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path) -> T
     return Terraform(tmp_path_factory.mktemp("terraform"), plugin_cache)
 
 
+def configure_env(aws_endpoint: str) -> dict[str, str]:
+    """The environment `configure_application.py` runs with against the emulator: nothing else inherited."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ENDPOINT_URL": aws_endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": TEST_KEYS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": TEST_KEYS["aws_secret_access_key"],
+    }
+
+
 def test_terraform_files_are_formatted(terraform: Terraform) -> None:
     result = subprocess.run(
         [terraform.binary, "fmt", "-check", "-recursive", "-diff", "-no-color", str(TERRAFORM_DIR)],
@@ -464,13 +475,7 @@ def sam_parameters(deployment: Deployment) -> dict[str, str]:
         assert configure[1].endswith("configure_application.py"), configure
         result = subprocess.run(
             configure,
-            env={
-                "PATH": os.environ.get("PATH", ""),
-                "AWS_ENDPOINT_URL": deployment.stack.aws_endpoint,
-                "AWS_DEFAULT_REGION": REGION,
-                "AWS_ACCESS_KEY_ID": TEST_KEYS["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": TEST_KEYS["aws_secret_access_key"],
-            },
+            env=configure_env(deployment.stack.aws_endpoint),
             capture_output=True,
             text=True,
             timeout=60,
@@ -770,13 +775,7 @@ def test_configured_application_exchanges_tokens_for_the_client_application_role
             "--client-application-role-arn",
             fresh_application.client_role_arn,
         ],
-        env={
-            "PATH": os.environ.get("PATH", ""),
-            "AWS_ENDPOINT_URL": local_stack.aws_endpoint,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": TEST_KEYS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": TEST_KEYS["aws_secret_access_key"],
-        },
+        env=configure_env(local_stack.aws_endpoint),
         capture_output=True,
         text=True,
         timeout=60,
