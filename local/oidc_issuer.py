@@ -171,7 +171,17 @@ class OidcIssuer:
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "email", "groups"],
+            "claims_supported": [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "jti",
+                "email",
+                "email_verified",
+                "groups",
+            ],
             "x_dev_only": DEV_ONLY_NOTICE,
         }
 
@@ -182,6 +192,8 @@ class OidcIssuer:
             "iss": self.issuer_url,
             "sub": subject_for(user["email"]),
             "email": user["email"],
+            # The demo directory's addresses are the company's own: verified, as a real IdP would say.
+            "email_verified": True,
             "groups": list(user.get("groups", [])),
             "aud": audience,
             "iat": now,

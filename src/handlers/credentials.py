@@ -11,16 +11,16 @@ from lib.targets import MAX_TARGET_CHARS, parse_target
 from lib.vending import PERMISSIONS, PRIVILEGES, TARGET_TYPES, CredentialRequest, vend_credentials
 
 app = create_resolver()
+REQUEST_FIELDS = ("target", "permission", "privilege", "durationSeconds", "targetType", "role")
 
 
 @app.post("/v1/credentials")
 def credentials() -> dict[str, Any]:
     config = load_config()
     caller = authenticate(app.current_event.headers, config)
-    query = query_fields(app)
+    query = query_fields(app, "format")
     output = query.string("format", choices=("json", "credential_process")) or "json"
-    query.done()
-    body = Fields(json_body(app))
+    body = Fields(json_body(app), allowed=REQUEST_FIELDS)
     request = CredentialRequest(
         target=parse_target(
             body.string("target", required=True, max_length=MAX_TARGET_CHARS), config.allowed_buckets
@@ -33,7 +33,6 @@ def credentials() -> dict[str, Any]:
         target_type=body.string("targetType", choices=TARGET_TYPES),
         role=body.string("role", max_length=2048),
     )
-    body.done()
     result = vend_credentials(caller, request)
     return result.to_credential_process() if output == "credential_process" else result.to_json()
 

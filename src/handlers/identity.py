@@ -18,9 +18,8 @@ app = create_resolver()
 def me() -> dict[str, Any]:
     config = load_config()
     caller = authenticate(app.current_event.headers, config)
-    query = query_fields(app)
+    query = query_fields(app, "role")
     role = query.string("role", max_length=2048)
-    query.done()
     return describe_caller(caller, role=role)
 
 
@@ -28,12 +27,11 @@ def me() -> dict[str, Any]:
 def grants() -> dict[str, Any]:
     config = load_config()
     caller = authenticate(app.current_event.headers, config)
-    query = query_fields(app)
+    query = query_fields(app, "scope", "nextToken", "maxResults", "role")
     scope = query.string("scope", max_length=MAX_TARGET_CHARS)
     next_token = query.string("nextToken", max_length=MAX_NEXT_TOKEN_CHARS)
     max_results = query.string("maxResults", max_length=4)
     role = query.string("role", max_length=2048)
-    query.done()
     return list_caller_grants(
         caller,
         scope=parse_prefix(scope, config.allowed_buckets) if scope is not None else None,

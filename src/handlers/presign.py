@@ -18,7 +18,7 @@ app = create_resolver()
 def presign() -> dict[str, Any]:
     config = load_config()
     caller = authenticate(app.current_event.headers, config)
-    query_fields(app).done()
+    query_fields(app)
     body = json_body(app)
     presigner = Presigner(
         caller, service=get_service(), signer=signer_for(config.aws_region, config.aws_endpoint_url)

@@ -24,7 +24,7 @@ import jwt
 
 from lib.audit import logger
 from lib.cache import TtlCache
-from lib.config import ServiceConfig
+from lib.config import EMAIL_CLAIM, ServiceConfig
 from lib.deadline import invocation_deadline
 from lib.errors import ServiceUnavailable, Unauthorized
 
@@ -50,7 +50,10 @@ Fetch = Callable[[str, float], bytes]
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated end user. The raw token is kept for the Identity Center exchange only."""
+    """The authenticated end user. The raw token is kept for the Identity Center exchange only.
+
+    `user` is the value of the configured user claim (`USER_CLAIM`): what Identity Center maps to a
+    directory user, and what session names and source identities are derived from."""
 
     issuer: str
     subject: str
@@ -59,15 +62,23 @@ class Caller:
     groups: tuple[str, ...]
     token: str = field(repr=False)
     expires_at: int = 0
+    user: str = ""
+    user_claim: str = EMAIL_CLAIM
 
     @property
     def identity_key(self) -> str:
-        """Who this is, for caches: never shared between two end users."""
-        return f"{self.issuer}|{self.subject}"
+        """Who this is, for caches: never shared between two end users, nor between two values of the
+        mapped claim (a token whose email changed must not reuse the session of the old address)."""
+        return f"{self.issuer}|{self.subject}|{normalised_claim(self.user_claim, self.user)}"
 
     @property
     def display_name(self) -> str:
-        return self.email or self.username or self.subject
+        return self.user or self.email or self.username or self.subject
+
+
+def normalised_claim(claim: str, value: str) -> str:
+    """The claim value as Identity Center compares it: email addresses case-insensitively."""
+    return value.lower() if claim == EMAIL_CLAIM else value
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -336,7 +347,31 @@ class JwtVerifier:
             groups=_groups(claims.get(config.role_claim)),
             token=token,
             expires_at=int(claims["exp"]),
+            user=self._mapped_user(claims),
+            user_claim=config.user_claim,
         )
+
+    def _mapped_user(self, claims: dict[str, Any]) -> str:
+        """The user claim's value. With `email`, only an address the IdP verified: an IdP that lets people
+        edit their email would otherwise let anyone pick the directory user they become."""
+        config = self._config
+        value = claims.get(config.user_claim)
+        if not isinstance(value, str) or not 1 <= len(value) <= 320:
+            raise Unauthorized(
+                f"the token has no usable {config.user_claim} claim",
+                description=f"the {config.user_claim} claim is required",
+            )
+        # The JSON boolean only: the string "true" is what a sloppy IdP mapping produces, not a check.
+        if (
+            config.user_claim == EMAIL_CLAIM
+            and config.require_email_verified
+            and claims.get("email_verified") is not True
+        ):
+            raise Unauthorized(
+                "the token's email is not verified (email_verified must be true)",
+                description="email_verified must be true",
+            )
+        return value
 
 
 def _groups(value: Any) -> tuple[str, ...]:

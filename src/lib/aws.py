@@ -14,7 +14,8 @@ from typing import Any
 import botocore.session
 from botocore.config import Config
 
-from lib.audit import record_latency
+from lib.audit import logger, record_latency
+from lib.budget import invocation_budget
 from lib.config import ServiceConfig
 from lib.deadline import invocation_deadline
 from lib.errors import ServiceUnavailable, UpstreamTimeout, aws_error_code, from_aws_error
@@ -157,10 +158,18 @@ class AwsGateway:
         return call("AssumeRole", self.sts.assume_role, **kwargs)
 
     def get_data_access(self, s3control: Any, **kwargs: Any) -> dict[str, Any]:
+        budget = invocation_budget.get()
+        if budget is not None:
+            budget.spend_data_access_call()
+        request_id = logger.get_correlation_id()
+        if request_id:
+            # CloudTrail shows it with the GetDataAccess event: the join to this service's audit record.
+            kwargs["AuditContext"] = request_id
         return call(
             "GetDataAccess",
             s3control.get_data_access,
             AccountId=self._config.access_grants_account_id,
+            InstanceScope=self._config.instance_scope,
             **kwargs,
         )
 
@@ -169,6 +178,7 @@ class AwsGateway:
             "ListCallerAccessGrants",
             s3control.list_caller_access_grants,
             AccountId=self._config.access_grants_account_id,
+            InstanceScope=self._config.instance_scope,
             **kwargs,
         )
 

@@ -1,9 +1,14 @@
 """Bounded, per-identity TTL caches (pure: no AWS, injectable clock).
 
 - identity sessions: one per end-user identity, until shortly before the session expires;
-- data-access credentials: per identity, found by *coverage* (a cached wider grant serves a narrower
-  target; READWRITE serves READ and WRITE), kept until `Expiration` minus a margin;
+- data-access credentials: per identity, kept until `Expiration` minus a margin, and looked up two ways:
+  `find_exact` for credentials handed to a caller (same permission, same privilege, same requested
+  duration, and for `Minimal` the same scope: never wider than asked), `find_covering` for the service's
+  own signing, where the URL or the call fixes method, key and expiry (a READWRITE entry may sign a GET);
 - denials: per identity + target + permission, for a short while.
+
+Every entry is reused at most `max_age_seconds` after it was obtained (`CACHE_MAX_AGE_SECONDS`), whatever
+its own lifetime: that bounds how long a revoked grant or group membership keeps working here.
 
 Keys always start with the identity, and lookups only ever look inside that identity's entries, so
 nothing cached for one user can be served to another.
@@ -18,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from lib.grants import satisfies
 from lib.targets import GrantTarget, covers
 
 Clock = Callable[[], float]
@@ -31,10 +37,7 @@ MAX_IDENTITIES = 1000
 MAX_SESSIONS = 256
 MAX_CREDENTIALS_PER_IDENTITY = 32
 MAX_DENIALS = 4096
-
-
-def satisfies(cached_permission: str, wanted_permission: str) -> bool:
-    return cached_permission == wanted_permission or cached_permission == "READWRITE"
+DEFAULT_MAX_AGE_SECONDS = 900
 
 
 class TtlCache(Generic[V]):
@@ -92,17 +95,22 @@ class TtlCache(Generic[V]):
 
 @dataclass(frozen=True)
 class CachedGrant(Generic[V]):
-    """Credentials valid for `scope` with `permission`, issued for `duration_seconds`."""
+    """Credentials valid for `scope` with `permission` until `expires_at`, issued for `duration_seconds`."""
 
     scope: str
     permission: str
     privilege: str
     duration_seconds: int
+    expires_at: float
     value: V
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.scope, self.permission, self.privilege, self.duration_seconds)
 
 
 class CredentialCache(Generic[V]):
-    """Data-access credentials per identity, looked up by what they cover."""
+    """Data-access credentials per identity."""
 
     def __init__(
         self,
@@ -111,42 +119,74 @@ class CredentialCache(Generic[V]):
         max_identities: int = MAX_IDENTITIES,
         max_per_identity: int = MAX_CREDENTIALS_PER_IDENTITY,
         margin_seconds: int = CREDENTIALS_REFRESH_MARGIN_SECONDS,
+        max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
     ) -> None:
         self._clock = clock
         self._by_identity: TtlCache[TtlCache[CachedGrant[V]]] = TtlCache(max_identities, clock)
         self._max_per_identity = max_per_identity
         self._margin = margin_seconds
+        self._max_age = max_age_seconds
 
-    def find(
-        self, identity: str, target: GrantTarget, permission: str, privilege: str, min_duration_seconds: int
+    def find_exact(
+        self, identity: str, target: GrantTarget, permission: str, privilege: str, duration_seconds: int
     ) -> V | None:
+        """Credentials to hand to a caller: what GetDataAccess would answer this very request, no wider.
+
+        The same permission (READWRITE never answers READ: the caller would hold keys that write), the
+        same privilege and requested duration (the answer never outlives what was asked), and for
+        `Minimal` the same scope (prefix-wide keys never answer a one-object request)."""
+
+        def matches(grant: CachedGrant[V]) -> bool:
+            if (grant.permission, grant.privilege, grant.duration_seconds) != (
+                permission,
+                privilege,
+                duration_seconds,
+            ):
+                return False
+            if privilege == "Minimal":
+                return grant.scope == str(target)
+            return covers(grant.scope, target)
+
+        return self._find(identity, matches)
+
+    def find_covering(
+        self, identity: str, target: GrantTarget, permission: str, min_remaining_seconds: int
+    ) -> V | None:
+        """Credentials the service signs with itself (presigned URLs, listings): any entry whose scope
+        covers the target with enough permission and at least `min_remaining_seconds` of life left."""
+        now = self._clock()
+
+        def matches(grant: CachedGrant[V]) -> bool:
+            return (
+                satisfies(grant.permission, permission)
+                and grant.expires_at - now >= min_remaining_seconds
+                and covers(grant.scope, target)
+            )
+
+        return self._find(identity, matches)
+
+    def _find(self, identity: str, matches: Callable[[CachedGrant[V]], bool]) -> V | None:
         grants = self._by_identity.get(identity)
         if grants is None:
             return None
         for grant in reversed(grants.values()):
-            if (
-                grant.privilege == privilege
-                and satisfies(grant.permission, permission)
-                and grant.duration_seconds >= min_duration_seconds
-                and covers(grant.scope, target)
-            ):
+            if matches(grant):
                 # A hit is a use: without this, 32 newer entries would evict a grant in constant use.
-                grants.get((grant.scope, grant.permission, grant.privilege, grant.duration_seconds))
+                grants.get(grant.key)
                 return grant.value
         return None
 
-    def store(self, identity: str, grant: CachedGrant[V], expires_at: float) -> None:
-        fresh_until = expires_at - self._margin
-        if fresh_until <= self._clock():
+    def store(self, identity: str, grant: CachedGrant[V]) -> None:
+        now = self._clock()
+        fresh_until = min(grant.expires_at - self._margin, now + self._max_age)
+        if fresh_until <= now:
             return
         grants = self._by_identity.get(identity)
         if grants is None:
             grants = TtlCache(self._max_per_identity, self._clock)
-        grants.put(
-            (grant.scope, grant.permission, grant.privilege, grant.duration_seconds), grant, fresh_until
-        )
+        grants.put(grant.key, grant, fresh_until)
         # The identity's bucket lives as long as its longest-lived entry could.
-        self._by_identity.put(identity, grants, max(fresh_until, self._clock() + 1))
+        self._by_identity.put(identity, grants, max(fresh_until, now + 1))
 
     def forget(self, identity: str) -> None:
         self._by_identity.pop(identity)
@@ -156,7 +196,8 @@ class CredentialCache(Generic[V]):
 
 
 class SessionCache(Generic[V]):
-    """One identity session per identity key, refreshed `margin_seconds` before it expires."""
+    """One identity session per identity key, refreshed `margin_seconds` before it expires and reused at
+    most `max_age_seconds` after it was obtained."""
 
     def __init__(
         self,
@@ -164,15 +205,18 @@ class SessionCache(Generic[V]):
         *,
         max_entries: int = MAX_SESSIONS,
         margin_seconds: int = SESSION_REFRESH_MARGIN_SECONDS,
+        max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
     ) -> None:
         self._entries: TtlCache[V] = TtlCache(max_entries, clock)
+        self._clock = clock
         self._margin = margin_seconds
+        self._max_age = max_age_seconds
 
     def get(self, identity: str) -> V | None:
         return self._entries.get(identity)
 
     def store(self, identity: str, session: V, expires_at: float) -> None:
-        self._entries.put(identity, session, expires_at - self._margin)
+        self._entries.put(identity, session, min(expires_at - self._margin, self._clock() + self._max_age))
 
     def forget(self, identity: str) -> None:
         self._entries.pop(identity)

@@ -23,6 +23,9 @@ SUPPORTED_ALGORITHMS = frozenset(
 )
 GET_DATA_ACCESS_MIN_DURATION = 900
 GET_DATA_ACCESS_MAX_DURATION = 43200
+INSTANCE_SCOPES = ("SELF", "ALL")
+# The claim Identity Center compares with the directory (the trusted token issuer's ClaimAttributePath).
+EMAIL_CLAIM = "email"
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _APPLICATION_ARN = re.compile(
@@ -45,12 +48,16 @@ class ServiceConfig:
     identity_bearer_role_arn: str | None
     access_grants_account_id: str
     role_claim: str
+    user_claim: str
+    require_email_verified: bool
     role_mapping: Mapping[str, str]
     allowed_buckets: frozenset[str]
     default_duration_seconds: int
     max_duration_seconds: int
     max_presign_expires_seconds: int
     cache_enabled: bool
+    cache_max_age_seconds: int
+    instance_scope: str
     aws_region: str
     aws_endpoint_url: str | None
     service_name: str
@@ -102,12 +109,16 @@ class ServiceConfig:
             identity_bearer_role_arn=bearer_role,
             access_grants_account_id=account_id,
             role_claim=reader.pattern("ROLE_CLAIM", _CLAIM) or "groups",
+            user_claim=reader.pattern("USER_CLAIM", _CLAIM) or EMAIL_CLAIM,
+            require_email_verified=reader.boolean("REQUIRE_EMAIL_VERIFIED", True),
             role_mapping=role_mapping,
             allowed_buckets=buckets,
             default_duration_seconds=default_duration,
             max_duration_seconds=max_duration,
             max_presign_expires_seconds=reader.integer("MAX_PRESIGN_EXPIRES_SECONDS", 3600, 1, 604800),
             cache_enabled=reader.boolean("CACHE_ENABLED", True),
+            cache_max_age_seconds=reader.integer("CACHE_MAX_AGE_SECONDS", 900, 1, 43200),
+            instance_scope=reader.choice("INSTANCE_SCOPE", INSTANCE_SCOPES, "SELF"),
             aws_region=reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION") or "us-east-1",
             aws_endpoint_url=reader.url("AWS_ENDPOINT_URL"),
             service_name=reader.text("POWERTOOLS_SERVICE_NAME") or "shopfast-vending",

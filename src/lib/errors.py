@@ -81,8 +81,12 @@ class InvalidRequest(ServiceError):
 class Unauthorized(ServiceError):
     status, code, title = 401, "unauthorized", "Missing or invalid token"
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    def __init__(self, detail: str | None = None, *, description: str | None = None) -> None:
+        # RFC 6750 §3: `error_description` only where it helps the client and names no secret.
+        challenge = 'Bearer error="invalid_token"'
+        if description:
+            challenge += f', error_description="{description}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
 class AccessDenied(ServiceError):
@@ -99,6 +103,12 @@ class PayloadTooLarge(ServiceError):
 
 class UnsupportedMediaType(ServiceError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class UpstreamBudgetExhausted(ServiceError):
+    """The request reached its cap of upstream calls (`lib.budget`): only this item is refused."""
+
+    status, code, title = 429, "upstream_budget_exhausted", "Too many distinct grants in one request"
 
 
 class InternalError(ServiceError):

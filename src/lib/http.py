@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lib.audit import count, logger, metrics, tracer
+from lib.budget import UpstreamBudget, invocation_budget
 from lib.deadline import Deadline, invocation_deadline
 from lib.errors import (
     InternalError,
@@ -77,6 +78,7 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     def lambda_handler(event: dict, context: LambdaContext) -> dict:
         logger.set_correlation_id(request_id_of(event))
         token = invocation_deadline.set(Deadline.from_context(context))
+        budget_token = invocation_budget.set(UpstreamBudget())
         try:
             response = app.resolve(event, context)
         except Exception:  # noqa: BLE001 - the last line of defence: never a stack trace to the caller
@@ -90,6 +92,7 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
             }
         finally:
             invocation_deadline.reset(token)
+            invocation_budget.reset(budget_token)
         response.setdefault("headers", {}).update(NO_STORE)
         count(f"Responses{response['statusCode'] // 100}xx")
         return response
@@ -152,18 +155,23 @@ def json_body(app: APIGatewayHttpResolver, *, max_bytes: int = MAX_BODY_BYTES) -
 
 
 class Fields:
-    """Typed reads from a JSON object with 400s that name the field; `done()` refuses unknown fields."""
+    """Typed reads from a JSON object with 400s that name the field. Fields outside `allowed` are refused
+    first, before any complaint about a required or malformed one (a misspelt field is the likelier
+    mistake than a missing one)."""
 
-    def __init__(self, data: dict[str, Any], *, where: str = "") -> None:
+    def __init__(self, data: dict[str, Any], *, allowed: Iterable[str], where: str = "") -> None:
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            shown = ", ".join(repr(name[:64]) for name in unknown[:5])
+            what = "query parameter(s)" if where == QUERY_WHERE else "field(s)"
+            raise InvalidRequest(f"unknown {what} {shown}")
         self._data = data
-        self._read: set[str] = set()
         self._where = where
 
     def _name(self, name: str) -> str:
         return f"{self._where}{name}"
 
     def _get(self, name: str, required: bool) -> Any:
-        self._read.add(name)
         value = self._data.get(name)
         if value is None and required:
             raise InvalidRequest(f"{self._name(name)} is required")
@@ -210,13 +218,10 @@ class Fields:
             raise InvalidRequest(f"{self._name(name)} must hold 1 to {max_items} items")
         return value
 
-    def done(self) -> None:
-        unknown = sorted(set(self._data) - self._read)
-        if unknown:
-            shown = ", ".join(repr(name[:64]) for name in unknown[:5])
-            raise InvalidRequest(f"unknown field(s) {shown}")
+
+QUERY_WHERE = "query parameter "
 
 
-def query_fields(app: APIGatewayHttpResolver) -> Fields:
+def query_fields(app: APIGatewayHttpResolver, *allowed: str) -> Fields:
     """Query string parameters as Fields, with 400s naming the parameter."""
-    return Fields(dict(app.current_event.query_string_parameters or {}), where="query parameter ")
+    return Fields(dict(app.current_event.query_string_parameters or {}), allowed=allowed, where=QUERY_WHERE)

@@ -74,7 +74,9 @@ class IdentityExchange:
         self._config = config
         self._gateway = gateway
         self._sessions: SessionCache[IdentitySession] | None = (
-            (sessions or SessionCache()) if config.cache_enabled else None
+            (sessions or SessionCache(max_age_seconds=config.cache_max_age_seconds))
+            if config.cache_enabled
+            else None
         )
 
     def mapped_role(self, caller: Caller, role: str | None) -> tuple[str, str]:
@@ -95,9 +97,15 @@ class IdentityExchange:
         return next(iter(choices.items()))
 
     def session_key(self, caller: Caller, role: str | None = None) -> str:
+        """The cache key of the caller's identity session: issuer, subject and mapped claim value, plus the
+        mapped role in iam-role mode."""
         if self._config.identity_mode == IDENTITY_CENTER:
             return caller.identity_key
         return f"{caller.identity_key}|{self.mapped_role(caller, role)[1]}"
+
+    def cached_session(self, key: str) -> IdentitySession | None:
+        """The cached session for `key`, if any (no AWS call): for audit records."""
+        return self._sessions.get(key) if self._sessions is not None else None
 
     def session_for(self, caller: Caller, role: str | None = None) -> tuple[IdentitySession, bool]:
         """The caller's identity session and whether it came from the cache."""

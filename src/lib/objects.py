@@ -22,12 +22,14 @@ from lib.aws import StaleSession, call
 from lib.config import ServiceConfig
 from lib.errors import InvalidRequest
 from lib.targets import GrantTarget, parse_prefix
-from lib.vending import CredentialRequest, VendingService, vend_credentials
+from lib.vending import CredentialRequest, VendingService
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
 MAX_TOKEN_CHARS = 2048
 LIST_PERMISSION = "READ"
+# A listing is one call made now: credentials with a minute left are enough.
+LISTING_MIN_REMAINING_SECONDS = 60
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -109,7 +111,10 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
     }
     if request.continuation_token:
         parameters["ContinuationToken"] = request.continuation_token
-    vended = vend_credentials(caller, credential_request, service=service)
+    # ListObjectsV2 names the prefix itself, so cached wider credentials may list it (the signing rule).
+    vended = service.signing_credentials(
+        caller, credential_request, min_remaining_seconds=LISTING_MIN_REMAINING_SECONDS
+    )
     try:
         page = call(
             "ListObjectsV2",
@@ -120,7 +125,9 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
         # S3 refused cached credentials as expired (clock skew, revoked session): vend fresh ones, once,
         # rather than serving the refused ones from the cache until they age out.
         service.forget_credentials(caller, request.role)
-        vended = vend_credentials(caller, credential_request, service=service)
+        vended = service.signing_credentials(
+            caller, credential_request, min_remaining_seconds=LISTING_MIN_REMAINING_SECONDS
+        )
         page = call(
             "ListObjectsV2",
             service.gateway.client_for("s3", vended.credentials).list_objects_v2,

@@ -28,19 +28,27 @@ from botocore.credentials import ReadOnlyCredentials
 from lib.audit import audit
 from lib.auth import Caller
 from lib.aws import AwsCredentials
-from lib.cache import CREDENTIALS_REFRESH_MARGIN_SECONDS, satisfies
+from lib.cache import CREDENTIALS_REFRESH_MARGIN_SECONDS
 from lib.config import GET_DATA_ACCESS_MIN_DURATION, ServiceConfig
-from lib.errors import AccessDenied, InvalidRequest, ServiceError, ServiceUnavailable
+from lib.errors import (
+    AccessDenied,
+    InvalidRequest,
+    ServiceError,
+    ServiceUnavailable,
+    UpstreamBudgetExhausted,
+)
+from lib.grants import GrantList, satisfies
 from lib.http import Fields
 from lib.loopback import is_loopback_url
 from lib.targets import MAX_TARGET_CHARS, GrantTarget, covers, parse_target
-from lib.vending import CredentialRequest, VendingService, VendResult, vend_credentials
+from lib.vending import CredentialRequest, VendingService, VendResult
 
 DEFAULT_EXPIRES_SECONDS = 300
 MAX_BATCH_ITEMS = 100
 # A URL must stop working this long before its credentials do (clock skew between us and S3).
 CREDENTIALS_MARGIN = timedelta(seconds=30)
 METHOD_PERMISSION = {"GET": "READ", "PUT": "WRITE"}
+REQUEST_FIELDS = ("target", "method", "expiresIn", "contentType", "filename", "role")
 _CONTENT_TYPE = re.compile(
     r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+"
     r"( *; *[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\x00-\x1f\x7f]*\"|[A-Za-z0-9!#$&^_.+-]+))*$"
@@ -218,7 +226,7 @@ def parse_presign_request(
     body: Mapping[str, Any], config: ServiceConfig, *, where: str = ""
 ) -> PresignRequest:
     """Validate one presign request object; raises InvalidRequest naming the field."""
-    fields = Fields(dict(body), where=where)
+    fields = Fields(dict(body), allowed=REQUEST_FIELDS, where=where)
     target_text = fields.string("target", required=True, max_length=MAX_TARGET_CHARS)
     method = fields.string("method", required=True, choices=tuple(METHOD_PERMISSION))
     default_expires = min(DEFAULT_EXPIRES_SECONDS, config.max_presign_expires_seconds)
@@ -226,7 +234,6 @@ def parse_presign_request(
     content_type = fields.string("contentType", max_length=255)
     filename = fields.string("filename", max_length=255)
     role = fields.string("role", max_length=2048)
-    fields.done()
     assert target_text is not None and method is not None
     try:
         target = parse_target(target_text, config.allowed_buckets)
@@ -255,9 +262,8 @@ def parse_presign_request(
 
 def parse_batch(body: Mapping[str, Any], config: ServiceConfig) -> list[PresignRequest | ServiceError]:
     """The items of `{"objects": [...]}`: each a valid request or the InvalidRequest it raised."""
-    fields = Fields(dict(body))
+    fields = Fields(dict(body), allowed=("objects",))
     items = fields.array("objects", required=True, max_items=MAX_BATCH_ITEMS)
-    fields.done()
     assert items is not None
     parsed: list[PresignRequest | ServiceError] = []
     for index, item in enumerate(items):
@@ -288,6 +294,8 @@ class Presigner:
         self._signer = signer
         self._clock = clock
         self._vended: list[tuple[str | None, VendResult]] = []  # (role, result), oldest first
+        self._prefilter = False
+        self._grant_lists: dict[str | None, GrantList | None] = {}  # by role, fetched once per request
 
     def presign(self, request: PresignRequest) -> PresignedRequest:
         """One request; raises ServiceError (400/403 for this request, 401/5xx for the whole call)."""
@@ -315,13 +323,16 @@ class Presigner:
         """A batch: an invalid (400) or denied (403) item becomes that item's problem; anything else
         (the token, an upstream failure) fails the whole call."""
         results: list[PresignedRequest | ServiceError] = []
+        # Many items may name prefixes the caller holds no grant for: refuse those from the grant list
+        # rather than with a GetDataAccess each (and past the request's cap, refuse the rest per item).
+        self._prefilter = True
         for request in requests:
             if isinstance(request, ServiceError):
                 results.append(request)
                 continue
             try:
                 results.append(self.presign(request))
-            except (InvalidRequest, AccessDenied) as error:
+            except (InvalidRequest, AccessDenied, UpstreamBudgetExhausted) as error:
                 results.append(error)
         return results
 
@@ -338,21 +349,28 @@ class Presigner:
                 return vended
         duration = self._duration_for(needed)
         lifetime = duration or self._service.config.default_duration_seconds
-        vended = vend_credentials(
+        # The URL fixes method, key and expiry, so wider cached credentials (READWRITE for a GET, a whole
+        # grant for one key) may sign it: the service's signing rule, not the hand-out one.
+        vended = self._service.signing_credentials(
             self._caller,
             CredentialRequest(
                 target=request.grant_target,
                 permission=request.permission,
                 role=request.role,
                 duration_seconds=duration,
-                # Never ask the cache for more life than fresh credentials would have (no refetch loop
-                # when the deployment caps durations below the URL's lifetime: the URL is cut instead).
-                min_remaining_seconds=min(needed, lifetime - CREDENTIALS_REFRESH_MARGIN_SECONDS),
             ),
-            service=self._service,
+            # Never ask the cache for more life than fresh credentials would have (no refetch loop when
+            # the deployment caps durations below the URL's lifetime: the URL is cut instead).
+            min_remaining_seconds=min(needed, lifetime - CREDENTIALS_REFRESH_MARGIN_SECONDS),
+            prefilter=(lambda: self._grants(request.role)) if self._prefilter else None,
         )
         self._vended.append((request.role, vended))
         return vended
+
+    def _grants(self, role: str | None) -> GrantList | None:
+        if role not in self._grant_lists:
+            self._grant_lists[role] = self._service.caller_grants(self._caller, role)
+        return self._grant_lists[role]
 
     def _duration_for(self, needed: int) -> int | None:
         """None (the deployment's default) unless the URL needs longer-lived credentials; then enough

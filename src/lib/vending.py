@@ -1,24 +1,33 @@
 """Vending: the one place that turns (caller, target, permission) into S3 Access Grants credentials.
 
-`vend_credentials` is behind POST /v1/credentials and is what presigning and object listing use too.
-Order: recent denial? → cached credentials covering the target? → identity session → GetDataAccess.
-Every decision writes exactly one audit record.
+Two uses, two cache rules:
+- `vend` hands credentials to the caller (POST /v1/credentials): never wider than asked, so a cached
+  entry answers only the very request it would have answered upstream (`CredentialCache.find_exact`);
+- `signing_credentials` gives the service credentials to sign with itself (presigned URLs, listings):
+  the URL or the call fixes the method, the key and the expiry, so any cached entry covering the target
+  with enough permission and life serves (`CredentialCache.find_covering`).
+
+Order: recent denial? → cached credentials? → (batches) the caller's grant list as a pre-filter →
+identity session → GetDataAccess. Every decision writes exactly one audit record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
 from lib.audit import audit, count
 from lib.auth import Caller
 from lib.aws import AwsCredentials, AwsGateway, StaleSession, credentials_from
-from lib.cache import CachedGrant, CredentialCache, DenialCache
+from lib.cache import CachedGrant, CredentialCache, DenialCache, TtlCache
 from lib.config import IDENTITY_CENTER, ServiceConfig, load_config
-from lib.errors import AccessDenied, InvalidRequest, ServiceError, UpstreamError, from_aws_error
+from lib.errors import AccessDenied, InvalidRequest, ServiceError, UpstreamError
+from lib.grants import GrantList, explain_denial
 from lib.identity import IdentityExchange, IdentitySession
 from lib.targets import GrantTarget
 
@@ -27,7 +36,16 @@ PRIVILEGES = ("Default", "Minimal")
 TARGET_TYPES = ("Object",)
 MAX_GRANTS_PAGE = 100
 MAX_NEXT_TOKEN_CHARS = 2048
+# The caller's whole grant list (pre-filter and denial explanations): pages of ListCallerAccessGrants.
+GRANT_LIST_PAGE = 1000
+MAX_GRANT_LIST_PAGES = 5
+GRANT_LIST_TTL_SECONDS = 60
+MAX_GRANT_LISTS = 1000
+DENIAL_TTL_SECONDS = 30
 _NEXT_TOKEN = re.compile(r"^[\x21-\x7e]{1,2048}$")
+T = TypeVar("T")
+# The caller's grant list for the pre-filter (None: too long to hold, so nothing is pre-filtered).
+GrantSource = Callable[[], GrantList | None]
 
 
 @dataclass(frozen=True)
@@ -38,18 +56,18 @@ class CredentialRequest:
     duration_seconds: int | None = None  # None = DEFAULT_DURATION_SECONDS
     target_type: str | None = None  # None = "Object" for object targets
     role: str | None = None  # iam-role mode: the group (or role ARN) to act as
-    # Cached credentials expiring sooner than this are not served (presigned URLs must not outlive them).
-    min_remaining_seconds: int = 0
 
 
 @dataclass(frozen=True)
 class VendResult:
     credentials: AwsCredentials
     matched_grant_target: str
-    permission: str  # what the credentials allow (may be wider than asked, e.g. READWRITE for READ)
+    permission: str  # what the credentials allow
     grantee_type: str | None
     grantee_identifier: str | None
     cached: bool
+    directory_user_id: str | None = None
+    source_identity: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,12 +111,41 @@ class VendingService:
         self.gateway = gateway or AwsGateway(config)
         self.identities = identities or IdentityExchange(config, self.gateway)
         caching = config.cache_enabled
-        self._credentials = (credentials or CredentialCache()) if caching else None
-        self._denials = (denials or DenialCache()) if caching else None
+        max_age = config.cache_max_age_seconds
+        self._credentials = (credentials or CredentialCache(max_age_seconds=max_age)) if caching else None
+        self._denials = (
+            (denials or DenialCache(ttl_seconds=min(DENIAL_TTL_SECONDS, max_age))) if caching else None
+        )
+        self._grant_lists: TtlCache[GrantList] | None = TtlCache(MAX_GRANT_LISTS) if caching else None
+        self._grant_list_ttl = min(GRANT_LIST_TTL_SECONDS, max_age)
 
     def vend(self, caller: Caller, request: CredentialRequest) -> VendResult:
+        """Credentials handed to the caller: exactly the permission, privilege and duration asked for."""
+        return self._vend(caller, request, min_remaining_seconds=None, prefilter=None)
+
+    def signing_credentials(
+        self,
+        caller: Caller,
+        request: CredentialRequest,
+        *,
+        min_remaining_seconds: int,
+        prefilter: GrantSource | None = None,
+    ) -> VendResult:
+        """Credentials the service signs with itself: a cached wider entry may serve (the URL or the call
+        fixes method, key and expiry), if it lives `min_remaining_seconds` more. With `prefilter` (batches:
+        the caller's grant list, fetched once per request), a target no grant of the caller covers is
+        refused without a GetDataAccess call."""
+        return self._vend(caller, request, min_remaining_seconds=min_remaining_seconds, prefilter=prefilter)
+
+    def _vend(
+        self,
+        caller: Caller,
+        request: CredentialRequest,
+        *,
+        min_remaining_seconds: int | None,
+        prefilter: GrantSource | None,
+    ) -> VendResult:
         started = time.perf_counter()
-        privilege = request.privilege
         duration = request.duration_seconds or self.config.default_duration_seconds
         target_type = request.target_type or request.target.target_type
         if target_type == "Object" and request.target.is_prefix:
@@ -107,13 +154,17 @@ class VendingService:
             "subject": caller.subject,
             "target": str(request.target),
             "permission": request.permission,
-            "privilege": privilege,
+            "privilege": request.privilege,
+            "purpose": "credentials" if min_remaining_seconds is None else "signing",
         }
         try:
             identity = self.identities.session_key(caller, request.role)
             fields["identity"] = identity
-            result = self._cached(identity, request, request.duration_seconds or 0)
+            fields.update(_principal_fields(self.identities.cached_session(identity)))
+            result = self._cached(identity, request, duration, min_remaining_seconds)
             if result is None:
+                if prefilter is not None:
+                    self._refuse_if_no_grant_covers(prefilter(), identity, request)
                 result = self._fetch(caller, request, identity, duration, target_type)
         except ServiceError as error:
             outcome = "denied" if isinstance(error, AccessDenied) else "error"
@@ -128,6 +179,13 @@ class VendingService:
             )
             raise
         count("Vends")
+        if result.permission != request.permission:
+            fields["requestedPermission"] = request.permission
+        fields.update(
+            permission=result.permission,
+            directoryUserId=result.directory_user_id,
+            sourceIdentity=result.source_identity,
+        )
         audit(
             "vend",
             "granted",
@@ -145,7 +203,9 @@ class VendingService:
         if self._credentials is not None:
             self._credentials.forget(self.identities.session_key(caller, role))
 
-    def _cached(self, identity: str, request: CredentialRequest, min_duration: int) -> VendResult | None:
+    def _cached(
+        self, identity: str, request: CredentialRequest, duration: int, min_remaining_seconds: int | None
+    ) -> VendResult | None:
         if self._denials is not None:
             denied = self._denials.is_denied(identity, request.target, request.permission, request.privilege)
             if denied is not None:
@@ -153,24 +213,24 @@ class VendingService:
                 raise AccessDenied(denied)
         if self._credentials is None:
             return None
-        found = self._credentials.find(
-            identity, request.target, request.permission, request.privilege, min_duration
-        )
-        if found is not None and found.credentials.expiration.timestamp() - time.time() < (
-            request.min_remaining_seconds
-        ):
-            found = None
+        if min_remaining_seconds is None:
+            found = self._credentials.find_exact(
+                identity, request.target, request.permission, request.privilege, duration
+            )
+        else:
+            found = self._credentials.find_covering(
+                identity, request.target, request.permission, min_remaining_seconds
+            )
         count("CacheHits" if found is not None else "CacheMisses")
-        if found is None:
-            return None
-        return VendResult(
-            credentials=found.credentials,
-            matched_grant_target=found.matched_grant_target,
-            permission=found.permission,
-            grantee_type=found.grantee_type,
-            grantee_identifier=found.grantee_identifier,
-            cached=True,
-        )
+        return None if found is None else dataclasses.replace(found, cached=True)
+
+    def _refuse_if_no_grant_covers(
+        self, grants: GrantList | None, identity: str, request: CredentialRequest
+    ) -> None:
+        if grants is not None and not grants.allows(request.target, request.permission):
+            detail = explain_denial(grants, request.target, request.permission)
+            self._remember_denial(identity, request, detail)
+            raise AccessDenied(detail)
 
     def _fetch(
         self,
@@ -188,23 +248,17 @@ class VendingService:
         }
         if target_type:
             kwargs["TargetType"] = target_type
-        session, _ = self.identities.session_for(caller, request.role)
         try:
-            try:
-                response = self.gateway.get_data_access(session.s3control, **kwargs)
-            except StaleSession:
-                # The cached identity session expired upstream (e.g. its identity context): one fresh try.
-                self.identities.forget(session)
-                session, _ = self.identities.session_for(caller, request.role)
-                response = self.gateway.get_data_access(session.s3control, **kwargs)
-        except StaleSession as stale:
-            raise UpstreamError("GetDataAccess refused a fresh session") from stale
-        except AccessDenied as denied:
-            if self._denials is not None:
-                self._denials.remember(
-                    identity, request.target, request.permission, request.privilege, denied.detail
-                )
-            raise
+            session, response = self._as_caller(
+                caller,
+                request.role,
+                "GetDataAccess",
+                lambda session: self.gateway.get_data_access(session.s3control, **kwargs),
+            )
+        except AccessDenied:
+            detail = self._explain(caller, request)
+            self._remember_denial(identity, request, detail)
+            raise AccessDenied(detail) from None
         grantee = response.get("Grantee") or {}
         result = VendResult(
             credentials=credentials_from(response["Credentials"]),
@@ -213,16 +267,86 @@ class VendingService:
             grantee_type=grantee.get("GranteeType"),
             grantee_identifier=grantee.get("GranteeIdentifier"),
             cached=False,
+            directory_user_id=session.directory_user_id,
+            source_identity=session.source_identity,
         )
         if self._credentials is not None:
             # Minimal privilege scopes the credentials to the target itself, not to the matched grant.
             scope = result.matched_grant_target if request.privilege == "Default" else str(request.target)
             self._credentials.store(
                 identity,
-                CachedGrant(scope, request.permission, request.privilege, duration, result),
-                result.credentials.expiration.timestamp(),
+                CachedGrant(
+                    scope,
+                    request.permission,
+                    request.privilege,
+                    duration,
+                    result.credentials.expiration.timestamp(),
+                    result,
+                ),
             )
         return result
+
+    def _remember_denial(self, identity: str, request: CredentialRequest, detail: str) -> None:
+        if self._denials is not None:
+            self._denials.remember(identity, request.target, request.permission, request.privilege, detail)
+
+    def _explain(self, caller: Caller, request: CredentialRequest) -> str:
+        """A denial's detail naming the caller's grants near the target. The grant list is a convenience
+        here: if it cannot be had, the denial stands with a plain explanation."""
+        try:
+            grants = self.caller_grants(caller, request.role)
+        except ServiceError:
+            grants = None
+        return explain_denial(grants, request.target, request.permission)
+
+    def _as_caller(
+        self, caller: Caller, role: str | None, operation: str, send: Callable[[IdentitySession], T]
+    ) -> tuple[IdentitySession, T]:
+        """Run `send` with the caller's identity session; a session AWS finds stale is rebuilt once."""
+        session, _ = self.identities.session_for(caller, role)
+        try:
+            return session, send(session)
+        except StaleSession:
+            # The cached identity session expired upstream (e.g. its identity context): one fresh try.
+            self.identities.forget(session)
+        session, _ = self.identities.session_for(caller, role)
+        try:
+            return session, send(session)
+        except StaleSession as stale:
+            raise UpstreamError(f"{operation} refused a fresh session") from stale
+
+    def caller_grants(self, caller: Caller, role: str | None = None) -> GrantList | None:
+        """Every grant the caller holds (ListCallerAccessGrants, all pages), cached per identity briefly;
+        None when the list is longer than MAX_GRANT_LIST_PAGES pages (then nothing is pre-filtered)."""
+        identity = self.identities.session_key(caller, role)
+        if self._grant_lists is not None:
+            cached = self._grant_lists.get(identity)
+            if cached is not None:
+                return cached
+        entries: list[dict[str, Any]] = []
+        next_token: str | None = None
+        for _ in range(MAX_GRANT_LIST_PAGES):
+            kwargs: dict[str, Any] = {"MaxResults": GRANT_LIST_PAGE}
+            if next_token is not None:
+                kwargs["NextToken"] = next_token
+            _, page = self._as_caller(
+                caller,
+                role,
+                "ListCallerAccessGrants",
+                lambda session, kwargs=kwargs: self.gateway.list_caller_access_grants(  # type: ignore[misc]
+                    session.s3control, **kwargs
+                ),
+            )
+            entries.extend(page.get("CallerAccessGrantsList", []))
+            next_token = page.get("NextToken")
+            if not next_token:
+                break
+        else:
+            return None
+        grants = GrantList.from_entries(entries)
+        if self._grant_lists is not None:
+            self._grant_lists.put(identity, grants, time.time() + self._grant_list_ttl)
+        return grants
 
     def list_grants(
         self,
@@ -245,15 +369,12 @@ class VendingService:
         identity = None
         try:
             identity = self.identities.session_key(caller, role)
-            session, _ = self.identities.session_for(caller, role)
-            try:
-                response = self.gateway.list_caller_access_grants(session.s3control, **kwargs)
-            except StaleSession:
-                self.identities.forget(session)
-                session, _ = self.identities.session_for(caller, role)
-                response = self.gateway.list_caller_access_grants(session.s3control, **kwargs)
-        except StaleSession as stale:
-            raise from_aws_error(stale.__cause__ or stale, "ListCallerAccessGrants") from stale
+            _, response = self._as_caller(
+                caller,
+                role,
+                "ListCallerAccessGrants",
+                lambda session: self.gateway.list_caller_access_grants(session.s3control, **kwargs),
+            )
         except ServiceError as error:
             audit(
                 "list-grants",
@@ -306,6 +427,7 @@ class VendingService:
             identity=session.identity_key,
             cached=cached,
             latencyMs=_elapsed_ms(started),
+            **_principal_fields(session),
         )
         answer: dict[str, Any] = {
             "subject": caller.subject,
@@ -322,9 +444,12 @@ class VendingService:
             answer["sourceIdentity"] = session.source_identity
         return answer
 
-    def session(self, caller: Caller, role: str | None = None) -> IdentitySession:
-        """The caller's identity session (used by callers that need it directly)."""
-        return self.identities.session_for(caller, role)[0]
+
+def _principal_fields(session: IdentitySession | None) -> dict[str, Any]:
+    """Who AWS knows the caller as, for audit records: the directory user or the source identity."""
+    if session is None:
+        return {}
+    return {"directoryUserId": session.directory_user_id, "sourceIdentity": session.source_identity}
 
 
 def _elapsed_ms(started: float) -> int:

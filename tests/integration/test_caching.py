@@ -75,13 +75,17 @@ def test_cached_credentials_are_never_served_to_another_user(fresh_identity_cent
     problem_of(denied, 403)
 
 
-def test_a_cached_readwrite_grant_serves_read_and_write(fresh_identity_center: LocalStack) -> None:
+def test_a_cached_readwrite_entry_never_answers_read_or_write(fresh_identity_center: LocalStack) -> None:
+    # Handed-out credentials match the request exactly (issue 10): each permission is its own vend.
     token = fresh_identity_center.token(BOB)
     first = vend(token, USERS_PREFIX, "READWRITE")
+    keys = {first["credentials"]["accessKeyId"]}
     for permission in ("READ", "WRITE"):
-        again = vend(token, "s3://shopfast-data/users/new-file.csv", permission)
-        assert again["credentials"]["accessKeyId"] == first["credentials"]["accessKeyId"]
-    assert control_plane_calls(fresh_identity_center)["GetDataAccess"] == 1
+        keys.add(
+            vend(token, "s3://shopfast-data/users/new-file.csv", permission)["credentials"]["accessKeyId"]
+        )
+    assert len(keys) == 3
+    assert control_plane_calls(fresh_identity_center)["GetDataAccess"] == 3
 
 
 def test_a_narrower_grant_does_not_serve_a_wider_permission(fresh_identity_center: LocalStack) -> None:

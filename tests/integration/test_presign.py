@@ -255,10 +255,12 @@ def test_a_batch_vends_once_per_distinct_grant_not_per_item(local_stack: LocalSt
     assert len(signed) == 85
     # users/* READ and feedback/* WRITE: one set of credentials each, shared by 60 and 25 URLs.
     assert len({access_key_of(result["url"]) for result in signed}) == 2
-    # 2 grants + 10 denied items (nothing caches denials here), each after its own identity exchange
-    # (the uncached reference flow caches no identity session either).
-    assert calls.get("GetDataAccess") == 12
-    assert calls.get("CreateTokenWithIAM") == calls.get("AssumeRole") == 12
+    # 2 grants; the 10 denied items are refused from the caller's grant list, read once for the request
+    # (issue 10: no GetDataAccess for what no grant covers). Each call makes its own identity exchange
+    # (the uncached reference flow caches no identity session).
+    assert calls.get("GetDataAccess") == 2
+    assert calls.get("ListCallerAccessGrants") == 1
+    assert calls.get("CreateTokenWithIAM") == calls.get("AssumeRole") == 3
 
 
 def audit_records(caplog: pytest.LogCaptureFixture) -> list[dict]:

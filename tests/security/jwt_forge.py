@@ -145,6 +145,7 @@ class TokenForge:
             "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{email}")),
             "aud": self.audience,
             "email": email,
+            "email_verified": True,
             "groups": ["CustomerSupport"],
             "iat": now,
             "nbf": now,

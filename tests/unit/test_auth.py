@@ -129,6 +129,7 @@ def mint(
         "aud": AUDIENCE,
         "sub": "user-1",
         "email": "bob@shopfast.example",
+        "email_verified": True,
         "groups": ["Sales"],
         "iat": now,
         "exp": now + 3600,
@@ -147,8 +148,66 @@ def test_a_valid_token_yields_the_caller(
     assert caller.subject == "user-1"
     assert caller.email == "bob@shopfast.example"
     assert caller.groups == ("Sales",)
-    assert caller.identity_key == f"{server.issuer}|user-1"
+    assert caller.identity_key == f"{server.issuer}|user-1|bob@shopfast.example"
     assert token not in repr(caller)
+
+
+@pytest.mark.parametrize("email_verified", [False, "true", "True", 1, None, "yes"])
+def test_an_email_not_verified_as_the_json_boolean_true_is_refused(
+    verifier: JwtVerifier, keys: tuple[Key, Key], server: JwksServer, email_verified: Any
+) -> None:
+    token = mint(keys[0], server.issuer, email_verified=email_verified)
+    with pytest.raises(Unauthorized, match="email_verified") as raised:
+        verifier.verify(token)
+    assert 'error_description="email_verified must be true"' in raised.value.headers["WWW-Authenticate"]
+
+
+def test_a_token_without_the_user_claim_is_refused(
+    verifier: JwtVerifier, keys: tuple[Key, Key], server: JwksServer
+) -> None:
+    with pytest.raises(Unauthorized, match="no usable email claim"):
+        verifier.verify(mint(keys[0], server.issuer, drop=("email",)))
+
+
+def _verifier_with(server: JwksServer, clock: Clock, **env: str) -> JwtVerifier:
+    config = ServiceConfig.from_env(
+        {
+            "JWT_ISSUER": server.issuer,
+            "JWT_AUDIENCE": AUDIENCE,
+            "IDENTITY_MODE": "iam-role",
+            "ROLE_MAPPING": '{"Sales": "arn:aws:iam::123456789012:role/ShopFast-Sales"}',
+            "ACCESS_GRANTS_ACCOUNT_ID": "123456789012",
+            **env,
+        }
+    )
+    return JwtVerifier(config, JwksCache(config.jwt_issuer, clock=clock))
+
+
+def test_the_email_verified_requirement_can_be_switched_off_for_idps_that_never_send_it(
+    keys: tuple[Key, Key], server: JwksServer, clock: Clock
+) -> None:
+    verifier = _verifier_with(server, clock, REQUIRE_EMAIL_VERIFIED="false")
+    caller = verifier.verify(mint(keys[0], server.issuer, drop=("email_verified",)))
+    assert caller.user == "bob@shopfast.example"
+
+
+def test_an_immutable_user_claim_needs_no_email_verification_and_keys_the_identity(
+    keys: tuple[Key, Key], server: JwksServer, clock: Clock
+) -> None:
+    verifier = _verifier_with(server, clock, USER_CLAIM="sub")
+    caller = verifier.verify(mint(keys[0], server.issuer, email_verified=False))
+    assert caller.user == "user-1"
+    assert caller.identity_key == f"{server.issuer}|user-1|user-1"
+
+
+def test_the_identity_key_compares_emails_case_insensitively_like_identity_center(
+    verifier: JwtVerifier, keys: tuple[Key, Key], server: JwksServer
+) -> None:
+    upper = verifier.verify(mint(keys[0], server.issuer, email="Bob@ShopFast.example"))
+    lower = verifier.verify(mint(keys[0], server.issuer, email="bob@shopfast.example", jti="x"))
+    other = verifier.verify(mint(keys[0], server.issuer, email="carol@shopfast.example"))
+    assert upper.identity_key == lower.identity_key
+    assert other.identity_key != lower.identity_key
 
 
 @pytest.mark.parametrize(

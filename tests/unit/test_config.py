@@ -35,6 +35,25 @@ def test_defaults() -> None:
     assert (config.default_duration_seconds, config.max_duration_seconds) == (3600, 43200)
     assert config.max_presign_expires_seconds == 3600
     assert config.cache_enabled is True
+    assert config.cache_max_age_seconds == 900
+    assert (config.user_claim, config.require_email_verified) == ("email", True)
+    assert config.instance_scope == "SELF"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CACHE_MAX_AGE_SECONDS", "0"),
+        ("CACHE_MAX_AGE_SECONDS", "43201"),
+        ("REQUIRE_EMAIL_VERIFIED", "maybe"),
+        ("INSTANCE_SCOPE", "OTHERS"),
+        ("USER_CLAIM", "email claim"),
+    ],
+)
+def test_least_privilege_settings_are_validated(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        ServiceConfig.from_env({**BASE, variable: value})
+    assert raised.value.variable == variable
 
 
 def test_iam_role_mode_reads_the_mapping() -> None:
