@@ -169,6 +169,10 @@ class LocalStack:
     def reset_clock(self) -> None:
         self._control("POST", "/_local/clock", {"reset": True})
 
+    def cloudtrail_events(self) -> list[dict[str, Any]]:
+        """The emulator's CloudTrail stand-in: one event per GetDataAccess call, oldest first."""
+        return self._control("GET", "/_local/cloudtrail")["events"]
+
     def expire_identity_contexts(self) -> None:
         self._control("POST", "/_local/identity-contexts/expire")
 

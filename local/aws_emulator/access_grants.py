@@ -698,12 +698,14 @@ class AccessGrants:
         if target_type not in (None, "Object") or (target_type == "Object" and target.endswith("*")):
             raise AccessGrantsError(400, "ValidationException", "TargetType Object needs an object target")
         session = self._caller_session(request)
+        event = self._record_data_access(session, params)
         candidates = [
             grant
             for grant in self._caller_grants(account, session)
             if covers(grant.scope, target) and satisfies(grant.permission, permission)
         ]
         if session is None or not candidates:
+            event["errorCode"] = "AccessDenied"
             raise AccessGrantsError(
                 403,
                 "AccessDenied",
@@ -726,6 +728,7 @@ class AccessGrants:
             session_name=session.session_name,
         )
         self.state.vended[vended.access_key_id] = vended
+        event["responseElements"] = {"matchedGrantTarget": scope, "accessKeyId": vended.access_key_id}
         return {
             "Credentials": {
                 "AccessKeyId": vended.access_key_id,
@@ -737,6 +740,29 @@ class AccessGrants:
             "Grantee": grant.grantee,
             "MatchedInstanceArn": instance.arn,
         }
+
+    def _record_data_access(self, session: RoleSession | None, params: dict[str, Any]) -> dict[str, Any]:
+        """A CloudTrail-shaped event for the call: `AuditContext` is how a caller joins it to its own log."""
+        event: dict[str, Any] = {
+            "eventName": "GetDataAccess",
+            "eventTime": self.state.now().isoformat(),
+            "requestParameters": {
+                "target": params.get("Target"),
+                "permission": params.get("Permission"),
+                "privilege": params.get("Privilege") or "Default",
+                "durationSeconds": params.get("DurationSeconds", DEFAULT_DURATION),
+                "auditContext": params.get("AuditContext"),
+                "instanceScope": params.get("InstanceScope"),
+            },
+            "userIdentity": {
+                "arn": session.assumed_role_arn if session else None,
+                "onBehalfOf": {"userId": session.directory_user_id}
+                if session and session.directory_user_id
+                else None,
+            },
+        }
+        self.state.cloudtrail.append(event)
+        return event
 
 
 def _as_prefix_scope(location_scope: str) -> str:

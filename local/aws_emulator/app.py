@@ -312,6 +312,9 @@ class EmulatorApp:
                         self.state.clock_offset += timedelta(seconds=float(payload["advanceSeconds"]))
                     offset = self.state.clock_offset.total_seconds()
                 return _json({"offsetSeconds": offset, "now": self.state.now().isoformat()})
+            if path == "/_local/cloudtrail" and method == "GET":
+                with self.state.lock:
+                    return _json({"events": list(self.state.cloudtrail)})
             if path == "/_local/identity-contexts/expire" and method == "POST":
                 with self.state.lock:
                     for context in self.state.identity_contexts.values():

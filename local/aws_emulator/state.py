@@ -8,10 +8,12 @@ All times come from `now()`, which honours the test clock offset (`POST /_local/
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 IDENTITY_CENTER_CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
+CLOUDTRAIL_EVENTS_KEPT = 1000
 
 
 @dataclass
@@ -122,6 +124,8 @@ class EmulatorState:
     applications: dict[str, Application] = field(default_factory=dict)  # by ARN
     # Access Grants side
     vended: dict[str, VendedCredential] = field(default_factory=dict)  # by access key id
+    # What CloudTrail would record of data access (GetDataAccess), newest last: `GET /_local/cloudtrail`.
+    cloudtrail: deque[dict] = field(default_factory=lambda: deque(maxlen=CLOUDTRAIL_EVENTS_KEPT))
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.clock_offset
