@@ -12,6 +12,11 @@
 #   IDC_AWS_PROFILE      profile of the Identity Center account for configure_application.py
 #                        (default: the current credentials)
 #   JWT_ISSUER, JWT_AUDIENCE   iam-role mode only (no federation root): issuer URL and comma-separated audiences
+#   USER_CLAIM           iam-role mode only: the claim naming the user (identity-center mode reads the
+#                        federation root's jwt_user_claim, so the service and Identity Center agree)
+#   ROLE_CLAIM           iam-role mode: the claim holding the groups ROLE_MAPPING maps (default: groups)
+#   REQUIRE_EMAIL_VERIFIED, CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE   the template parameters of the same
+#                        meaning (default: the template's defaults)
 #   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: none, no CORS)
 #   DRY_RUN=1            print the commands instead of running them
 set -euo pipefail
@@ -80,6 +85,7 @@ if [ "$identity_mode" = "identity-center" ]; then
   jwt_issuer="$(tf_output federation jwt_issuer_url)"
   jwt_audience="$(tf_output federation jwt_audiences)"
   token_issuer_arn="$(tf_output federation trusted_token_issuer_arn)"
+  user_claim="$(tf_output federation jwt_user_claim)"
   [ "$service_application_arn" = "$application_arn" ] \
     || die "service-iam was applied with another application than the federation root's $application_arn"
 
@@ -98,6 +104,7 @@ else
   application_arn=""
   jwt_issuer="${JWT_ISSUER:?iam-role mode: set JWT_ISSUER to the IdP issuer URL}"
   jwt_audience="${JWT_AUDIENCE:?iam-role mode: set JWT_AUDIENCE to the accepted audiences}"
+  user_claim="${USER_CLAIM:-email}"
 fi
 
 overrides=(
@@ -110,8 +117,13 @@ overrides=(
   "$(sam_param AccessGrantsAccountId "$account_id")"
   "$(sam_param AllowedBuckets "$allowed_buckets")"
   "$(sam_param RoleMapping "$role_mapping")"
+  "$(sam_param UserClaim "$user_claim")"
 )
 [ -z "${CORS_ALLOWED_ORIGINS:-}" ] || overrides+=("$(sam_param CorsAllowedOrigins "$CORS_ALLOWED_ORIGINS")")
+[ -z "${ROLE_CLAIM:-}" ] || overrides+=("$(sam_param RoleClaim "$ROLE_CLAIM")")
+[ -z "${REQUIRE_EMAIL_VERIFIED:-}" ] || overrides+=("$(sam_param RequireEmailVerified "$REQUIRE_EMAIL_VERIFIED")")
+[ -z "${CACHE_MAX_AGE_SECONDS:-}" ] || overrides+=("$(sam_param CacheMaxAgeSeconds "$CACHE_MAX_AGE_SECONDS")")
+[ -z "${INSTANCE_SCOPE:-}" ] || overrides+=("$(sam_param InstanceScope "$INSTANCE_SCOPE")")
 
 stack=()
 [ -z "${STACK_NAME:-}" ] || stack=(--stack-name "$STACK_NAME")

@@ -32,3 +32,8 @@ output "directory_group_ids" {
   description = "Identity store group id by directory group name (input of the grants root)."
   value       = { for name, group in data.aws_identitystore_group.department : name => group.group_id }
 }
+
+output "jwt_user_claim" {
+  description = "Claim Identity Center maps to a directory user (SAM parameter UserClaim: the service must agree)."
+  value       = var.jwt_user_claim
+}

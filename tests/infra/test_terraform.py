@@ -505,6 +505,10 @@ def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
     assert sam_parameters["JwtIssuer"] == deployment.stack.issuer_url
     if deployment.mode == "identity-center":
         assert sam_parameters["IdcApplicationArn"] == deployment.outputs["federation"]["application_arn"]
+        # The service maps users by the claim Identity Center matches (issue 10).
+        assert sam_parameters["UserClaim"] == deployment.outputs["federation"]["jwt_user_claim"] == "email"
+    else:
+        assert sam_parameters["UserClaim"] == "email"
 
 
 @pytest.fixture(scope="module")
