@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from bench.cold_start import measure_cold_starts
 from bench.memory import measure_memory
 from bench.report import evaluate_targets, markdown_summary, print_report
-from bench.runner import failures, run_workloads, warm_hits, workloads_section
+from bench.runner import failures, measure_reuse_bound, run_workloads, warm_hits, workloads_section
 from bench.service import service_environment
 from bench.workloads import ROOT, Sizes, all_workloads, demo_users
 from local.stack import LocalStack
@@ -137,7 +137,9 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         with LocalStack(aws_port=0, idp_port=0, state_dir=state_dir, latency_ms=args.latency_ms) as stack:
             tokens = {user: stack.token(user) for user in users}
             progress("workloads, caches on then off:")
-            passes = run_workloads(stack, all_workloads(sizes), tokens, progress)
+            workloads = all_workloads(sizes)
+            passes = run_workloads(stack, workloads, tokens, progress)
+            reuse_bound = measure_reuse_bound(stack, workloads[0], tokens, progress)
             progress("cold starts:")
             cold = measure_cold_starts(
                 service_environment(stack.config(), cache_enabled=True),
@@ -157,6 +159,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
     result: dict[str, Any] = {
         "workloads": workloads_section(passes),
         "warm_hit_handler_ms": warm_hits(passes),
+        "reuse_bound": reuse_bound,
         "cold_init_ms": {module: figures["init_ms"] for module, figures in cold.items()},
         "cold_start": cold,
         "peak_rss_mb": round(memory["peak_rss_mb"], 3),
@@ -170,6 +173,11 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             for module, figures in cold.items()
             for status in figures["first_invoke_statuses"]
             if status >= 500
+        ]
+        + [
+            f"reuse bound: {count} x HTTP {status}"
+            for status, count in reuse_bound["statuses"].items()
+            if int(status) >= 500
         ]
         + [
             f"memory: {count} x HTTP {status}"

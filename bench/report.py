@@ -167,6 +167,18 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
         write,
     )
 
+    bound = result.get("reuse_bound")
+    if bound:
+        hourly = bound["active_user_hour_aws_calls"]
+        write(
+            f"\nReuse bound (CACHE_MAX_AGE_SECONDS): {bound['requests']} requests of one user over "
+            f"{bound['windows']} windows of {bound['probe_max_age_seconds']} s cost "
+            f"{bound['aws_calls']} AWS calls "
+            f"({bound['aws_calls_per_window']} per window); one continuously active user per hour: "
+            + ", ".join(f"{name} {calls}" for name, calls in hourly.items())
+            + "\n"
+        )
+
     cold = result.get("cold_start") or {}
     if cold:
         write("\nCold start (fresh process per run, median):\n")

@@ -44,9 +44,12 @@ FUNCTION_MEMORY_MB = 512
 EXECUTION_ROLE_KEYS = {"AWS_ACCESS_KEY_ID": "AKIABENCHEXECROLE000", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
 
 
-def service_environment(stack_config: Mapping[str, Any], *, cache_enabled: bool) -> dict[str, str]:
+def service_environment(
+    stack_config: Mapping[str, Any], *, cache_enabled: bool, **extra: str
+) -> dict[str, str]:
     """The Lambda environment for identity-center mode, built from the emulator's /_local/config."""
     return {
+        **extra,
         "IDENTITY_MODE": "identity-center",
         "JWT_ISSUER": stack_config["issuer"],
         "JWT_AUDIENCE": stack_config["audience"],

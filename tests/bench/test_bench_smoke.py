@@ -70,6 +70,15 @@ def test_counters_come_from_the_emulator_and_caching_saves_calls(quick_run: tupl
     assert repeat["uncached"]["aws_calls"] == 3 * repeat["uncached"]["requests"]
 
 
+def test_the_reuse_bound_is_measured_with_real_calls(quick_run: tuple[dict, str]) -> None:
+    bound = quick_run[0]["reuse_bound"]
+    # Every window past the first starts with an expired session and credentials: at least one refetch.
+    assert bound["aws_calls"] > 3
+    assert bound["calls_by_operation"]["GetDataAccess"] >= 2
+    hourly = bound["active_user_hour_aws_calls"]
+    assert hourly["max_age_900s"] > hourly["without_bound"] > 0
+
+
 def test_every_request_answered_without_server_errors(quick_run: tuple[dict, str]) -> None:
     result, _ = quick_run
     assert result["failures"] == []
