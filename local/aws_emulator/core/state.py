@@ -1,0 +1,32 @@
+"""The emulator's clock: every expiry the emulator decides (sessions, identity contexts, vended
+credentials, presigned URLs, assertions) is judged against it, so tests can move time forward
+(`POST /_local/clock`) without waiting."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+ACCOUNT_ID = "123456789012"
+HOME_REGION = "us-east-1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self._offset = timedelta()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += timedelta(seconds=seconds)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._offset = timedelta()
+
+    @property
+    def offset_seconds(self) -> float:
+        return self._offset.total_seconds()
