@@ -17,18 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 HOST = "127.0.0.1"
-
-
-def _serve(app: Any, port: int, request_handler: Any = None) -> BaseWSGIServer:
-    server = make_server(HOST, port, app, threaded=True, request_handler=request_handler)
-    threading.Thread(target=server.serve_forever, name=f"serve-{server.server_port}", daemon=True).start()
-    return server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,11 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if str(ROOT / "src") not in sys.path:  # the service's package root (lib.*), as SAM's CodeUri has it
         sys.path.insert(0, str(ROOT / "src"))
 
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-
     from local.aws_emulator.app import EmulatorApp
     from local.aws_emulator.seed import seed, seed_directory
-    from local.aws_emulator.state import EmulatorState
+    from local.aws_emulator.server import AwsEndpoint
     from local.oidc_issuer import make_app as make_issuer
 
     try:
@@ -71,9 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     demo_users = json.loads((ROOT / "local" / "demo-users.json").read_text())
     plan = json.loads((ROOT / "terraform" / "access-plan.json").read_text())
 
-    state = EmulatorState(account_id=ACCOUNT_ID, region=REGION)
-    app = EmulatorApp(state, faults=faults)
-    aws_server = _serve(app, args.aws_port, MotoRequestHandler)
+    app = EmulatorApp(account_id=ACCOUNT_ID, region=REGION, faults=faults)
+    aws_server = AwsEndpoint(HOST, args.aws_port, app)
     endpoint = f"http://{HOST}:{aws_server.server_port}"
     # The issuer's URL (its port) must be known before its app exists: bind first, then attach the app.
     idp_server = make_server(HOST, args.idp_port, lambda environ, start_response: [], threaded=True)
@@ -88,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         "issuer": issuer_url,
     }
     if args.seed_directory_only:
-        config |= seed_directory(state, plan=plan, demo_users=demo_users)
+        config |= seed_directory(app, endpoint=endpoint, plan=plan, demo_users=demo_users)
     elif not args.no_seed:
-        config = seed(state, endpoint=endpoint, issuer_url=issuer_url, plan=plan, demo_users=demo_users)
+        config = seed(app, endpoint=endpoint, issuer_url=issuer_url, plan=plan, demo_users=demo_users)
     app.local_config = config
     app.reset_stats()
     app.latency_ms = latency_ms  # seeding is not slowed down; clients are

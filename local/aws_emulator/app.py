@@ -1,42 +1,55 @@
-"""The emulator's WSGI application: moto's server app wrapped by our middleware.
+"""The emulator's WSGI application: moto's server app behind our middleware.
 
-Every request is named (the AWS operation it is), counted, exposed to fault injection, then offered
-in turn to the modules that emulate what moto lacks (Identity Center, STS contexts, Access Grants,
-S3 enforcement of vended credentials); whatever none of them claims goes to moto unchanged.
-The `/_local/*` control API (config, stats, faults, clock) is answered here.
+Every request is named (the AWS operation it is), counted and exposed to fault injection, then offered to
+the emulated services that moto lacks, each a `Plugin` (STS, sso-oidc, sso-admin, identitystore answers,
+S3 Access Grants; S3 itself is always ours first: it authorizes, then moto stores). Whatever no plugin
+answers goes to moto unchanged. The `/_local/*` control API (config, stats, faults, clock, CloudTrail,
+Lambda execution role credentials) is answered here.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
-from werkzeug.wrappers import Request, Response
+from moto.core.request import Request
+from werkzeug.wrappers import Response
 
-from local.aws_emulator import access_grants, s3_enforcement
-from local.aws_emulator.state import EmulatorState
+from local.aws_emulator import control
+from local.aws_emulator.core import wire
+from local.aws_emulator.core.exceptions import EmulatorError
+from local.aws_emulator.core.plugin import Plugin
+from local.aws_emulator.core.state import ACCOUNT_ID, HOME_REGION, Clock
+from local.aws_emulator.s3.responses import S3Responses
+from local.aws_emulator.s3control.data_access import DataAccess
+from local.aws_emulator.s3control.models import AccessGrantsBackend
+from local.aws_emulator.s3control.responses import AccessGrantsResponses
+from local.aws_emulator.sso_admin.models import IdentityCenterBackend
+from local.aws_emulator.sso_admin.responses import IdentityStoreAnswers, SsoAdminResponses
+from local.aws_emulator.sso_oidc.models import TokenExchange
+from local.aws_emulator.sso_oidc.responses import SsoOidcResponses
+from local.aws_emulator.sts.models import StsBackend
+from local.aws_emulator.sts.responses import StsResponses
 
 logger = logging.getLogger("local.aws_emulator")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-# Wire protocols, which decide the shape of an error document. Every protocol but S3's own is
-# "control plane": injected latency (LOCAL_AWS_LATENCY_MS) applies to it.
-S3 = "s3"  # rest-xml, <Error> at the root
-S3_CONTROL = "s3control"  # rest-xml, <ErrorResponse><Error>
-QUERY = "query"  # sts, iam, ...: <ErrorResponse><Error><Type>
-JSON = "json"  # X-Amz-Target services: {"__type": ...}
-REST_JSON = "rest-json"  # sso-oidc: x-amzn-ErrorType
+# The model each wire shape's errors are written with (json 1.1 services all write them alike).
+JSON_SERVICES = {"SWBExternalService": "sso-admin", "AWSIdentityStore": "identitystore"}
+SSO_OIDC_PATHS = {"/client/register": "RegisterClient", "/device_authorization": "StartDeviceAuthorization"}
+THROTTLING = {  # codes boto3's standard retry mode treats as throttling, with the status each service uses
+    "s3": ("SlowDown", 503),
+    "s3control": ("TooManyRequestsException", 429),
+    "sso-oidc": ("TooManyRequestsException", 429),
+    "sts": ("Throttling", 400),
+}
+SERVER_ERRORS = {"s3": "InternalError", "s3control": "InternalError", "sso-oidc": "InternalServerException"}
 
 
 @dataclass
@@ -44,180 +57,120 @@ class Fault:
     throttle: int = 0  # the next N calls are throttled
     server_error: int = 0  # then the next N calls fail with a 5xx
     latency_ms: int = 0  # added to every call of the operation
+    error: int = 0  # then the next N calls answer `error_code` (any error the service could answer)
+    error_code: str = ""
+    error_status: int = 400
+
+    def as_json(self, operation: str) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "operation": operation,
+            "throttle": self.throttle,
+            "serverError": self.server_error,
+            "latencyMs": self.latency_ms,
+        }
+        if self.error_code:
+            answer["error"] = {"code": self.error_code, "status": self.error_status, "count": self.error}
+        return answer
 
 
 @dataclass(frozen=True)
 class Operation:
-    protocol: str
+    service: str  # the botocore model whose wire shape the request has
     name: str
 
     @property
     def is_control_plane(self) -> bool:
-        return self.protocol != S3
+        return self.service != "s3"
 
 
 def make_moto_app() -> WsgiApp:
     from moto.iam import policy_validation
+    from moto.iam.access_control import PermissionResult
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.s3.models import FakeBucket
 
     # IAM accepts regional S3 resources such as the Access Grants instance
     # (arn:aws:s3:<region>:<account>:access-grants/default); moto 5.2's validator knows only access points.
     regional_s3 = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS["s3"]
     if "access-grants/" not in regional_s3["valid_starting_values"]:
         regional_s3["valid_starting_values"].append("access-grants/")
-    _evaluate_bucket_policies_as_over_tls()
+    # Bucket policies are evaluated by the emulator's S3 before moto sees the request, with the one policy
+    # evaluator; moto's own partial evaluation would judge them a second time, differently.
+    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
     return DomainDispatcherApplication(create_backend_app)
-
-
-def _evaluate_bucket_policies_as_over_tls() -> None:
-    """Let the usual TLS-only bucket policy (Deny if `aws:SecureTransport` is "false") hold locally.
-
-    moto checks object requests against the bucket policy, but knows only StringEquals conditions and
-    answers DENIED for any statement whose condition fails, so that conditional Deny refuses everything.
-    The emulator stands in for S3's HTTPS endpoint on loopback: policies see `aws:SecureTransport` =
-    "true", `Bool` is evaluated, and a statement whose condition does not hold does not apply.
-    """
-    from moto.iam import policy_conditions
-    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
-    from moto.s3.models import FakeBucket
-
-    policy_conditions.CONDITION_OPERATIONS.setdefault(
-        "Bool", lambda expected, actual: str(actual).lower() in [str(v).lower() for v in _as_list(expected)]
-    )
-    context = {"aws:SecureTransport": "true"}
-
-    def get_permission(bucket: Any, action: str, resource: str) -> PermissionResult:
-        if bucket.policy is None:
-            return PermissionResult.NEUTRAL
-        result = PermissionResult.NEUTRAL
-        for raw in _as_list(json.loads(bucket.policy)["Statement"]):
-            statement = IAMPolicyStatement(raw)
-            # moto has no public way to ask whether a statement applies.
-            if not statement._check_conditions(context):
-                continue
-            permission = statement.is_action_permitted(action, resource, None, context)
-            if permission == PermissionResult.DENIED:
-                return permission
-            if permission == PermissionResult.PERMITTED:
-                result = permission
-        return result
-
-    FakeBucket.get_permission = get_permission
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _body_action(request: Request) -> str | None:
-    if (
-        request.method == "POST"
-        and request.content_type
-        and request.content_type.startswith("application/x-www-form-urlencoded")
-    ):
-        values = parse_qs(request.get_data(cache=True).decode("utf-8", "replace")).get("Action")
-        if values:
-            return values[0]
-    return None
-
-
-SSO_OIDC_PATHS = {"/client/register": "RegisterClient", "/device_authorization": "StartDeviceAuthorization"}
 
 
 def identify(request: Request) -> Operation:
     """Name the AWS operation a request performs, from its wire shape alone."""
     path = request.path
     if path.startswith("/v20180820/"):
-        return Operation(
-            S3_CONTROL, access_grants.operation_name(request.method, path) or "S3Control" + request.method
-        )
+        routed = wire.route("s3control", request)
+        return Operation("s3control", routed[0].name if routed else f"S3Control{request.method.title()}")
     target = request.headers.get("X-Amz-Target")
     if target:
-        return Operation(JSON, target.rpartition(".")[2])
-    action = request.args.get("Action") or _body_action(request)
-    if action:
-        return Operation(QUERY, action)
+        prefix, _, name = target.rpartition(".")
+        return Operation(JSON_SERVICES.get(prefix, "sso-admin"), name)
+    if request.method == "POST" and (request.content_type or "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        action = request.values.get("Action")
+        if action:
+            return Operation("sts", action)
+    if request.args.get("Action"):
+        return Operation("sts", request.args["Action"])
     if path == "/token" and request.method == "POST":
-        return Operation(REST_JSON, "CreateTokenWithIAM" if "aws_iam" in request.args else "CreateToken")
+        return Operation("sso-oidc", "CreateTokenWithIAM" if "aws_iam" in request.args else "CreateToken")
     if path in SSO_OIDC_PATHS and request.method == "POST":
-        return Operation(REST_JSON, SSO_OIDC_PATHS[path])
-    return Operation(S3, s3_enforcement.s3_operation_name(request))
+        return Operation("sso-oidc", SSO_OIDC_PATHS[path])
+    if request.method == "OPTIONS":
+        return Operation("s3", "PreflightRequest")
+    routed = wire.route("s3", request)
+    return Operation("s3", routed[0].name if routed else f"S3{request.method.title()}")
 
 
-# --- error documents in each protocol's shape --------------------------------------------------------
-
-
-def error_response(operation: Operation, status: int, code: str, message: str) -> Response:
-    """An AWS error as the operation's protocol shapes it, so botocore raises ClientError with `code`."""
-    request_id = uuid.uuid4().hex.upper()[:16]
-    if operation.protocol == S3:
-        return s3_enforcement.s3_error(status, code, message)
-    if operation.protocol == S3_CONTROL:
-        return access_grants.error_response(status, code, message)
-    if operation.protocol == QUERY:
-        kind = "Sender" if status < 500 else "Receiver"
-        body = (
-            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-            f"<Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
-            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+def fault_response(operation: Operation, kind: str, fault: Fault | None = None) -> Response:
+    if kind == "error" and fault is not None:
+        error = EmulatorError(fault.error_code, "injected by /_local/faults", status=fault.error_status)
+    elif kind == "throttle":
+        code, status = THROTTLING.get(operation.service, ("ThrottlingException", 400))
+        error = EmulatorError(code, "Rate exceeded", status=status)
+    else:
+        error = EmulatorError(
+            SERVER_ERRORS.get(operation.service, "InternalFailure"), "An internal error occurred.", status=500
         )
-        return Response(body, status=status, content_type="text/xml")
-    body = json.dumps({"__type": code, "message": message})
-    return Response(
-        body,
-        status=status,
-        content_type="application/x-amz-json-1.1",
-        headers={"x-amzn-ErrorType": code, "x-amzn-RequestId": request_id},
-    )
-
-
-def throttling_error(operation: Operation) -> Response:
-    """The code boto3's standard retry mode treats as throttling, in the status the service uses."""
-    if operation.protocol == S3:
-        return error_response(operation, 503, "SlowDown", "Please reduce your request rate.")
-    if operation.protocol in (S3_CONTROL, REST_JSON):
-        return error_response(operation, 429, "TooManyRequestsException", "Rate exceeded")
-    if operation.protocol == QUERY:
-        return error_response(operation, 400, "Throttling", "Rate exceeded")
-    return error_response(operation, 400, "ThrottlingException", "Rate exceeded")
-
-
-def server_error(operation: Operation) -> Response:
-    if operation.protocol in (S3, S3_CONTROL):
-        return error_response(operation, 500, "InternalError", "We encountered an internal error.")
-    if operation.protocol == REST_JSON:
-        return error_response(operation, 500, "InternalServerException", "An internal error occurred.")
-    return error_response(operation, 500, "InternalFailure", "An internal error occurred.")
-
-
-def identity_modules() -> list[Any]:
-    """Identity Center and STS contexts: the identity side of the emulator, consulted before Access Grants."""
-    from local.aws_emulator import identity_center, sts
-
-    return [identity_center, sts]
-
-
-# --- the application -----------------------------------------------------------------------------
+    return wire.error_response(operation.service, operation.name, error)
 
 
 class EmulatorApp:
-    """WSGI application: control API, naming/counting/faults, our modules, then moto."""
+    """WSGI application: control API, naming/counting/faults, the plugins, then moto."""
 
     def __init__(
         self,
-        state: EmulatorState,
         *,
+        account_id: str = ACCOUNT_ID,
+        region: str = HOME_REGION,
         moto_app: WsgiApp | None = None,
         latency_ms: int = 0,
         faults: list[dict[str, Any]] | None = None,
     ) -> None:
-        self.state = state
+        self.account_id, self.region = account_id, region
+        self.clock = Clock()
         self.moto_app = moto_app or make_moto_app()
+        self.identity_center = IdentityCenterBackend(account_id, region, self.clock)
+        self.tokens = TokenExchange(self.identity_center, self.clock)
+        self.sts = StsBackend(account_id, self.clock, self.tokens)
+        self.access_grants = AccessGrantsBackend(self.clock)
+        self.data_access = DataAccess(self.sts, self.identity_center)
+        self.s3 = S3Responses(self.sts, self.forward, region)
+        self.plugins: list[Plugin] = [  # the busiest first; each claims only requests of its own shape
+            AccessGrantsResponses(self.access_grants, self.data_access, self.sts),
+            StsResponses(self.sts),
+            SsoOidcResponses(self.tokens, self.sts),
+            SsoAdminResponses(self.identity_center),
+            IdentityStoreAnswers(self.forward),
+        ]
         self.latency_ms = latency_ms
         self.local_config: dict[str, Any] = {}
-        self.identity_modules = identity_modules()
-        self.grants = access_grants.AccessGrants(state)
-        self.enforcement = s3_enforcement.S3Enforcement(state, self.forward)
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._control_plane_calls = 0
@@ -230,12 +183,18 @@ class EmulatorApp:
         operation = spec.get("operation")
         if not isinstance(operation, str) or not operation:
             raise ValueError("a fault needs an 'operation' name")
+        error = spec.get("error") or {}
         fault = Fault(
             throttle=int(spec.get("throttle", 0)),
             server_error=int(spec.get("serverError", spec.get("server_error", 0))),
             latency_ms=int(spec.get("latencyMs", spec.get("latency_ms", 0))),
+            error=int(error.get("count", 1)) if error else 0,
+            error_code=str(error.get("code", "")),
+            error_status=int(error.get("status", 400)),
         )
-        if min(fault.throttle, fault.server_error, fault.latency_ms) < 0:
+        if error and not fault.error_code:
+            raise ValueError("an error fault needs a 'code'")
+        if min(fault.throttle, fault.server_error, fault.latency_ms, fault.error) < 0:
             raise ValueError("fault counts and latency must not be negative")
         with self._lock:
             self._faults[operation] = fault
@@ -243,6 +202,10 @@ class EmulatorApp:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def faults(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.as_json(name) for name, fault in self._faults.items()]
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -254,7 +217,8 @@ class EmulatorApp:
             self._control_plane_calls = 0
 
     def _record_and_pick_fault(self, operation: Operation) -> tuple[str | None, int]:
-        """Count the call; return the fault to inject now ('throttle' | 'server_error' | None) and latency."""
+        """Count the call; return the fault to inject now ('throttle' | 'server_error' | 'error' | None)
+        and the latency to add."""
         with self._lock:
             self._calls[operation.name] += 1
             if operation.is_control_plane:
@@ -270,92 +234,42 @@ class EmulatorApp:
             if fault.server_error > 0:
                 fault.server_error -= 1
                 return "server_error", latency
+            if fault.error > 0:
+                fault.error -= 1
+                return "error", latency
             return None, latency
 
     # -- moto --
-    def forward(self, request: Request) -> Response:
-        """Pass a request (whose body may already have been read) on to moto."""
-        body = request.get_data(cache=True)
-        environ = dict(request.environ)
+    def forward(self, request: Request, **environ_changes: str) -> Response:
+        """Pass a request (whose body has been read) on to moto, with any WSGI environ entries changed."""
+        body = request.get_data(cache=True, parse_form_data=False)
+        environ = dict(request.environ, **environ_changes)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return Response.from_app(self.moto_app, environ)
 
     # -- control API --
     def _control(self, request: Request) -> Response:
-        path, method = request.path, request.method
-        try:
-            payload = request.get_json(silent=True) or {} if method == "POST" else {}
-            if path == "/_local/config" and method == "GET":
-                return _json(self.local_config)
-            if path == "/_local/health" and method == "GET":
-                return _json({"status": "ok", "ready": bool(self.local_config)})
-            if path == "/_local/stats" and method == "GET":
-                return _json(self.stats())
-            if path == "/_local/stats/reset" and method == "POST":
-                self.reset_stats()
-                return _json(self.stats())
-            if path == "/_local/faults" and method == "POST":
-                for spec in payload if isinstance(payload, list) else [payload]:
-                    self.set_fault(spec)
-                return _json({"faults": self._fault_list()})
-            if path == "/_local/faults" and method == "GET":
-                return _json({"faults": self._fault_list()})
-            if path == "/_local/faults" and method == "DELETE":
-                self.clear_faults()
-                return _json({"faults": []})
-            if path == "/_local/clock" and method == "POST":
-                with self.state.lock:
-                    if payload.get("reset"):
-                        self.state.clock_offset = timedelta()
-                    else:
-                        self.state.clock_offset += timedelta(seconds=float(payload["advanceSeconds"]))
-                    offset = self.state.clock_offset.total_seconds()
-                return _json({"offsetSeconds": offset, "now": self.state.now().isoformat()})
-            if path == "/_local/cloudtrail" and method == "GET":
-                with self.state.lock:
-                    return _json({"events": list(self.state.cloudtrail)})
-            if path == "/_local/identity-contexts/expire" and method == "POST":
-                with self.state.lock:
-                    for context in self.state.identity_contexts.values():
-                        context.expiration = self.state.now() - timedelta(seconds=1)
-                    count = len(self.state.identity_contexts)
-                return _json({"expired": count})
-        except (AttributeError, KeyError, TypeError, ValueError) as error:
-            return _json({"error": f"bad control request: {error}"}, status=400)
-        return _json({"error": f"no control route {method} {path}"}, status=404)
-
-    def _fault_list(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [
-                {
-                    "operation": name,
-                    "throttle": f.throttle,
-                    "serverError": f.server_error,
-                    "latencyMs": f.latency_ms,
-                }
-                for name, f in self._faults.items()
-            ]
+        return control.answer(self, request)
 
     # -- dispatch --
     def handle(self, request: Request) -> Response:
+        request.get_data(cache=True)  # first: nothing may parse a form out of a body moto must still see
         if request.path.startswith("/_local/"):
             return self._control(request)
         operation = identify(request)
         fault, latency_ms = self._record_and_pick_fault(operation)
         if latency_ms:
             time.sleep(latency_ms / 1000)
-        if fault == "throttle":
-            return throttling_error(operation)
-        if fault == "server_error":
-            return server_error(operation)
-        if operation.protocol == S3:
-            return self.enforcement.handle(request)
-        for module in self.identity_modules:
-            response = module.handle(request, self.state, self.forward)
+        if fault is not None:
+            return fault_response(operation, fault, self._faults.get(operation.name))
+        if operation.service == "s3":
+            return self.s3.handle(request)
+        for plugin in self.plugins:
+            response = plugin.handle(request)
             if response is not None:
                 return response
-        return self.grants.handle(request) or self.forward(request)
+        return self.forward(request)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -363,9 +277,5 @@ class EmulatorApp:
             response = self.handle(request)
         except Exception:  # an emulator bug must answer like AWS's 500, not kill the connection
             logger.exception("emulator error on %s %s", request.method, request.path)
-            response = server_error(identify(request))
+            response = fault_response(identify(request), "server_error")
         return response(environ, start_response)
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload), status=status, content_type="application/json")

@@ -1,26 +1,37 @@
 """Seed the running emulator from the access plan (the file Terraform reads too) and the demo users.
 
-Everything AWS-shaped is created through the emulator's own endpoint with boto3 (the same wire path
-as any client), so seeding exercises the API rather than a back door. Only the Identity Center
-directory is filled in directly, by the identity side's `identity_center.seed`.
+Everything is created with boto3 through the emulator's own WSGI application, with the same wire format
+and checks as any client's call: IAM roles, buckets, the directory (identitystore), Access Grants. The
+bytes go to the application in this process rather than over a socket (a tenth of the seeding time; no
+library offers botocore a WSGI transport, moto's stubber answers from moto's backends). Only the vending
+application and its trusted token issuer are made directly, because their ARNs are fixed (the local
+stack's configuration and the tests name them) and sso-admin's CreateApplication chooses ARNs itself.
 """
 
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import boto3
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Response
 
 from lib.loopback import use_loopback_endpoint
-from local.aws_emulator import identity_center
-from local.aws_emulator.state import EmulatorState
+from local.aws_emulator.sso_admin.models import INSTANCE_ID, JWT_BEARER
 
-# Static keys of the seeding administrator (moto accepts any keys; they are not a vended credential).
+if TYPE_CHECKING:
+    from local.aws_emulator.app import EmulatorApp
+
+# Static keys of the seeding administrator (moto's stand-in administrator; not a vended credential).
 ADMIN_KEYS = {"aws_access_key_id": "AKIAEMULATORSEED0001", "aws_secret_access_key": "emulator-seed-secret"}
 AUDIENCE = "shopfast-vending"
-APPLICATION_ARN = "arn:aws:sso::123456789012:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
+APPLICATION_ARN = f"arn:aws:sso::123456789012:application/{INSTANCE_ID}/apl-5a1e5c0ffee0b1d8"
+CUSTOM_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
 LOCATION_ROLE = "shopfast-access-grants-location"
 IDENTITY_BEARER_ROLE = "shopfast-identity-bearer"
 CLIENT_APP_ROLE = "shopfast-vending-client-app"
@@ -28,7 +39,7 @@ CLIENT_APP_ROLE = "shopfast-vending-client-app"
 CORS_RULES = [
     {
         "AllowedOrigins": ["http://127.0.0.1:*", "http://localhost:*"],
-        "AllowedMethods": ["GET", "PUT", "HEAD"],
+        "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
         "AllowedHeaders": ["*"],
         "ExposeHeaders": ["ETag", "x-amz-request-id"],
         "MaxAgeSeconds": 600,
@@ -56,40 +67,165 @@ def _trust(principal: dict[str, Any], actions: list[str]) -> str:
     )
 
 
-def _client(service: str, endpoint: str, region: str) -> Any:
+class _RawBody(io.BytesIO):
+    def stream(self, **_: Any) -> Any:
+        yield self.getvalue()
+
+
+class _InProcessHttp:
+    """botocore's HTTP session, answered by the emulator's WSGI application in this process."""
+
+    def __init__(self, app: EmulatorApp) -> None:
+        self.app = app
+
+    def send(self, request: AWSPreparedRequest) -> AWSResponse:
+        url = urlsplit(request.url)
+        body = request.body or b""
+        if hasattr(body, "read"):
+            body = body.read()
+        headers = [(k, v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()]
+        environ = EnvironBuilder(
+            method=request.method,
+            path=unquote(url.path),
+            query_string=url.query,
+            headers=headers,
+            data=body.encode() if isinstance(body, str) else body,
+            base_url=f"{url.scheme}://{url.netloc}",
+        ).get_environ()
+        environ["RAW_URI"] = url.path + (f"?{url.query}" if url.query else "")
+        answer = Response.from_app(self.app, environ)
+        return AWSResponse(request.url, answer.status_code, dict(answer.headers), _RawBody(answer.get_data()))
+
+    def close(self) -> None:
+        pass
+
+
+def _client(service: str, app: EmulatorApp, endpoint: str) -> Any:
     client = boto3.client(
         service,
         endpoint_url=endpoint,
-        region_name=region,
+        region_name=app.region,
         config=Config(retries={"mode": "standard", "max_attempts": 3}),
         **ADMIN_KEYS,
     )
+    client._endpoint.http_session = _InProcessHttp(app)
     return use_loopback_endpoint(client)
 
 
-def seed_directory(
-    state: EmulatorState, *, plan: dict[str, Any], demo_users: dict[str, Any]
-) -> dict[str, Any]:
-    """Only the Identity Center instance and its directory (as an IdP's SCIM sync leaves it), no AWS
-    resources: what the Terraform tests start from. Returns the keys it adds to `/_local/config`."""
-    from local.aws_emulator import identity_center
+def _department_groups(plan: dict[str, Any], demo_users: dict[str, Any]) -> list[str]:
+    names = [spec["directory_group"] for spec in plan.get("departments", {}).values()]
+    names += [group for user in demo_users.get("users", []) for group in user.get("groups", [])]
+    return list(dict.fromkeys(names))
 
-    identity_center.seed_directory(state, demo_users, plan)
+
+def seed_directory(
+    app: EmulatorApp, *, endpoint: str, plan: dict[str, Any], demo_users: dict[str, Any]
+) -> dict[str, Any]:
+    """The Identity Center instance and its directory (as an IdP's SCIM sync leaves it), through the
+    identitystore API; no AWS resources: what the Terraform tests start from."""
+    center = app.identity_center
+    center.claim_moto_instance()
+    store = center.identity_store_id
+    identitystore = _client("identitystore", app, endpoint)
+    group_ids = {
+        name: identitystore.create_group(
+            IdentityStoreId=store, DisplayName=name, Description=f"ShopFast {name}"
+        )["GroupId"]
+        for name in _department_groups(plan, demo_users)
+    }
+    for user in demo_users.get("users", []):
+        display = user.get("name", user["email"].split("@")[0])
+        user_id = identitystore.create_user(
+            IdentityStoreId=store,
+            UserName=user["email"],
+            DisplayName=display,
+            Name={"GivenName": display, "FamilyName": "ShopFast"},
+            Emails=[{"Value": user["email"], "Type": "work", "Primary": True}],
+        )["UserId"]
+        for group in user.get("groups", []):
+            identitystore.create_group_membership(
+                IdentityStoreId=store, GroupId=group_ids[group], MemberId={"UserId": user_id}
+            )
     return {
-        "identityCenterInstanceArn": state.instance_arn,
-        "identityStoreId": state.identity_store_id,
+        "identityCenterInstanceArn": center.instance_arn,
+        "identityStoreId": store,
         "audience": AUDIENCE,
+        "directoryGroupIds": group_ids,
     }
 
 
+def seed_application(app: EmulatorApp, issuer_url: str) -> None:
+    """The vending application trusting the local issuer (claim `email` -> `emails.value`): its jwt-bearer
+    grant, an actor policy trusting only the client-application role, the Access Grants scope, and
+    assignment not required (GetDataAccess decides, so a user without a department is refused there)."""
+    center, account = app.identity_center, app.account_id
+    issuer_arn = (
+        f"arn:aws:sso::{account}:trustedTokenIssuer/{INSTANCE_ID}/tti-5a1e5c0f-fee0-4b1d-8000-000000000001"
+    )
+    center.create_trusted_token_issuer(
+        {
+            "InstanceArn": center.instance_arn,
+            "Name": "shopfast-local-oidc",
+            "TrustedTokenIssuerType": "OIDC_JWT",
+            "TrustedTokenIssuerConfiguration": {
+                "OidcJwtConfiguration": {
+                    "IssuerUrl": issuer_url,
+                    "ClaimAttributePath": "email",
+                    "IdentityStoreAttributePath": "emails.value",
+                    "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
+                }
+            },
+        },
+        arn=issuer_arn,
+    )
+    center.create_application(
+        {
+            "InstanceArn": center.instance_arn,
+            "ApplicationProviderArn": CUSTOM_APPLICATION_PROVIDER,
+            "Name": "shopfast-vending",
+            "Description": "S3 Access Grants credential vending (local)",
+        },
+        arn=APPLICATION_ARN,
+    )
+    application = center.application(APPLICATION_ARN)
+    center.put_grant(
+        application,
+        JWT_BEARER,
+        {
+            "JwtBearer": {
+                "AuthorizedTokenIssuers": [
+                    {"TrustedTokenIssuerArn": issuer_arn, "AuthorizedAudiences": [AUDIENCE]}
+                ]
+            }
+        },
+    )
+    client_role = f"arn:aws:iam::{account}:role/{CLIENT_APP_ROLE}"
+    actor_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": account},
+                "Action": "sso-oauth:CreateTokenWithIAM",
+                "Resource": APPLICATION_ARN,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": client_role}},
+            }
+        ],
+    }
+    center.put_authentication_method(application, "IAM", {"Iam": {"ActorPolicy": actor_policy}})
+    application.access_scopes["s3:access_grants:read_write"] = []
+    application.assignment_required = False
+
+
 def seed(
-    state: EmulatorState, *, endpoint: str, issuer_url: str, plan: dict[str, Any], demo_users: dict[str, Any]
+    app: EmulatorApp, *, endpoint: str, issuer_url: str, plan: dict[str, Any], demo_users: dict[str, Any]
 ) -> dict[str, Any]:
     """Create everything the access plan describes; return the `/_local/config` document."""
-    account, region = state.account_id, state.region
-    identity_center.seed(state, demo_users, plan, issuer_url, AUDIENCE)
+    account, region = app.account_id, app.region
+    directory = seed_directory(app, endpoint=endpoint, plan=plan, demo_users=demo_users)
+    seed_application(app, issuer_url)
 
-    iam = _client("iam", endpoint, region)
+    iam = _client("iam", app, endpoint)
     role_arn = f"arn:aws:iam::{account}:role/{{}}"
     iam.create_role(
         RoleName=LOCATION_ROLE,
@@ -118,7 +254,7 @@ def seed(
         )
         department_roles[department] = role_arn.format(spec["iam_role"])
 
-    s3 = _client("s3", endpoint, region)
+    s3 = _client("s3", app, endpoint)
     for bucket in plan["buckets"]:
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": CORS_RULES})
@@ -132,9 +268,9 @@ def seed(
     for (bucket, key), body in objects.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/plain")
 
-    s3control = _client("s3control", endpoint, region)
+    s3control = _client("s3control", app, endpoint)
     instance = s3control.create_access_grants_instance(
-        AccountId=account, IdentityCenterArn=state.instance_arn
+        AccountId=account, IdentityCenterArn=app.identity_center.instance_arn
     )
     locations = {}
     for bucket in plan["buckets"]:
@@ -143,10 +279,11 @@ def seed(
         )
         locations[bucket] = created["AccessGrantsLocationId"]
     for department, spec in plan["departments"].items():
-        group_id = state.group_id_by_name(spec["directory_group"])
-        grantees = [{"GranteeType": "IAM", "GranteeIdentifier": department_roles[department]}]
-        if group_id is not None:
-            grantees.append({"GranteeType": "DIRECTORY_GROUP", "GranteeIdentifier": group_id})
+        group_id = directory["directoryGroupIds"][spec["directory_group"]]
+        grantees = [
+            {"GranteeType": "IAM", "GranteeIdentifier": department_roles[department]},
+            {"GranteeType": "DIRECTORY_GROUP", "GranteeIdentifier": group_id},
+        ]
         for grant in spec["grants"]:
             for grantee in grantees:
                 s3control.create_access_grant(
@@ -162,8 +299,7 @@ def seed(
         "region": region,
         "endpoint": endpoint,
         "accessGrantsInstanceArn": instance["AccessGrantsInstanceArn"],
-        "identityCenterInstanceArn": state.instance_arn,
-        "identityStoreId": state.identity_store_id,
+        **directory,
         "applicationArn": APPLICATION_ARN,
         "identityBearerRoleArn": role_arn.format(IDENTITY_BEARER_ROLE),
         "clientApplicationRoleArn": role_arn.format(CLIENT_APP_ROLE),
@@ -171,5 +307,4 @@ def seed(
         "departmentRoles": department_roles,
         "buckets": list(plan["buckets"]),
         "issuer": issuer_url,
-        "audience": AUDIENCE,
     }

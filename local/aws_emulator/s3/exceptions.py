@@ -1,0 +1,85 @@
+"""S3's error responses (Amazon S3 API reference, "Error responses": code, HTTP status, message), with
+the extra elements S3 puts in some of them."""
+
+from __future__ import annotations
+
+from local.aws_emulator.core.exceptions import EmulatorError
+
+
+def access_denied(message: str = "Access Denied", **details: str) -> EmulatorError:
+    return EmulatorError("AccessDenied", message, status=403, **details)
+
+
+def signature_mismatch() -> EmulatorError:
+    return EmulatorError(
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+        status=403,
+    )
+
+
+def invalid_token() -> EmulatorError:
+    return EmulatorError("InvalidToken", "The provided token is malformed or otherwise invalid.", status=400)
+
+
+def invalid_access_key() -> EmulatorError:
+    return EmulatorError(
+        "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", status=403
+    )
+
+
+def expired_token() -> EmulatorError:
+    return EmulatorError("ExpiredToken", "The provided token has expired.", status=400)
+
+
+def query_parameters(message: str) -> EmulatorError:
+    return EmulatorError("AuthorizationQueryParametersError", message, status=400)
+
+
+def header_malformed(message: str) -> EmulatorError:
+    return EmulatorError("AuthorizationHeaderMalformed", message, status=400)
+
+
+def content_sha256_mismatch() -> EmulatorError:
+    return EmulatorError(
+        "XAmzContentSHA256Mismatch",
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        status=400,
+    )
+
+
+def invalid_argument(message: str) -> EmulatorError:
+    return EmulatorError("InvalidArgument", message, status=400)
+
+
+def cors_forbidden() -> EmulatorError:
+    return EmulatorError("AccessForbidden", "CORSResponse: This CORS request is not allowed.", status=403)
+
+
+def invalid_policy_document(message: str) -> EmulatorError:
+    return EmulatorError("InvalidPolicyDocument", message, status=400)
+
+
+def entity_too_large(proposed: int, maximum: int) -> EmulatorError:
+    return EmulatorError(
+        "EntityTooLarge",
+        "Your proposed upload exceeds the maximum allowed size",
+        status=400,
+        ProposedSize=str(proposed),
+        MaxSizeAllowed=str(maximum),
+    )
+
+
+def entity_too_small(proposed: int, minimum: int) -> EmulatorError:
+    return EmulatorError(
+        "EntityTooSmall",
+        "Your proposed upload is smaller than the minimum allowed size",
+        status=400,
+        ProposedSize=str(proposed),
+        MinSizeAllowed=str(minimum),
+    )
+
+
+def no_such_bucket(bucket: str) -> EmulatorError:
+    return EmulatorError("NoSuchBucket", "The specified bucket does not exist", status=404, BucketName=bucket)

@@ -1,0 +1,222 @@
+"""S3 requests: authenticated and authorized as S3 does it, then answered by moto.
+
+- Signatures of keys the emulator knows (STS sessions, vended credentials, IAM users' keys) are recomputed
+  with botocore's signers; their session token must match and must not have expired. Presigned URLs also
+  expire, may not exceed a week, and may not carry unsigned `x-amz-*` headers ("There were headers present
+  in the request which were not signed", S3 API reference, "Authenticating Requests: Using Query
+  Parameters").
+- Vended credentials are held to their session policy; every caller to the bucket policy (an explicit Deny
+  wins); anonymous requests need a bucket policy that allows everyone, so no web page can write into a
+  running local stack.
+- Browser-based uploads (POST Object) are held to their signed policy (`post_object`) and then to the
+  same permissions as a PutObject of their key.
+- CORS follows the bucket's rules, for preflights and for every answer, our own refusals included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from moto.core.request import Request
+from werkzeug.wrappers import Response
+
+from local.aws_emulator.core import policy, wire
+from local.aws_emulator.core.exceptions import EmulatorError
+from local.aws_emulator.core.policy import Decision, RequestContext
+from local.aws_emulator.core.signing import Form, Problem, claim_of
+from local.aws_emulator.s3 import exceptions, post_object
+from local.aws_emulator.s3.models import (
+    Need,
+    bucket_policy,
+    bucket_region,
+    cors_rule,
+    required,
+    set_content_type,
+)
+from local.aws_emulator.sts.models import Caller, StsBackend
+
+SERVICE = "s3"
+Forward = Callable[..., Response]
+# The emulator stands in for S3's HTTPS endpoint: bucket policies see requests as sent over TLS.
+TRANSPORT_KEYS = {"aws:SecureTransport": "true"}
+FORM_SENSITIVE = {"PutObject", "UploadPart"}
+
+
+def _is_form(content_type: str | None) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    )
+
+
+class S3Responses:
+    def __init__(self, sts: StsBackend, forward: Forward, default_region: str) -> None:
+        self.sts = sts
+        self.forward = forward
+        self.default_region = default_region
+
+    def handle(self, request: Request) -> Response:
+        routed = wire.route(SERVICE, request)
+        operation, uri_params = routed if routed else (wire.operation_model(SERVICE, "ListBuckets"), {})
+        bucket = uri_params.get("Bucket", "")
+        if request.method == "OPTIONS" and bucket:
+            return self._preflight(request, bucket)
+        try:
+            caller = self.sts.identify(request)
+            self._authenticate(request, caller)
+            if operation.name == "PostObject":
+                response = self._post_object(request, bucket, caller)
+            else:
+                self._authorize(caller, required(operation.name, uri_params, request))
+                response = self._forward(request, operation.name)
+        except EmulatorError as error:
+            response = wire.respond(SERVICE, operation, error)
+            if request.method == "HEAD":
+                response.set_data(b"")
+        if operation.name == "HeadBucket" and response.status_code in (200, 301, 403):
+            response.headers.setdefault("x-amz-bucket-region", bucket_region(bucket, self.default_region))
+        self._apply_cors(request, bucket, response)
+        return response
+
+    # -- authentication --
+    def _authenticate(self, request: Request, caller: Caller) -> None:
+        claim = claim_of(request)
+        if claim is not None and claim.form is Form.HEADER_V4:
+            declared = request.headers.get("x-amz-content-sha256", "")
+            if len(declared) == 64 and hashlib.sha256(request.get_data(cache=True)).hexdigest() != declared:
+                raise exceptions.content_sha256_mismatch()
+        problem = caller.problem
+        if problem is Problem.SIGNATURE:
+            raise exceptions.signature_mismatch()
+        if problem is Problem.TOKEN_MISSING:
+            raise exceptions.invalid_access_key()
+        if problem is Problem.TOKEN:
+            raise exceptions.invalid_token()
+        if problem is Problem.UNSIGNED_HEADERS:
+            unsigned = sorted(
+                name.lower() for name, _ in request.headers.items() if name.lower().startswith("x-amz-")
+            )
+            raise exceptions.access_denied(
+                "There were headers present in the request which were not signed",
+                HeadersNotSigned=", ".join(unsigned),
+            )
+        if problem is Problem.EXPIRES_TOO_LONG:
+            raise exceptions.query_parameters(
+                "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+            )
+        if problem is Problem.MALFORMED and claim is not None and claim.form is Form.POST_POLICY:
+            raise exceptions.invalid_argument(
+                "Invalid or missing x-amz-algorithm, x-amz-date or x-amz-credential"
+            )
+        if problem is Problem.MALFORMED:
+            raise exceptions.query_parameters("Invalid or missing signature parameters")
+        if problem is Problem.URL_EXPIRED:
+            raise exceptions.access_denied("Request has expired", **self._expiry_details(request))
+        if caller.expired:
+            raise exceptions.expired_token()
+
+    def _expiry_details(self, request: Request) -> dict[str, str]:
+        args = request.args
+        if "X-Amz-Date" in args:
+            signed_at = datetime.strptime(args["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            expires = signed_at + timedelta(seconds=int(args["X-Amz-Expires"]))
+            details = {"X-Amz-Expires": args["X-Amz-Expires"]}
+        else:
+            expires = datetime.fromtimestamp(int(args.get("Expires", "0")), UTC)
+            details = {}
+        return details | {"Expires": _iso(expires), "ServerTime": _iso(self.sts.clock.now())}
+
+    # -- authorization --
+    def _authorize(self, caller: Caller, needs: list[Need]) -> None:
+        session_policy = caller.session.policy if caller.session is not None else None
+        for need in needs:
+            context = RequestContext(need.action, need.resource, caller.principal, need.keys | TRANSPORT_KEYS)
+            if session_policy is not None and not policy.allows(session_policy, context):
+                raise exceptions.access_denied()
+            bucket = need.resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+            document = bucket_policy(bucket) if need.resource != "*" else None
+            verdict = policy.evaluate(document, context) if document else Decision.IMPLICIT_DENY
+            if verdict is Decision.DENY or (caller.principal.is_anonymous and verdict is not Decision.ALLOW):
+                raise exceptions.access_denied()
+
+    def _post_object(self, request: Request, bucket: str, caller: Caller) -> Response:
+        """A browser-based upload: its policy (when signed), then the caller's permissions, then moto's
+        store. Anonymous forms carry no policy and rely on the bucket policy alone, as on S3."""
+        upload = post_object.read(request, bucket)
+        if not caller.principal.is_anonymous:
+            post_object.check_policy(upload, self.sts.clock.now())
+        self._authorize(caller, [Need("s3:PutObject", f"arn:aws:s3:::{bucket}/{upload.key}")])
+        return post_object.answer(request, upload, post_object.store(upload))
+
+    def _forward(self, request: Request, operation: str) -> Response:
+        if operation in FORM_SENSITIVE and _is_form(request.content_type):
+            return self._forward_form_typed_body(request, operation)
+        try:
+            response = self.forward(request)
+        except Exception:
+            if not request.args.get("continuation-token"):
+                raise
+            response = None
+        # moto fails on a continuation token it did not issue; S3 answers 400 InvalidArgument.
+        if (
+            operation == "ListObjectsV2"
+            and request.args.get("continuation-token")
+            and (response is None or response.status_code >= 500)
+        ):
+            raise exceptions.invalid_argument("The continuation token provided is incorrect")
+        assert response is not None
+        return response
+
+    def _forward_form_typed_body(self, request: Request, operation: str) -> Response:
+        """moto reads a form-typed body as a form and stores nothing. S3 stores the bytes whatever their
+        type: hand moto the body as octet-stream, then give the object back the Content-Type it was sent."""
+        sent_type = request.content_type
+        response = self.forward(request, CONTENT_TYPE="application/octet-stream")
+        if operation == "PutObject" and response.status_code == 200:
+            params = wire.route(SERVICE, request)[1]  # type: ignore[index]
+            set_content_type(params["Bucket"], params["Key"], sent_type)
+        return response
+
+    # -- CORS --
+    def _preflight(self, request: Request, bucket: str) -> Response:
+        origin = request.headers.get("Origin", "")
+        method = request.headers.get("Access-Control-Request-Method", "")
+        requested = [
+            h.strip()
+            for h in request.headers.get("Access-Control-Request-Headers", "").split(",")
+            if h.strip()
+        ]
+        rule = cors_rule(bucket, origin, method, requested) if origin and method else None
+        if rule is None:
+            return wire.respond(
+                SERVICE, wire.operation_model(SERVICE, "GetObject"), exceptions.cors_forbidden()
+            )
+        response = Response(b"", status=200)
+        self._cors_headers(response, origin, rule)
+        if requested:
+            response.headers["Access-Control-Allow-Headers"] = ", ".join(requested)
+        if rule.max_age_seconds:
+            response.headers["Access-Control-Max-Age"] = str(rule.max_age_seconds)
+        return response
+
+    def _apply_cors(self, request: Request, bucket: str, response: Response) -> None:
+        for name in {k for k, _ in response.headers.items() if k.lower().startswith("access-control-")}:
+            del response.headers[name]
+        origin = request.headers.get("Origin")
+        rule = cors_rule(bucket, origin, request.method, []) if origin and bucket else None
+        if rule is not None:
+            self._cors_headers(response, origin, rule)
+
+    @staticmethod
+    def _cors_headers(response: Response, origin: str, rule: object) -> None:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(rule.allowed_methods)  # type: ignore[attr-defined]
+        if rule.exposed_headers:  # type: ignore[attr-defined]
+            response.headers["Access-Control-Expose-Headers"] = ", ".join(rule.exposed_headers)  # type: ignore[attr-defined]
+        response.headers["Vary"] = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,1 @@
+"""IAM Identity Center OIDC: CreateTokenWithIAM (jwt-bearer), which moto does not have."""

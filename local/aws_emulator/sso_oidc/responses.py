@@ -1,0 +1,44 @@
+"""sso-oidc over rest-json: `POST /token?aws_iam=t` is CreateTokenWithIAM."""
+
+from __future__ import annotations
+
+from moto.core.request import Request
+from werkzeug.wrappers import Response
+
+from local.aws_emulator.core import wire
+from local.aws_emulator.core.exceptions import EmulatorError
+from local.aws_emulator.core.signing import Problem
+from local.aws_emulator.sso_oidc import exceptions
+from local.aws_emulator.sso_oidc.models import TokenExchange
+from local.aws_emulator.sts.models import Caller, StsBackend
+
+SERVICE = "sso-oidc"
+
+
+class SsoOidcResponses:
+    def __init__(self, exchange: TokenExchange, sts: StsBackend) -> None:
+        self.exchange = exchange
+        self.sts = sts
+
+    def handle(self, request: Request) -> Response | None:
+        if request.path != "/token" or request.method != "POST" or "aws_iam" not in request.args:
+            return None
+        operation = wire.operation_model(SERVICE, "CreateTokenWithIAM")
+        try:
+            caller = self.sts.identify(request)
+            self._authenticate(caller)
+            params = wire.parse(SERVICE, operation, request, {})
+            return wire.respond(SERVICE, operation, self.exchange.create_token(params, caller.principal))
+        except EmulatorError as error:
+            return wire.respond(SERVICE, operation, error)
+
+    @staticmethod
+    def _authenticate(caller: Caller) -> None:
+        if caller.principal.is_anonymous:
+            raise exceptions.access_denied("the request is not signed with AWS credentials")
+        if caller.problem in (Problem.TOKEN, Problem.TOKEN_MISSING):
+            raise exceptions.unrecognized_client()
+        if caller.problem is not None:
+            raise exceptions.signature_mismatch()
+        if caller.expired:
+            raise exceptions.expired_token("the security token included in the request is expired")
