@@ -28,9 +28,17 @@ MAX_ATTEMPTS = 3
 # responses (credentials): whatever the log level of the function, they never go below WARNING.
 for _sdk_logger in ("botocore", "boto3", "urllib3", "s3transfer"):
     logging.getLogger(_sdk_logger).setLevel(logging.WARNING)
-# Error codes meaning "the session signing this call is no longer valid" (a fresh session may succeed).
+# Error codes meaning "the session signing this call, or the identity context it is made from, is no
+# longer valid" (a fresh session may succeed). STS answers an expired or foreign context assertion with
+# InvalidContextAssertion (its current model); older answers said ExpiredTokenException.
 STALE_SESSION_CODES = frozenset(
-    {"ExpiredToken", "ExpiredTokenException", "InvalidToken", "InvalidClientTokenId"}
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidToken",
+        "InvalidClientTokenId",
+        "InvalidContextAssertion",
+    }
 )
 
 

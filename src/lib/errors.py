@@ -169,8 +169,14 @@ def from_aws_error(exc: BaseException, operation: str) -> ServiceError:
             return AccessDenied(f"AWS denied {operation} for this caller")
         if code in _THROTTLING_CODES or _http_status(exc) == 429:
             return ServiceUnavailable(f"{operation} is throttled by AWS; retry later")
-        if code in _INVALID_PAGE_TOKEN_CODES or (operation == "ListObjectsV2" and code == "InvalidArgument"):
-            # S3 answers a forged or stale ListObjectsV2 continuation token with 400 InvalidArgument.
+        if (
+            code in _INVALID_PAGE_TOKEN_CODES
+            or (operation == "ListObjectsV2" and code == "InvalidArgument")
+            or (operation == "ListCallerAccessGrants" and code == "InvalidRequest")
+        ):
+            # S3 answers a forged or stale ListObjectsV2 continuation token with 400 InvalidArgument, S3
+            # Access Grants a NextToken it did not issue with 400 InvalidRequest (the service checks every
+            # other parameter of that call itself).
             return InvalidRequest(f"{operation} refused the page token of this request")
         if code in _REJECTED_TOKEN_CODES and operation == "CreateTokenWithIAM":
             return Unauthorized("the identity provider token was not accepted by IAM Identity Center")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.auth import Caller
-from lib.aws import AwsCredentials, AwsGateway, credentials_from
+from lib.aws import AwsCredentials, AwsGateway, StaleSession, credentials_from
 from lib.cache import SessionCache
 from lib.config import IDENTITY_CENTER, ServiceConfig
 from lib.errors import AccessDenied, InvalidRequest, UpstreamError
@@ -117,7 +117,12 @@ class IdentityExchange:
             if cached is not None:
                 return cached, True
         if self._config.identity_mode == IDENTITY_CENTER:
-            session = self._identity_center_session(caller, key)
+            try:
+                session = self._identity_center_session(caller, key)
+            except StaleSession:
+                # The context expired (or STS no longer honours it) between the exchange and AssumeRole:
+                # one fresh exchange; a second refusal stays a retryable 503.
+                session = self._identity_center_session(caller, key)
         else:
             session = self._role_session(caller, key, role)
         session.s3control = self._gateway.s3control_for(session.credentials)
