@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 
 from local.apigw_events import build_http_api_event
+from local.gateway.server import execution_role_credentials
 from local.lambda_context import LambdaContext
 
 # handler module -> function logical id, and route -> handler module, as in template.yaml
@@ -40,8 +41,6 @@ ROUTE_HANDLERS: dict[str, str] = {
 }
 FUNCTION_TIMEOUT_SECONDS = 29.0
 FUNCTION_MEMORY_MB = 512
-# Static keys of the Lambda's execution role; the emulator accepts any static keys.
-EXECUTION_ROLE_KEYS = {"AWS_ACCESS_KEY_ID": "AKIABENCHEXECROLE000", "AWS_SECRET_ACCESS_KEY": "bench-secret"}
 
 
 def service_environment(
@@ -64,7 +63,19 @@ def service_environment(
         "POWERTOOLS_METRICS_NAMESPACE": "ShopFastVending",
         # No X-Ray daemon here; tracing would only add failed UDP sends that Lambda does not pay.
         "POWERTOOLS_TRACE_DISABLED": "true",
-        **EXECUTION_ROLE_KEYS,
+        **_execution_role(stack_config),
+    }
+
+
+def _execution_role(stack_config: Mapping[str, Any]) -> dict[str, str]:
+    """The execution role's session, as Lambda hands it to the function (the role trusts Lambda only)."""
+    credentials = execution_role_credentials(
+        stack_config["endpoint"], stack_config["clientApplicationRoleArn"]
+    )
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
     }
 
 

@@ -150,14 +150,23 @@ class LocalStack:
         self._control("POST", "/_local/stats/reset")
 
     def set_fault(
-        self, operation: str, *, throttle: int = 0, server_error: int = 0, latency_ms: int = 0
+        self,
+        operation: str,
+        *,
+        throttle: int = 0,
+        server_error: int = 0,
+        latency_ms: int = 0,
+        error: dict[str, Any] | None = None,
     ) -> None:
-        fault = {
+        """Fault the next calls of `operation`; `error` ({"code", "status", "count"}) answers an AWS error."""
+        fault: dict[str, Any] = {
             "operation": operation,
             "throttle": throttle,
             "serverError": server_error,
             "latencyMs": latency_ms,
         }
+        if error is not None:
+            fault["error"] = error
         self._control("POST", "/_local/faults", fault)
 
     def clear_faults(self) -> None:
@@ -168,6 +177,10 @@ class LocalStack:
 
     def reset_clock(self) -> None:
         self._control("POST", "/_local/clock", {"reset": True})
+
+    def execution_role_credentials(self, role_arn: str) -> dict[str, str]:
+        """What Lambda gives a function running as `role_arn` (AccessKeyId, SecretAccessKey, SessionToken)."""
+        return self._control("POST", "/_local/execution-role-credentials", {"roleArn": role_arn})
 
     def cloudtrail_events(self) -> list[dict[str, Any]]:
         """The emulator's CloudTrail stand-in: one event per GetDataAccess call, oldest first."""

@@ -69,15 +69,36 @@ def parameter_values(
     return {name: value for name, value in known.items() if name in declared}
 
 
-def local_environment(config: Mapping[str, Any]) -> dict[str, str]:
-    """What Lambda's runtime would provide, pointed at the local stack instead of AWS."""
+def execution_role_credentials(aws_endpoint: str, role_arn: str) -> dict[str, str]:
+    """The credentials Lambda would give a function running as `role_arn`, from the emulator's STS (the
+    role's trust policy must allow lambda.amazonaws.com, as on AWS)."""
+    with requests.Session() as http:
+        http.trust_env = False
+        response = http.post(
+            f"{aws_endpoint.rstrip('/')}/_local/execution-role-credentials",
+            json={"roleArn": role_arn},
+            timeout=10,
+        )
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"the emulator gave no credentials for the execution role {role_arn}: {response.text}"
+        )
+    return response.json()
+
+
+def local_environment(config: Mapping[str, Any], role_arn: str | None = None) -> dict[str, str]:
+    """What Lambda's runtime would provide, pointed at the local stack instead of AWS: the endpoint, the
+    Region and the execution role's session (by default the stack's client-application role)."""
+    credentials = execution_role_credentials(
+        config["endpoint"], role_arn or config["clientApplicationRoleArn"]
+    )
     return {
         "AWS_ENDPOINT_URL": config["endpoint"],
         "AWS_REGION": config["region"],
         "AWS_DEFAULT_REGION": config["region"],
-        # The execution role's credentials; the emulator accepts any static keys (as moto does).
-        "AWS_ACCESS_KEY_ID": "AKIALOCALCLIENTAPP01",
-        "AWS_SECRET_ACCESS_KEY": "local-client-application-role-secret",
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
     }
 
 
