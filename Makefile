@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SAM_VENV := .tools/sam
 CHECKOV_VENV := .tools/checkov
+AWSCLI_VENV := .tools/awscli
 # sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps one here.
 PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; then dirname "$$d"; else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
 
@@ -39,8 +40,14 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 	@touch $@
 
-# SAM CLI and checkov pin conflicting libraries, so each lives in its own virtual environment.
-tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+$(AWSCLI_VENV)/.installed:
+	@test -x $(AWSCLI_VENV)/bin/python || $(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
+	@touch $@
+
+# SAM CLI, checkov and the AWS CLI pin conflicting libraries (the AWS CLI its own botocore), so each lives
+# in its own virtual environment.
+tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
 	@command -v terraform >/dev/null || { echo "terraform is required (1.11+) and is not on PATH" >&2; exit 1; }
 	@[ -n "$(PY313_DIR)" ] || { echo "python3.13 is required for 'sam build' and was not found" >&2; exit 1; }
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \

@@ -25,8 +25,9 @@ def assume(stack: LocalStack, role_arn: str, session_name: str, **kwargs: Any) -
 
 
 def client_app_keys(stack: LocalStack) -> dict[str, str]:
-    """The Lambda's execution role (the Identity Center application's IAM caller)."""
-    return assume(stack, stack.config()["clientApplicationRoleArn"], "vending-lambda")
+    """The Lambda's execution role (the Identity Center application's IAM caller), as Lambda hands it to a
+    function: the role trusts lambda.amazonaws.com only."""
+    return boto_keys(stack.execution_role_credentials(stack.config()["clientApplicationRoleArn"]))
 
 
 def identity_context(stack: LocalStack, user: str, app_keys: dict[str, str] | None = None) -> str:

@@ -79,6 +79,8 @@ def test_instance_location_grant_and_tag_lifecycle(local_stack: LocalStack) -> N
     ]
 
     role = f"arn:aws:iam::{OTHER_ACCOUNT}:role/location-role"
+    # A grant names data that exists: the bucket first (bucket names are global).
+    local_stack.client("s3").create_bucket(Bucket="contract-bucket")
     location = strict(
         "CreateAccessGrantsLocation",
         s3control.create_access_grants_location(

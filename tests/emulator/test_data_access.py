@@ -128,7 +128,8 @@ def test_unknown_identity_context_is_refused(stack: LocalStack) -> None:
             credentials=app_keys,
             ProvidedContexts=[{"ProviderArn": CONTEXT_PROVIDER, "ContextAssertion": "A" * 64}],
         )
-    assert code_of(refused) == "ExpiredTokenException"
+    # The STS model's InvalidContextAssertionException (400): "malformed, expired or not issued".
+    assert code_of(refused) == "InvalidContextAssertion"
 
 
 def test_expired_identity_context_is_refused(stack: LocalStack) -> None:
@@ -143,7 +144,7 @@ def test_expired_identity_context_is_refused(stack: LocalStack) -> None:
             credentials=app_keys,
             ProvidedContexts=[{"ProviderArn": CONTEXT_PROVIDER, "ContextAssertion": context}],
         )
-    assert code_of(refused) == "ExpiredTokenException"
+    assert code_of(refused) == "InvalidContextAssertion"
 
 
 def test_an_expired_caller_session_cannot_get_data_access(stack: LocalStack) -> None:

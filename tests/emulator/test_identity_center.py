@@ -12,7 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from local.aws_emulator.identity_center import actor_policy_allows
+from local.aws_emulator.core import policy
+from local.aws_emulator.core.policy import Principal, RequestContext
 from local.stack import TEST_KEYS, LocalStack
 from tests.emulator.helpers import JWT_BEARER, assume, client_app_keys
 from tests.emulator.identity_flow import capture_raw, exchange, fields_outside_model
@@ -72,10 +73,13 @@ def test_create_token_with_iam_for_every_demo_user(stack: LocalStack, user: str)
     assert exchange(stack, stack.token(user))["awsAdditionalDetails"]["identityContext"] != context
 
 
-def test_static_keys_may_call_create_token_with_iam(stack: LocalStack) -> None:
-    """Documented decision: callers signing with plain static keys are trusted, as moto trusts them."""
-    answer = exchange(stack, stack.token("carol@shopfast.example"), signer=TEST_KEYS)
-    assert answer["awsAdditionalDetails"]["identityContext"]
+def test_static_keys_are_held_to_the_actor_policy_too(stack: LocalStack) -> None:
+    """IAM Identity Center OIDC API reference, CreateTokenWithIAM: the caller must be allowed by the
+    application's IAM authentication method. Static keys are moto's stand-in administrator (user/moto),
+    not the client-application role the actor policy names."""
+    with pytest.raises(ClientError) as refused:
+        exchange(stack, stack.token("carol@shopfast.example"), signer=TEST_KEYS)
+    assert _error(refused) == ("AccessDeniedException", "access_denied")
 
 
 @pytest.mark.parametrize(
@@ -130,16 +134,16 @@ def test_missing_assertion_is_an_invalid_request(stack: LocalStack) -> None:
 
 
 def test_only_the_client_application_role_may_exchange(stack: LocalStack) -> None:
-    other_role = stack.config()["identityBearerRoleArn"]
+    other_role = stack.config()["departmentRoles"]["Sales"]
     intruder = assume(stack, other_role, "not-the-app")
     with pytest.raises(ClientError) as refused:
         exchange(stack, stack.token("alice@shopfast.example"), signer=intruder)
     assert _error(refused) == ("AccessDeniedException", "access_denied")
-    assert "shopfast-identity-bearer" in refused.value.response["error_description"]
+    assert "ShopFast-Sales" in refused.value.response["error_description"]
 
 
 def test_an_expired_client_session_is_refused(stack: LocalStack) -> None:
-    signer = client_app_keys(stack)
+    signer = assume(stack, stack.config()["departmentRoles"]["Sales"], "expiring")
     stack.advance_clock(3601)
     with pytest.raises(ClientError) as refused:
         exchange(stack, stack.token("alice@shopfast.example", ttl=7200), signer=signer)
@@ -422,5 +426,8 @@ def _statement(**overrides: object) -> dict:
     ],
 )
 def test_actor_policy_evaluation(statements: list, principal: str, allowed: bool) -> None:
-    policy = {"Version": "2012-10-17", "Statement": statements}
-    assert actor_policy_allows(policy, principal, "123456789012", APP) is allowed
+    document = {"Version": "2012-10-17", "Statement": statements}
+    session = f"arn:aws:sts::123456789012:assumed-role/{principal.rsplit('/', 1)[-1]}/lambda"
+    caller = Principal(arn=session, account="123456789012", role_arn=principal)
+    context = RequestContext(action="sso-oauth:CreateTokenWithIAM", resource=APP, principal=caller)
+    assert policy.allows(document, context) is allowed

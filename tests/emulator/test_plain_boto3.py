@@ -36,11 +36,8 @@ def keys_of(credentials: dict) -> dict[str, str]:
 
 def test_identity_center_flow_with_plain_boto3(local_stack: LocalStack) -> None:
     config = local_stack.config()
-    app = keys_of(
-        plain("sts", local_stack).assume_role(
-            RoleArn=config["clientApplicationRoleArn"], RoleSessionName="plain-app"
-        )["Credentials"]
-    )
+    # The Lambda's execution role, as Lambda hands it over (the role trusts lambda.amazonaws.com only).
+    app = keys_of(local_stack.execution_role_credentials(config["clientApplicationRoleArn"]))
     token = plain("sso-oidc", local_stack, **app).create_token_with_iam(
         clientId=config["applicationArn"],
         grantType=JWT_BEARER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.aws_emulator.access_grants import covers, satisfies, specificity
+from local.aws_emulator.s3control.data_access import covers, satisfies, specificity
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.stack import LocalStack
-from tests.emulator.helpers import CONTEXT_PROVIDER, boto_keys, client_app_keys, get_data_access
+from tests.emulator.helpers import CONTEXT_PROVIDER, assume, boto_keys, client_app_keys, get_data_access
 from tests.emulator.identity_flow import capture_raw, exchange, fields_outside_model
 
 pytestmark = pytest.mark.integration
@@ -100,8 +100,8 @@ def test_session_ends_no_later_than_its_identity_context(stack: LocalStack) -> N
 @pytest.mark.parametrize(
     ("context", "message"),
     [
-        ("AQoJb3JpZ2luX2VjAAAAnot-issued-by-the-emulator", "not valid"),
-        ("xxxx", "not valid"),
+        ("AQoJb3JpZ2luX2VjAAAAnot-issued-by-the-emulator", "was not issued"),
+        ("xxxx", "was not issued"),
     ],
 )
 def test_contexts_the_emulator_never_issued_are_refused(
@@ -109,7 +109,8 @@ def test_contexts_the_emulator_never_issued_are_refused(
 ) -> None:
     with pytest.raises(ClientError) as refused:
         _assume_bearer(stack, client_app_keys(stack), context)
-    assert refused.value.response["Error"]["Code"] == "ExpiredTokenException"
+    # STS model: InvalidContextAssertionException, 400, for a malformed, expired or foreign assertion.
+    assert refused.value.response["Error"]["Code"] == "InvalidContextAssertion"
     assert message in refused.value.response["Error"]["Message"]
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
@@ -120,7 +121,7 @@ def test_a_tampered_context_is_refused(stack: LocalStack) -> None:
     tampered = context[:-2] + ("AA" if not context.endswith("AA") else "BB")
     with pytest.raises(ClientError) as refused:
         _assume_bearer(stack, signer, tampered)
-    assert refused.value.response["Error"]["Code"] == "ExpiredTokenException"
+    assert refused.value.response["Error"]["Code"] == "InvalidContextAssertion"
 
 
 def test_expired_contexts_are_refused(stack: LocalStack) -> None:
@@ -129,7 +130,7 @@ def test_expired_contexts_are_refused(stack: LocalStack) -> None:
     stack.advance_clock(3601)
     with pytest.raises(ClientError) as by_clock:
         _assume_bearer(stack, client_app_keys(stack), context)
-    assert by_clock.value.response["Error"]["Code"] == "ExpiredTokenException"
+    assert by_clock.value.response["Error"]["Code"] == "InvalidContextAssertion"
     assert "expired" in by_clock.value.response["Error"]["Message"]
     stack.reset_clock()
     signer = client_app_keys(stack)
@@ -137,7 +138,7 @@ def test_expired_contexts_are_refused(stack: LocalStack) -> None:
     stack.expire_identity_contexts()
     with pytest.raises(ClientError) as by_control:
         _assume_bearer(stack, signer, context)
-    assert by_control.value.response["Error"]["Code"] == "ExpiredTokenException"
+    assert by_control.value.response["Error"]["Code"] == "InvalidContextAssertion"
 
 
 def test_unsupported_context_provider_is_refused(stack: LocalStack) -> None:
@@ -152,11 +153,7 @@ def test_unsupported_context_provider_is_refused(stack: LocalStack) -> None:
     ("role", "kwargs", "code"),
     [
         ("arn:aws:iam::123456789012:role/no-such-role", {}, "AccessDenied"),
-        (
-            "arn:aws:iam::123456789012:role/shopfast-identity-bearer",
-            {"DurationSeconds": 43200},
-            "ValidationError",
-        ),
+        ("arn:aws:iam::123456789012:role/ShopFast-Sales", {"DurationSeconds": 43200}, "ValidationError"),
     ],
 )
 def test_assume_role_checks_the_role_and_duration(
@@ -165,6 +162,41 @@ def test_assume_role_checks_the_role_and_duration(
     with pytest.raises(ClientError) as refused:
         stack.client("sts").assume_role(RoleArn=role, RoleSessionName="checked", **kwargs)
     assert refused.value.response["Error"]["Code"] == code
+
+
+@pytest.mark.parametrize(
+    ("who", "extra"),
+    [
+        ("static keys", {}),  # moto's stand-in administrator: not the client-application role
+        ("a department role", {}),
+        ("the client application role without sts:SetContext", {"SourceIdentity": "someone"}),
+    ],
+)
+def test_the_bearer_role_trusts_only_the_client_application_role(
+    stack: LocalStack, who: str, extra: dict
+) -> None:
+    """STS API reference, AssumeRole: the role's trust policy decides who may assume it, for every caller.
+    The identity-bearer role trusts the client-application role, with sts:SetContext only."""
+    credentials = {
+        "static keys": None,
+        "a department role": assume(stack, stack.config()["departmentRoles"]["Sales"], "sales"),
+        "the client application role without sts:SetContext": client_app_keys(stack),
+    }[who]
+    with pytest.raises(ClientError) as refused:
+        stack.client("sts", credentials=credentials).assume_role(
+            RoleArn=stack.config()["identityBearerRoleArn"], RoleSessionName="intruder", **extra
+        )
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_lambda_gets_credentials_only_for_a_role_that_trusts_it(stack: LocalStack) -> None:
+    """IAM User Guide: a Lambda execution role's trust policy names lambda.amazonaws.com."""
+    keys = client_app_keys(stack)
+    identity = stack.client("sts", credentials=keys).get_caller_identity()
+    assert identity["Arn"].endswith(":assumed-role/shopfast-vending-client-app/local-lambda")
+    with pytest.raises(Exception, match="403"):
+        stack.execution_role_credentials(stack.config()["identityBearerRoleArn"])
 
 
 def test_role_chaining_is_limited_to_one_hour(stack: LocalStack) -> None:
@@ -189,7 +221,7 @@ def test_source_identity_is_echoed_and_kept(stack: LocalStack) -> None:
 
 
 def test_expired_sessions_cannot_call_sts(stack: LocalStack) -> None:
-    keys = client_app_keys(stack)
+    keys = assume(stack, stack.config()["departmentRoles"]["Sales"], "short-lived")
     stack.advance_clock(3601)
     with pytest.raises(ClientError) as refused:
         stack.client("sts", credentials=keys).get_caller_identity()

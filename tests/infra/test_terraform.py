@@ -520,7 +520,10 @@ def service_from_outputs(deployment: Deployment, sam_parameters: dict[str, str])
     api = read_http_api(DEFAULT_TEMPLATE, sam_parameters, account_id=ACCOUNT_ID, region=REGION)
     environment = merged_environment(
         api.functions.values(),
-        local_environment({"endpoint": deployment.stack.aws_endpoint, "region": REGION}),
+        # The functions run as the client-application role Terraform created (ExecutionRoleArn).
+        local_environment(
+            {"endpoint": deployment.stack.aws_endpoint, "region": REGION}, sam_parameters["ExecutionRoleArn"]
+        ),
     )
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
@@ -746,8 +749,14 @@ def test_configure_application_sets_grant_and_actor_policy_once(
 
 
 def _token_exchange_as(local_stack: LocalStack, role_arn: str, application_arn: str, user: str) -> Any:
-    session = local_stack.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="terraform-test")
-    credentials = session["Credentials"]
+    """CreateTokenWithIAM signed by a session of `role_arn`: the client-application role's as Lambda hands it
+    over (it trusts lambda.amazonaws.com only), any other role's through AssumeRole."""
+    if role_arn == local_stack.config()["clientApplicationRoleArn"]:
+        credentials = local_stack.execution_role_credentials(role_arn)
+    else:
+        credentials = local_stack.client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName="terraform-test"
+        )["Credentials"]
     sso_oidc = local_stack.client(
         "sso-oidc",
         credentials={
