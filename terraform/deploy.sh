@@ -3,7 +3,8 @@
 # Nothing is copied by hand: every SAM parameter that names an AWS resource comes from an applied root.
 #
 # Prerequisites (README.md, "Deploying to AWS"): the roots are applied, in identity-center mode
-#   federation (Identity Center account) -> service-iam -> grants, in iam-role mode service-iam -> grants.
+#   federation (Identity Center account) -> service-iam -> grants, in iam-role mode service-iam -> grants,
+#   the grants root once per region of the access plan's buckets, each in the workspace named after it.
 #
 # Environment:
 #   TERRAFORM_DIR        folder holding the roots (default: this script's folder)
@@ -38,6 +39,40 @@ load_outputs() {
   root_outputs[$1]="$(terraform -chdir="$root" output -json)" || die "cannot read the outputs of terraform/$1"
 }
 
+# load_grants: the grants root is applied once per region, each in its own workspace; read every
+# workspace holding outputs and merge them into one set of outputs (regions must agree on the account
+# and the identity mode; their buckets and regions are joined).
+load_grants() {
+  local root="$tf_dir/grants" workspaces workspace outputs all="[]"
+  [ -d "$root" ] || die "no Terraform root at $root"
+  workspaces="$(terraform -chdir="$root" workspace list)" || die "cannot list the workspaces of terraform/grants"
+  for workspace in $(sed 's/^[* ]*//' <<<"$workspaces"); do
+    outputs="$(TF_WORKSPACE="$workspace" terraform -chdir="$root" output -json)" \
+      || die "cannot read the outputs of terraform/grants (workspace $workspace)"
+    all="$("$python" -c 'import json, sys; print(json.dumps([*json.loads(sys.argv[1]), json.loads(sys.argv[2])]))' "$all" "$outputs")"
+  done
+  root_outputs[grants]="$("$python" -c '
+import json, sys
+applied = [outputs for outputs in json.loads(sys.argv[1]) if outputs]
+def values(name):
+    return {json.dumps(o[name]["value"], sort_keys=True) for o in applied if name in o}
+merged = {}
+for name in ("identity_mode", "access_grants_account_id"):
+    found = values(name)
+    if len(found) > 1:
+        sys.exit(f"deploy: the regions of terraform/grants disagree on {name}: {sorted(found)}")
+    if found:
+        merged[name] = {"value": json.loads(found.pop())}
+regions = {}
+for outputs in applied:
+    regions.update(outputs.get("bucket_regions", {}).get("value") or {})
+if applied:
+    merged["bucket_regions"] = {"value": json.dumps(regions, sort_keys=True, separators=(",", ":"))}
+    merged["allowed_buckets"] = {"value": ",".join(sorted(regions))}
+print(json.dumps(merged))
+' "$all")" || exit 1
+}
+
 # tf_output ROOT NAME: one output of a loaded root, as raw text (lists joined by commas).
 tf_output() {
   "$python" -c '
@@ -66,7 +101,7 @@ sam_param() {
 }
 
 load_outputs service-iam
-load_outputs grants
+load_grants
 identity_mode="$(tf_output service-iam identity_mode)"
 grants_mode="$(tf_output grants identity_mode)"
 [ "$identity_mode" = "$grants_mode" ] \
@@ -77,7 +112,8 @@ bearer_role="$(tf_output service-iam identity_bearer_role_arn)"
 service_application_arn="$(tf_output service-iam identity_center_application_arn)"
 account_id="$(tf_output grants access_grants_account_id)"
 allowed_buckets="$(tf_output grants allowed_buckets)"
-role_mapping="$(tf_output grants role_mapping)"
+bucket_regions="$(tf_output grants bucket_regions)"
+role_mapping="$(tf_output service-iam role_mapping)"
 
 if [ "$identity_mode" = "identity-center" ]; then
   load_outputs federation
@@ -86,6 +122,7 @@ if [ "$identity_mode" = "identity-center" ]; then
   jwt_audience="$(tf_output federation jwt_audiences)"
   token_issuer_arn="$(tf_output federation trusted_token_issuer_arn)"
   user_claim="$(tf_output federation jwt_user_claim)"
+  idc_region="$(tf_output federation region)"
   [ "$service_application_arn" = "$application_arn" ] \
     || die "service-iam was applied with another application than the federation root's $application_arn"
 
@@ -105,6 +142,7 @@ else
   jwt_issuer="${JWT_ISSUER:?iam-role mode: set JWT_ISSUER to the IdP issuer URL}"
   jwt_audience="${JWT_AUDIENCE:?iam-role mode: set JWT_AUDIENCE to the accepted audiences}"
   user_claim="${USER_CLAIM:-email}"
+  idc_region=""
 fi
 
 overrides=(
@@ -116,6 +154,8 @@ overrides=(
   "$(sam_param IdcApplicationArn "$application_arn")"
   "$(sam_param AccessGrantsAccountId "$account_id")"
   "$(sam_param AllowedBuckets "$allowed_buckets")"
+  "$(sam_param BucketRegions "$bucket_regions")"
+  "$(sam_param IdcRegion "$idc_region")"
   "$(sam_param RoleMapping "$role_mapping")"
   "$(sam_param UserClaim "$user_claim")"
 )

@@ -37,3 +37,8 @@ output "jwt_user_claim" {
   description = "Claim Identity Center maps to a directory user (SAM parameter UserClaim: the service must agree)."
   value       = var.jwt_user_claim
 }
+
+output "region" {
+  description = "IAM Identity Center's home region, where the service calls CreateTokenWithIAM (SAM parameter IdcRegion)."
+  value       = var.region
+}

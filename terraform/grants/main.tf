@@ -1,5 +1,9 @@
-# S3 Access Grants from the access plan: the instance, the location role, one location per bucket and
-# one grant per (department, bucket, prefix), each scoped to "prefix/*".
+# S3 Access Grants from the access plan, for one region per apply: S3 Access Grants is regional, so each
+# region holding buckets of the plan has its own instance, location role, locations and grants. Apply
+# this root once per region, each in the Terraform workspace named after it:
+#   terraform workspace select -or-create ap-southeast-2 && terraform apply -var region=ap-southeast-2
+# Per region: the instance, its location role, one location per bucket of the region and one grant per
+# (department, bucket, prefix) of those buckets, each scoped to "prefix/*".
 
 module "plan" {
   source = "../modules/access-plan"
@@ -8,26 +12,43 @@ module "plan" {
 
 data "aws_caller_identity" "current" {}
 
+data "aws_partition" "current" {}
+
 locals {
   identity_center = var.identity_mode == "identity-center"
   account_id      = data.aws_caller_identity.current.account_id
 
-  # Logical bucket name (as in the plan) -> actual bucket name.
-  buckets = { for name in module.plan.buckets : name => lookup(var.bucket_names, name, name) }
+  # This region's buckets: logical name (as in the plan) -> actual bucket name.
+  buckets = {
+    for name, region in module.plan.buckets : name => lookup(var.bucket_names, name, name) if region == var.region
+  }
+  grants = { for key, grant in module.plan.grants : key => grant if contains(keys(local.buckets), grant.bucket) }
 
-  department_roles = local.identity_center ? {} : module.plan.departments
-
+  # iam-role mode: the department roles are the service-iam root's (IAM is global, one set for every
+  # region); their names come from the plan, so their ARNs are known here without a lookup.
   grantees = local.identity_center ? {
     for name, dept in module.plan.departments :
     name => { type = "DIRECTORY_GROUP", identifier = lookup(var.directory_group_ids, dept.directory_group, "") }
     } : {
-    for name, role in aws_iam_role.department : name => { type = "IAM", identifier = role.arn }
+    for name, dept in module.plan.departments :
+    name => { type = "IAM", identifier = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:role/${dept.iam_role}" }
   }
 }
 
 resource "aws_s3control_access_grants_instance" "this" {
   account_id          = local.account_id
   identity_center_arn = local.identity_center ? var.identity_center_instance_arn : null
+
+  lifecycle {
+    precondition {
+      condition     = length(local.buckets) > 0
+      error_message = "No bucket of the access plan is in ${var.region}: apply this root only in the regions the plan's buckets name (${join(", ", sort(tolist(module.plan.regions)))})."
+    }
+    precondition {
+      condition     = contains(["default", var.region], terraform.workspace)
+      error_message = "Apply each region in the workspace named after it (terraform workspace select -or-create ${var.region}), so that regions keep separate state."
+    }
+  }
 }
 
 # --- location role: what S3 Access Grants assumes to mint the scoped credentials ------------------
@@ -54,9 +75,11 @@ data "aws_iam_policy_document" "location_trust" {
   }
 }
 
+# One location role per region: its trust names only this region's instance (confused-deputy protection
+# per instance), and each regional apply owns its role, with no state shared across applies.
 resource "aws_iam_role" "location" {
-  name                 = "${var.name_prefix}-access-grants-location"
-  description          = "Assumed by S3 Access Grants to vend credentials for the registered locations."
+  name                 = "${var.name_prefix}-access-grants-location-${var.region}"
+  description          = "Assumed by S3 Access Grants in ${var.region} to vend credentials for that region's registered locations."
   assume_role_policy   = data.aws_iam_policy_document.location_trust.json
   max_session_duration = 43200 # GetDataAccess may ask for up to 12 hours.
 }
@@ -123,7 +146,7 @@ resource "aws_s3control_access_grants_location" "bucket" {
 # --- grants --------------------------------------------------------------------------------------
 
 resource "aws_s3control_access_grant" "this" {
-  for_each = module.plan.grants
+  for_each = local.grants
 
   account_id                = local.account_id
   access_grants_location_id = aws_s3control_access_grants_location.bucket[each.value.bucket].access_grants_location_id
@@ -145,50 +168,4 @@ resource "aws_s3control_access_grant" "this" {
       error_message = "No directory group id for department ${each.value.department}: add its directory_group to directory_group_ids (output of the federation root)."
     }
   }
-}
-
-# --- department roles (iam-role mode): the grantees the service assumes for a user's group -------
-
-data "aws_iam_policy_document" "department_trust" {
-  count = local.identity_center ? 0 : 1
-
-  statement {
-    sid     = "VendingServiceOnly"
-    actions = ["sts:AssumeRole", "sts:SetSourceIdentity"]
-    principals {
-      type        = "AWS"
-      identifiers = [var.client_application_role_arn]
-    }
-    # Only on behalf of a named user: the session's source identity follows it into every S3 call.
-    condition {
-      test     = "Null"
-      variable = "sts:SourceIdentity"
-      values   = ["false"]
-    }
-  }
-}
-
-resource "aws_iam_role" "department" {
-  for_each = local.department_roles
-
-  name                 = each.value.iam_role
-  description          = "Grantee of the ${each.key} department's S3 access grants; assumed by the vending service for its members."
-  assume_role_policy   = data.aws_iam_policy_document.department_trust[0].json
-  max_session_duration = 3600
-}
-
-data "aws_iam_policy_document" "department" {
-  statement {
-    sid       = "AccessGrantsOnTheInstanceOnly"
-    actions   = ["s3:GetDataAccess", "s3:ListCallerAccessGrants"]
-    resources = [aws_s3control_access_grants_instance.this.access_grants_instance_arn]
-  }
-}
-
-resource "aws_iam_role_policy" "department" {
-  for_each = aws_iam_role.department
-
-  name   = "access-grants"
-  role   = each.value.id
-  policy = data.aws_iam_policy_document.department.json
 }

@@ -1,3 +1,8 @@
+output "region" {
+  description = "The region this apply covers."
+  value       = var.region
+}
+
 output "identity_mode" {
   description = "Who the grants are for: identity-center or iam-role."
   value       = var.identity_mode
@@ -14,23 +19,18 @@ output "access_grants_account_id" {
 }
 
 output "bucket_names" {
-  description = "Actual bucket name by logical plan name."
+  description = "Actual bucket name by logical plan name, for this region's buckets."
   value       = local.buckets
 }
 
-output "allowed_buckets" {
-  description = "Comma-separated bucket names the service may vend for (SAM parameter AllowedBuckets)."
-  value       = join(",", sort(values(local.buckets)))
+output "bucket_regions" {
+  description = "This region's buckets (actual names) -> region; make deploy merges every region's into the SAM parameter BucketRegions."
+  value       = { for name in values(local.buckets) : name => var.region }
 }
 
 output "location_role_arn" {
   description = "Role S3 Access Grants assumes for the registered locations."
   value       = aws_iam_role.location.arn
-}
-
-output "role_mapping" {
-  description = "Directory group -> department role ARN as JSON (SAM parameter RoleMapping, iam-role mode); \"{}\" in identity-center mode."
-  value       = jsonencode({ for name, role in aws_iam_role.department : module.plan.departments[name].directory_group => role.arn })
 }
 
 output "grants" {
@@ -39,7 +39,7 @@ output "grants" {
     for key, grant in aws_s3control_access_grant.this : key => {
       grant_scope = grant.grant_scope
       permission  = grant.permission
-      grantee     = local.grantees[module.plan.grants[key].department]
+      grantee     = local.grantees[local.grants[key].department]
     }
   }
 }

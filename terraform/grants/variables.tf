@@ -1,5 +1,5 @@
 variable "region" {
-  description = "Region of the buckets and of the S3 Access Grants instance."
+  description = "The region this apply covers: the plan's buckets in it, and its S3 Access Grants instance (apply once per region of the plan, in the workspace named after it)."
   type        = string
   default     = "us-east-1"
 
@@ -16,7 +16,7 @@ variable "access_plan_file" {
 }
 
 variable "identity_mode" {
-  description = "Who the grants are for: identity-center (each department's directory group) or iam-role (each department's IAM role, created here)."
+  description = "Who the grants are for: identity-center (each department's directory group) or iam-role (each department's IAM role, created by the service-iam root)."
   type        = string
   default     = "identity-center"
 
@@ -27,13 +27,14 @@ variable "identity_mode" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of the location role's name: <prefix>-access-grants-location."
+  description = "Prefix of the location role's name: <prefix>-access-grants-location-<region>."
   type        = string
   default     = "shopfast"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,40}$", var.name_prefix))
-    error_message = "name_prefix must be 1-40 characters valid in an IAM role name."
+    # 64 characters at most in all: "-access-grants-location-" is 24, a region name at most 16.
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,24}$", var.name_prefix))
+    error_message = "name_prefix must be 1-24 characters valid in an IAM role name."
   }
 }
 
@@ -57,6 +58,10 @@ variable "kms_key_arn" {
     condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]{36}$", var.kms_key_arn))
     error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<uuid>)."
   }
+  validation {
+    condition     = var.kms_key_arn == null || try(split(":", var.kms_key_arn)[3] == var.region, false)
+    error_message = "kms_key_arn must be a key of the region being applied (KMS keys are regional)."
+  }
 }
 
 variable "identity_center_instance_arn" {
@@ -78,21 +83,6 @@ variable "directory_group_ids" {
   description = "Identity store group id by directory group name (output directory_group_ids of the federation root); every department's directory_group must be present in identity-center mode."
   type        = map(string)
   default     = {}
-}
-
-variable "client_application_role_arn" {
-  description = "The vending service's execution role (output of the service-iam root); the only principal the department roles trust (iam-role mode)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.client_application_role_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.client_application_role_arn))
-    error_message = "client_application_role_arn must be an IAM role ARN."
-  }
-  validation {
-    condition     = var.identity_mode != "iam-role" || var.client_application_role_arn != null
-    error_message = "iam-role mode needs client_application_role_arn (output of the service-iam root)."
-  }
 }
 
 variable "tags" {

@@ -1,5 +1,7 @@
 # The vending service's IAM: the client-application role the Lambda functions run as and, in
-# identity-center mode, the identity-bearer role it assumes with the user's identity context.
+# identity-center mode, the identity-bearer role it assumes with the user's identity context; in iam-role
+# mode, the department roles it assumes for a user's group. IAM is global: these roles serve every region
+# the grants root is applied in.
 
 module "plan" {
   source = "../modules/access-plan"
@@ -15,8 +17,11 @@ locals {
   partition       = data.aws_partition.current.partition
 
   # Every account has at most one Access Grants instance per region, always named "default"; computing
-  # its ARN lets this root be applied before the grants root (whose department roles trust this role).
-  access_grants_instance_arn = "arn:${local.partition}:s3:${var.region}:${local.account_id}:access-grants/default"
+  # their ARNs (one per region of the plan's buckets) lets this root be applied before the grants root.
+  access_grants_instance_arns = sort([
+    for region in module.plan.regions : "arn:${local.partition}:s3:${region}:${local.account_id}:access-grants/default"
+  ])
+  department_roles = local.identity_center ? {} : module.plan.departments
   department_role_arns = {
     for name, dept in module.plan.departments : name => "arn:${local.partition}:iam::${local.account_id}:role/${dept.iam_role}"
   }
@@ -125,11 +130,11 @@ resource "aws_iam_role" "identity_bearer" {
   max_session_duration = 3600
 }
 
-data "aws_iam_policy_document" "identity_bearer" {
+data "aws_iam_policy_document" "access_grants" {
   statement {
-    sid       = "AccessGrantsOnTheInstanceOnly"
+    sid       = "AccessGrantsOnTheInstancesOnly"
     actions   = ["s3:GetDataAccess", "s3:ListCallerAccessGrants"]
-    resources = [local.access_grants_instance_arn]
+    resources = local.access_grants_instance_arns
   }
 }
 
@@ -138,5 +143,43 @@ resource "aws_iam_role_policy" "identity_bearer" {
 
   name   = "access-grants"
   role   = aws_iam_role.identity_bearer[0].id
-  policy = data.aws_iam_policy_document.identity_bearer.json
+  policy = data.aws_iam_policy_document.access_grants.json
+}
+
+# --- department roles (iam-role mode): the grantees the service assumes for a user's group -------
+
+data "aws_iam_policy_document" "department_trust" {
+  count = local.identity_center ? 0 : 1
+
+  statement {
+    sid     = "VendingServiceOnly"
+    actions = ["sts:AssumeRole", "sts:SetSourceIdentity"]
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.client_application.arn]
+    }
+    # Only on behalf of a named user: the session's source identity follows it into every S3 call.
+    condition {
+      test     = "Null"
+      variable = "sts:SourceIdentity"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_iam_role" "department" {
+  for_each = local.department_roles
+
+  name                 = each.value.iam_role
+  description          = "Grantee of the ${each.key} department's S3 access grants; assumed by the vending service for its members."
+  assume_role_policy   = data.aws_iam_policy_document.department_trust[0].json
+  max_session_duration = 3600
+}
+
+resource "aws_iam_role_policy" "department" {
+  for_each = aws_iam_role.department
+
+  name   = "access-grants"
+  role   = each.value.id
+  policy = data.aws_iam_policy_document.access_grants.json
 }

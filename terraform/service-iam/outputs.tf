@@ -22,3 +22,13 @@ output "access_grants_account_id" {
   description = "Account of the S3 Access Grants instance (SAM parameter AccessGrantsAccountId)."
   value       = local.account_id
 }
+
+output "role_mapping" {
+  description = "Directory group -> department role ARN as JSON (SAM parameter RoleMapping, iam-role mode); \"{}\" in identity-center mode."
+  value       = jsonencode({ for name, role in aws_iam_role.department : module.plan.departments[name].directory_group => role.arn })
+}
+
+output "access_grants_instance_arns" {
+  description = "The S3 Access Grants instances the service's roles may ask, one per region of the plan's buckets."
+  value       = local.access_grants_instance_arns
+}

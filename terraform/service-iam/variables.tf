@@ -1,5 +1,5 @@
 variable "region" {
-  description = "Region of the vending service and of the S3 Access Grants instance."
+  description = "Region of the vending service (its Lambda functions and their log groups)."
   type        = string
   default     = "us-east-1"
 
@@ -10,7 +10,7 @@ variable "region" {
 }
 
 variable "access_plan_file" {
-  description = "Access-plan JSON file; its departments' iam_role names are the roles the service may assume in iam-role mode. Defaults to terraform/access-plan.json."
+  description = "Access-plan JSON file: its departments' iam_role names are the department roles created here in iam-role mode, its buckets' regions the Access Grants instances the roles may ask. Defaults to terraform/access-plan.json."
   type        = string
   default     = null
 }

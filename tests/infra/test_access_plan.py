@@ -160,3 +160,21 @@ def test_module_rejects_a_grant_on_a_bucket_outside_the_plan(tmp_path: Path) -> 
     result = _apply_module(tmp_path, plan)
     assert result.returncode != 0
     assert "Every grant must name a bucket listed in the plan" in " ".join(result.stderr.split())
+
+
+def test_every_bucket_names_its_region_and_the_reference_regions_are_kept() -> None:
+    """Issue 16: the internal bucket sits in the reference setup's region, the data bucket in us-east-1."""
+    plan = json.loads(PLAN_FILE.read_text())
+    assert {bucket: spec["region"] for bucket, spec in plan["buckets"].items()} == {
+        "shopfast-data": "us-east-1",
+        "shopfast-internal": "ap-southeast-2",
+    }
+
+
+@pytest.mark.parametrize("spec", [{}, {"region": "Sydney"}])
+def test_module_rejects_a_bucket_without_a_region(tmp_path: Path, spec: dict) -> None:
+    plan = json.loads(PLAN_FILE.read_text())
+    plan["buckets"]["shopfast-internal"] = spec
+    result = _apply_module(tmp_path, plan)
+    assert result.returncode != 0
+    assert "Every bucket of the plan must name its region" in " ".join(result.stderr.split())

@@ -3,10 +3,11 @@ create what the department table says, the service configured only from their ou
 plan is empty, and destroy leaves nothing behind.
 
 identity-center mode (the default) runs the whole chain on an emulator holding only Identity Center's
-instance and directory: federation -> service-iam -> grants, then `deploy.sh` (its dry run prints the
-configure_application.py command, which runs, and the SAM parameters, which configure the functions through
-template.yaml), vending per department, a second plan on every root, destroy. iam-role mode applies its
-two roots (with a customer KMS key) on an empty emulator, vends through the department roles Terraform
+instance and directory: federation -> service-iam -> grants (once per region of the access plan, each in
+the workspace named after its region), then `deploy.sh` (its dry run prints the configure_application.py
+command, which runs, and the SAM parameters, which configure the functions through template.yaml), vending
+per department in both regions, a second plan on every root, destroy. iam-role mode applies its roots
+(with a customer KMS key per region) on an empty emulator, vends through the department roles Terraform
 created, and plans again.
 
 The roots are copied to a temporary folder and given an override file pointing the provider at the
@@ -27,8 +28,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from local.gateway.runtime import merged_environment
@@ -48,6 +51,8 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 AUDIENCE = "shopfast-vending"
 PLAN = json.loads((TERRAFORM_DIR / "access-plan.json").read_text())
+BUCKET_REGIONS = {bucket: spec["region"] for bucket, spec in PLAN["buckets"].items()}
+GRANT_REGIONS = sorted(set(BUCKET_REGIONS.values()))
 DEMO_USERS = json.loads((REPO / "local" / "demo-users.json").read_text())["users"]
 
 
@@ -75,22 +80,33 @@ class Terraform:
             TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", TF_INPUT="0", CHECKPOINT_DISABLE="1"
         )
 
-    def run(self, root: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run_many([(root, args)], check=check)[0]
+    def run(
+        self, root: str, *args: str, check: bool = True, workspace: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.run_many([(root, args)], check=check, workspace=workspace)[0]
 
     def run_many(
-        self, runs: list[tuple[str, tuple[str, ...]]], *, check: bool = True
+        self,
+        runs: list[tuple[str, tuple[str, ...]]],
+        *,
+        check: bool = True,
+        workspace: str | None = None,
     ) -> list[subprocess.CompletedProcess[str]]:
-        """Run independent commands side by side: each spends most of its time starting the provider."""
+        """Run independent commands side by side: each spends most of its time starting the provider. A
+        root written `grants@<region>` runs in that region's workspace."""
         processes = []
-        for root, args in runs:
+        for key, args in runs:
+            root, _, key_workspace = key.partition("@")
+            env = dict(self.env)
+            if key_workspace or workspace:
+                env["TF_WORKSPACE"] = key_workspace or str(workspace)
             # `timeout` first: an emulator error shows up as the provider retrying forever.
             command = ["timeout", "-k", "10", str(COMMAND_TIMEOUT_SECONDS), self.binary, *args, "-no-color"]
             processes.append(
                 subprocess.Popen(
                     command,
                     cwd=self.dir / root,
-                    env=self.env,
+                    env=env,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     text=True,
@@ -111,9 +127,9 @@ class Terraform:
         self.run(root, "init", "-input=false", *offline)
 
     def point_at_emulator(self, root: str, endpoint: str) -> None:
+        # The provider keeps each root's own `region = var.region` (the grants root's differs per apply).
         (self.dir / root / "emulator_override.tf").write_text(
             f"""provider "aws" {{
-  region                      = "{REGION}"
   access_key                  = "{TEST_KEYS["aws_access_key_id"]}"
   secret_key                  = "{TEST_KEYS["aws_secret_access_key"]}"
   skip_credentials_validation = true
@@ -135,9 +151,13 @@ class Terraform:
 """
         )
 
-    def outputs(self, root: str) -> dict[str, Any]:
-        result = self.run(root, "output", "-json")
+    def outputs(self, key: str) -> dict[str, Any]:
+        result = self.run_many([(key, ("output", "-json"))])[0]
         return {name: output["value"] for name, output in json.loads(result.stdout).items()}
+
+    def create_workspace(self, key: str) -> None:
+        root, _, workspace = key.partition("@")
+        self.run(root, "workspace", "new", workspace)
 
 
 # --- static: fmt, init, validate ------------------------------------------------------------------------
@@ -247,26 +267,39 @@ class Deployment:
     mode: str
     terraform: Terraform
     stack: LocalStack
-    variables: dict[str, dict[str, Any]]  # per root, in apply order
+    # Per applied root, in apply order: "federation", "service-iam", "grants@<region>" (one per region).
+    variables: dict[str, dict[str, Any]]
     outputs: dict[str, dict[str, Any]]
 
-    def var_args(self, root: str) -> list[str]:
+    def var_args(self, key: str) -> list[str]:
         return [
             f"-var={name}={value if isinstance(value, str) else json.dumps(value)}"
-            for name, value in self.variables[root].items()
+            for name, value in self.variables[key].items()
         ]
 
-    def apply(self, root: str, variables: dict[str, Any]) -> dict[str, Any]:
-        self.variables[root] = variables
-        self.terraform.run(
-            root, "apply", "-auto-approve", "-input=false", "-parallelism=20", *self.var_args(root)
+    def apply(self, key: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """Apply a root; `grants@<region>` applies the grants root for that region in its workspace."""
+        if "@" in key:
+            self.terraform.create_workspace(key)
+            variables = {**variables, "region": key.partition("@")[2]}
+        self.variables[key] = variables
+        self.terraform.run_many(
+            [(key, ("apply", "-auto-approve", "-input=false", "-parallelism=20", *self.var_args(key)))]
         )
-        self.outputs[root] = self.terraform.outputs(root)
-        return self.outputs[root]
+        self.outputs[key] = self.terraform.outputs(key)
+        return self.outputs[key]
+
+    def apply_grants(self, variables: dict[str, Any]) -> None:
+        for region in GRANT_REGIONS:
+            self.apply(f"grants@{region}", variables)
+
+    @property
+    def grants_outputs(self) -> list[dict[str, Any]]:
+        return [self.outputs[f"grants@{region}"] for region in GRANT_REGIONS]
 
 
-def _client(stack: LocalStack, service: str) -> Any:
-    return stack.client(service, retries={"mode": "standard", "max_attempts": 3})
+def _client(stack: LocalStack, service: str, region: str = REGION) -> Any:
+    return stack.client(service, region=region, retries={"mode": "standard", "max_attempts": 3})
 
 
 def _empty_bucket(s3: Any, bucket: str) -> None:
@@ -301,8 +334,7 @@ def identity_center(terraform: Terraform, tmp_path_factory: pytest.TempPathFacto
                 "identity_center_application_arn": federation["application_arn"],
             },
         )
-        deployment.apply(
-            "grants",
+        deployment.apply_grants(
             {
                 "identity_center_instance_arn": federation["identity_center_instance_arn"],
                 "directory_group_ids": federation["directory_group_ids"],
@@ -315,17 +347,14 @@ def identity_center(terraform: Terraform, tmp_path_factory: pytest.TempPathFacto
 def iam_role(tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path) -> Iterator[Deployment]:
     terraform = Terraform(tmp_path_factory.mktemp("terraform-iam-role"), plugin_cache)
     with _deployment("iam-role", terraform, tmp_path_factory, seed=False) as deployment:
-        service_iam = deployment.apply("service-iam", {"identity_mode": "iam-role"})
-        # This run also takes the SSE-KMS branch: a customer key the location role may use through S3.
-        key = _client(deployment.stack, "kms").create_key(Description="shopfast data")["KeyMetadata"]["Arn"]
-        deployment.apply(
-            "grants",
-            {
-                "identity_mode": "iam-role",
-                "client_application_role_arn": service_iam["client_application_role_arn"],
-                "kms_key_arn": key,
-            },
-        )
+        deployment.apply("service-iam", {"identity_mode": "iam-role"})
+        # This run also takes the SSE-KMS branch: a customer key (per region, as keys are regional) the
+        # location role may use through S3.
+        for region in GRANT_REGIONS:
+            key = _client(deployment.stack, "kms", region).create_key(Description="shopfast data")
+            deployment.apply(
+                f"grants@{region}", {"identity_mode": "iam-role", "kms_key_arn": key["KeyMetadata"]["Arn"]}
+            )
         yield deployment
 
 
@@ -336,7 +365,7 @@ def _grantee_by_department(deployment: Deployment) -> dict[str, dict[str, str]]:
             name: {"type": "DIRECTORY_GROUP", "identifier": groups[dept["directory_group"]]}
             for name, dept in PLAN["departments"].items()
         }
-    roles = json.loads(deployment.outputs["grants"]["role_mapping"])
+    roles = json.loads(deployment.outputs["service-iam"]["role_mapping"])
     return {
         name: {"type": "IAM", "identifier": roles[dept["directory_group"]]}
         for name, dept in PLAN["departments"].items()
@@ -349,37 +378,74 @@ def deployment(request: pytest.FixtureRequest) -> Deployment:
 
 
 def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(deployment: Deployment) -> None:
-    grants = _client(deployment.stack, "s3control").list_access_grants(AccountId=ACCOUNT_ID)[
-        "AccessGrantsList"
-    ]
+    """Each region's apply holds exactly its buckets' rows of the table, with its own instance and its
+    own location role (trusting only that instance)."""
     grantees = _grantee_by_department(deployment)
-    expected = {
-        (
-            f"s3://{g['bucket']}/{g['prefix']}*",
-            g["permission"],
-            grantees[name]["type"],
-            grantees[name]["identifier"],
+    for region in GRANT_REGIONS:
+        grants = _client(deployment.stack, "s3control", region).list_access_grants(AccountId=ACCOUNT_ID)[
+            "AccessGrantsList"
+        ]
+        expected = {
+            (
+                f"s3://{g['bucket']}/{g['prefix']}*",
+                g["permission"],
+                grantees[name]["type"],
+                grantees[name]["identifier"],
+            )
+            for name, dept in PLAN["departments"].items()
+            for g in dept["grants"]
+            if BUCKET_REGIONS[g["bucket"]] == region
+        }
+        actual = {
+            (g["GrantScope"], g["Permission"], g["Grantee"]["GranteeType"], g["Grantee"]["GranteeIdentifier"])
+            for g in grants
+        }
+        assert actual == expected and expected, region
+
+        outputs = deployment.outputs[f"grants@{region}"]
+        assert (
+            outputs["access_grants_instance_arn"] == f"arn:aws:s3:{region}:{ACCOUNT_ID}:access-grants/default"
         )
-        for name, dept in PLAN["departments"].items()
-        for g in dept["grants"]
-    }
-    actual = {
-        (g["GrantScope"], g["Permission"], g["Grantee"]["GranteeType"], g["Grantee"]["GranteeIdentifier"])
-        for g in grants
-    }
-    assert actual == expected
+        assert outputs["bucket_regions"] == {b: r for b, r in BUCKET_REGIONS.items() if r == region}
+        role_name = f"shopfast-access-grants-location-{region}"
+        assert outputs["location_role_arn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}"
+        location_role = _client(deployment.stack, "iam").get_role(RoleName=role_name)["Role"]
+        trust = location_role["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        conditions = trust["Statement"][0]["Condition"]
+        assert conditions["StringEquals"]["aws:SourceAccount"] == ACCOUNT_ID
+        assert conditions["ArnEquals"]["aws:SourceArn"] == outputs["access_grants_instance_arn"]
 
-    location_role = _client(deployment.stack, "iam").get_role(RoleName="shopfast-access-grants-location")[
-        "Role"
-    ]
-    trust = location_role["AssumeRolePolicyDocument"]
-    trust = json.loads(trust) if isinstance(trust, str) else trust
-    conditions = trust["Statement"][0]["Condition"]
-    assert conditions["StringEquals"]["aws:SourceAccount"] == ACCOUNT_ID
-    assert (
-        conditions["ArnEquals"]["aws:SourceArn"] == deployment.outputs["grants"]["access_grants_instance_arn"]
-    )
+        kms_key = deployment.variables[f"grants@{region}"].get("kms_key_arn")
+        location_policy = _client(deployment.stack, "iam").get_role_policy(
+            RoleName=role_name, PolicyName="registered-locations"
+        )["PolicyDocument"]
+        location_policy = json.loads(location_policy) if isinstance(location_policy, str) else location_policy
+        kms_statements = [
+            st for st in location_policy["Statement"] if st.get("Sid") == "BucketKeyThroughS3Only"
+        ]
+        assert [st["Resource"] for st in kms_statements] == ([kms_key] if kms_key else [])
 
+        s3 = _client(deployment.stack, "s3", region)
+        for bucket in (b for b, r in BUCKET_REGIONS.items() if r == region):
+            assert (
+                s3.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"]
+                == region
+            )
+            assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+            block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+            assert all(block.values()), block
+            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+            default = rules[0]["ApplyServerSideEncryptionByDefault"]
+            if kms_key:
+                assert (default["SSEAlgorithm"], default["KMSMasterKeyID"]) == ("aws:kms", kms_key)
+            else:
+                assert default["SSEAlgorithm"] == "AES256"
+            policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+            assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    instance_arns = [f"arn:aws:s3:{region}:{ACCOUNT_ID}:access-grants/default" for region in GRANT_REGIONS]
+    assert deployment.outputs["service-iam"]["access_grants_instance_arns"] == instance_arns
     if deployment.mode == "iam-role":
         client_role = deployment.outputs["service-iam"]["client_application_role_arn"]
         for department in PLAN["departments"].values():
@@ -388,28 +454,27 @@ def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(deplo
             (statement,) = (json.loads(trust) if isinstance(trust, str) else trust)["Statement"]
             assert statement["Principal"] == {"AWS": client_role}
             assert statement["Condition"] == {"Null": {"sts:SourceIdentity": "false"}}
+            policy = _client(deployment.stack, "iam").get_role_policy(
+                RoleName=department["iam_role"], PolicyName="access-grants"
+            )["PolicyDocument"]
+            policy = json.loads(policy) if isinstance(policy, str) else policy
+            assert sorted(policy["Statement"][0]["Resource"]) == instance_arns
 
-    kms_key = deployment.variables["grants"].get("kms_key_arn")
-    location_policy = _client(deployment.stack, "iam").get_role_policy(
-        RoleName="shopfast-access-grants-location", PolicyName="registered-locations"
-    )["PolicyDocument"]
-    location_policy = json.loads(location_policy) if isinstance(location_policy, str) else location_policy
-    kms_statements = [st for st in location_policy["Statement"] if st.get("Sid") == "BucketKeyThroughS3Only"]
-    assert [st["Resource"] for st in kms_statements] == ([kms_key] if kms_key else [])
 
-    s3 = _client(deployment.stack, "s3")
-    for bucket in PLAN["buckets"]:
-        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-        assert all(block.values()), block
-        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-        default = rules[0]["ApplyServerSideEncryptionByDefault"]
-        if kms_key:
-            assert (default["SSEAlgorithm"], default["KMSMasterKeyID"]) == ("aws:kms", kms_key)
-        else:
-            assert default["SSEAlgorithm"] == "AES256"
-        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-        assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+def test_the_grants_root_refuses_a_region_without_buckets_and_a_foreign_workspace(
+    identity_center: Deployment,
+) -> None:
+    def plan(key: str, region: str) -> subprocess.CompletedProcess[str]:
+        variables = {**identity_center.variables[f"grants@{GRANT_REGIONS[0]}"], "region": region}
+        args = [f"-var={n}={v if isinstance(v, str) else json.dumps(v)}" for n, v in variables.items()]
+        return identity_center.terraform.run_many([(key, ("plan", "-input=false", *args))], check=False)[0]
+
+    identity_center.terraform.create_workspace("grants@eu-west-3")
+    no_buckets = plan("grants@eu-west-3", "eu-west-3")
+    assert no_buckets.returncode != 0 and "No bucket of the access plan is in eu-west-3" in no_buckets.stderr
+    foreign = plan(f"grants@{GRANT_REGIONS[0]}", GRANT_REGIONS[1])
+    assert foreign.returncode != 0
+    assert "Apply each region in the workspace named after it" in foreign.stderr
 
 
 def test_identity_center_side_matches_the_plan(identity_center: Deployment) -> None:
@@ -496,19 +561,23 @@ def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
     declared = DEFAULT_TEMPLATE.read_text()
     for name in sam_parameters:
         assert f"\n  {name}:\n" in declared, f"template.yaml declares no parameter {name}"
-    service_iam, grants = deployment.outputs["service-iam"], deployment.outputs["grants"]
+    service_iam = deployment.outputs["service-iam"]
     assert sam_parameters["IdentityMode"] == deployment.mode
     assert sam_parameters["ExecutionRoleArn"] == service_iam["client_application_role_arn"]
     assert sam_parameters["IdentityBearerRoleArn"] == service_iam["identity_bearer_role_arn"]
-    assert sam_parameters["RoleMapping"] == grants["role_mapping"]
+    assert sam_parameters["RoleMapping"] == service_iam["role_mapping"]
+    # Every region's apply of the grants root, merged: the buckets and where each lives.
     assert sam_parameters["AllowedBuckets"] == "shopfast-data,shopfast-internal"
+    assert json.loads(sam_parameters["BucketRegions"]) == BUCKET_REGIONS
     assert sam_parameters["JwtIssuer"] == deployment.stack.issuer_url
     if deployment.mode == "identity-center":
         assert sam_parameters["IdcApplicationArn"] == deployment.outputs["federation"]["application_arn"]
         # The service maps users by the claim Identity Center matches (issue 10).
         assert sam_parameters["UserClaim"] == deployment.outputs["federation"]["jwt_user_claim"] == "email"
+        assert sam_parameters["IdcRegion"] == deployment.outputs["federation"]["region"] == REGION
     else:
         assert sam_parameters["UserClaim"] == "email"
+        assert sam_parameters["IdcRegion"] == ""
 
 
 @pytest.fixture(scope="module")
@@ -565,8 +634,10 @@ def test_service_configured_from_outputs_vends_what_the_department_table_says(
             body = answer.body
             assert body["matchedGrantTarget"] == f"s3://{grant['bucket']}/{grant['prefix']}*"
             assert body["grantee"] == grantees[department]
+            region = BUCKET_REGIONS[grant["bucket"]]
             vended = deployment.stack.client(
                 "s3",
+                region=region,
                 credentials={
                     "aws_access_key_id": body["credentials"]["accessKeyId"],
                     "aws_secret_access_key": body["credentials"]["secretAccessKey"],
@@ -574,6 +645,16 @@ def test_service_configured_from_outputs_vends_what_the_department_table_says(
                 },
             )
             assert vended.get_object(Bucket=grant["bucket"], Key=key)["Body"].read() == department.encode()
+            presigned = call(
+                "POST",
+                "/v1/presign",
+                token=token,
+                body={"target": f"s3://{grant['bucket']}/{key}", "method": "GET"},
+            )
+            assert presigned.status == 200, presigned.text
+            url = presigned.body["url"]
+            assert f"/{region}/s3/aws4_request" in unquote(url)  # signed for the bucket's region
+            assert requests.get(url, timeout=10).content == department.encode()
 
 
 def test_service_configured_from_outputs_refuses_what_the_table_does_not_grant(
@@ -629,16 +710,17 @@ def test_destroy_leaves_no_grants_locations_instance_or_roles(identity_center: D
         [(root, (*destroy, *identity_center.var_args(root))) for root in identity_center.variables]
     )
 
-    s3control = _client(stack, "s3control")
-    assert s3control.list_access_grants_instances(AccountId=ACCOUNT_ID)["AccessGrantsInstancesList"] == []
-    for listing, key in (
-        (s3control.list_access_grants, "AccessGrantsList"),
-        (s3control.list_access_grants_locations, "AccessGrantsLocationsList"),
-    ):
-        try:
-            assert listing(AccountId=ACCOUNT_ID).get(key, []) == []
-        except ClientError as error:  # no instance, so nothing under it
-            assert error.response["Error"]["Code"] == "AccessGrantsInstanceNotExistsError"
+    for region in GRANT_REGIONS:
+        s3control = _client(stack, "s3control", region)
+        assert s3control.list_access_grants_instances(AccountId=ACCOUNT_ID)["AccessGrantsInstancesList"] == []
+        for listing, key in (
+            (s3control.list_access_grants, "AccessGrantsList"),
+            (s3control.list_access_grants_locations, "AccessGrantsLocationsList"),
+        ):
+            try:
+                assert listing(AccountId=ACCOUNT_ID).get(key, []) == []
+            except ClientError as error:  # no instance, so nothing under it
+                assert error.response["Error"]["Code"] == "AccessGrantsInstanceNotExistsError"
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
     assert [r["RoleName"] for r in _client(stack, "iam").list_roles()["Roles"]] == []
     sso_admin = _client(stack, "sso-admin")

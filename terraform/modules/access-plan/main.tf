@@ -13,6 +13,9 @@ variable "file" {
 locals {
   plan = jsondecode(file(var.file))
 
+  # Logical bucket name -> its region (S3 Access Grants is regional: each region has its own instance).
+  bucket_regions = { for name, bucket in local.plan.buckets : name => try(bucket.region, "") }
+
   departments = {
     for name, dept in local.plan.departments : name => {
       directory_group = dept.directory_group
@@ -37,13 +40,22 @@ locals {
 }
 
 output "buckets" {
-  description = "Logical bucket names the plan grants access to."
-  value       = toset(local.plan.buckets)
+  description = "Logical bucket names the plan grants access to, each with its region."
+  value       = local.bucket_regions
 
   precondition {
-    condition     = alltrue([for g in local.grants : contains(local.plan.buckets, g.bucket)])
+    condition     = alltrue([for g in local.grants : contains(keys(local.bucket_regions), g.bucket)])
     error_message = "Every grant must name a bucket listed in the plan's \"buckets\"."
   }
+  precondition {
+    condition     = alltrue([for region in values(local.bucket_regions) : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", region))])
+    error_message = "Every bucket of the plan must name its region, e.g. {\"region\": \"us-east-1\"}."
+  }
+}
+
+output "regions" {
+  description = "The regions the plan's buckets live in: one S3 Access Grants instance each."
+  value       = toset(values(local.bucket_regions))
 }
 
 output "departments" {
