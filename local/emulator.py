@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"control api:  {endpoint}/_local/config  /_local/stats  /_local/faults  /_local/clock")
     print(f"state dir:    {args.state_dir}")
     if not args.no_seed and not args.seed_directory_only:
-        print(f"buckets:      {', '.join(config['buckets'])}")
+        regions = config.get("bucketRegions") or {}
+        print(f"buckets:      {', '.join(f'{b} ({regions.get(b, REGION)})' for b in config['buckets'])}")
         print(f"users:        {', '.join(u['email'] for u in demo_users['users'])}")
         print(f"config:       {json.dumps(config)}")
     if latency_ms or faults:

@@ -196,14 +196,22 @@ class LocalStack:
         response.raise_for_status()
         return response.json()["access_token"]
 
-    def client(self, service: str, *, credentials: dict[str, str] | None = None, **config: Any) -> Any:
-        """A boto3 client for the emulator: static test keys unless `credentials` (boto3 kwargs) are given."""
+    def client(
+        self,
+        service: str,
+        *,
+        credentials: dict[str, str] | None = None,
+        region: str = REGION,
+        **config: Any,
+    ) -> Any:
+        """A boto3 client for the emulator in `region`: static test keys unless `credentials` (boto3
+        kwargs) are given."""
         keys = credentials or TEST_KEYS
         retries = config.pop("retries", {"mode": "standard", "total_max_attempts": 1})
         client = boto3.client(
             service,
             endpoint_url=self.aws_endpoint,
-            region_name=REGION,
+            region_name=region,
             config=Config(retries=retries, **config),
             **keys,
         )

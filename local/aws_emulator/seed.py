@@ -10,6 +10,7 @@ stack's configuration and the tests name them) and sso-admin's CreateApplication
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from typing import TYPE_CHECKING, Any
@@ -100,11 +101,11 @@ class _InProcessHttp:
         pass
 
 
-def _client(service: str, app: EmulatorApp, endpoint: str) -> Any:
+def _client(service: str, app: EmulatorApp, endpoint: str, region: str | None = None) -> Any:
     client = boto3.client(
         service,
         endpoint_url=endpoint,
-        region_name=app.region,
+        region_name=region or app.region,
         config=Config(retries={"mode": "standard", "max_attempts": 3}),
         **ADMIN_KEYS,
     )
@@ -225,7 +226,10 @@ def seed(
     directory = seed_directory(app, endpoint=endpoint, plan=plan, demo_users=demo_users)
     seed_application(app, issuer_url)
 
-    iam = _client("iam", app, endpoint)
+    client = functools.cache(
+        lambda service, client_region=region: _client(service, app, endpoint, client_region)
+    )
+    iam = client("iam")
     role_arn = f"arn:aws:iam::{account}:role/{{}}"
     iam.create_role(
         RoleName=LOCATION_ROLE,
@@ -254,9 +258,11 @@ def seed(
         )
         department_roles[department] = role_arn.format(spec["iam_role"])
 
-    s3 = _client("s3", app, endpoint)
-    for bucket in plan["buckets"]:
-        s3.create_bucket(Bucket=bucket)
+    bucket_regions = {bucket: spec["region"] for bucket, spec in plan["buckets"].items()}
+    for bucket, bucket_region in bucket_regions.items():
+        s3 = client("s3", bucket_region)
+        location = {} if bucket_region == "us-east-1" else {"LocationConstraint": bucket_region}
+        s3.create_bucket(Bucket=bucket, **({"CreateBucketConfiguration": location} if location else {}))
         s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": CORS_RULES})
     objects = dict(SAMPLE_OBJECTS)
     for spec in plan["departments"].values():
@@ -266,18 +272,24 @@ def seed(
                     f"sample object in {grant['prefix']}\n"
                 )
     for (bucket, key), body in objects.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/plain")
-
-    s3control = _client("s3control", app, endpoint)
-    instance = s3control.create_access_grants_instance(
-        AccountId=account, IdentityCenterArn=app.identity_center.instance_arn
-    )
-    locations = {}
-    for bucket in plan["buckets"]:
-        created = s3control.create_access_grants_location(
-            AccountId=account, LocationScope=f"s3://{bucket}", IAMRoleArn=role_arn.format(LOCATION_ROLE)
+        client("s3", bucket_regions[bucket]).put_object(
+            Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/plain"
         )
-        locations[bucket] = created["AccessGrantsLocationId"]
+
+    # S3 Access Grants is regional: one instance per Region holding buckets, with that Region's
+    # locations and grants (one location role serves both; it is global, like all IAM roles).
+    instances: dict[str, str] = {}
+    locations: dict[str, str] = {}
+    for grants_region in sorted(set(bucket_regions.values())):
+        s3control = client("s3control", grants_region)
+        instances[grants_region] = s3control.create_access_grants_instance(
+            AccountId=account, IdentityCenterArn=app.identity_center.instance_arn
+        )["AccessGrantsInstanceArn"]
+        for bucket in (b for b, r in bucket_regions.items() if r == grants_region):
+            created = s3control.create_access_grants_location(
+                AccountId=account, LocationScope=f"s3://{bucket}", IAMRoleArn=role_arn.format(LOCATION_ROLE)
+            )
+            locations[bucket] = created["AccessGrantsLocationId"]
     for department, spec in plan["departments"].items():
         group_id = directory["directoryGroupIds"][spec["directory_group"]]
         grantees = [
@@ -286,7 +298,7 @@ def seed(
         ]
         for grant in spec["grants"]:
             for grantee in grantees:
-                s3control.create_access_grant(
+                client("s3control", bucket_regions[grant["bucket"]]).create_access_grant(
                     AccountId=account,
                     AccessGrantsLocationId=locations[grant["bucket"]],
                     AccessGrantsLocationConfiguration={"S3SubPrefix": grant["prefix"] + "*"},
@@ -298,7 +310,9 @@ def seed(
         "accountId": account,
         "region": region,
         "endpoint": endpoint,
-        "accessGrantsInstanceArn": instance["AccessGrantsInstanceArn"],
+        # The home Region's instance (Identity Center's), and every Region's.
+        "accessGrantsInstanceArn": instances.get(region) or next(iter(instances.values())),
+        "accessGrantsInstanceArns": instances,
         **directory,
         "applicationArn": APPLICATION_ARN,
         "identityBearerRoleArn": role_arn.format(IDENTITY_BEARER_ROLE),
@@ -306,5 +320,6 @@ def seed(
         "locationRoleArn": role_arn.format(LOCATION_ROLE),
         "departmentRoles": department_roles,
         "buckets": list(plan["buckets"]),
+        "bucketRegions": bucket_regions,
         "issuer": issuer_url,
     }

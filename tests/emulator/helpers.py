@@ -58,12 +58,23 @@ def role_session(stack: LocalStack, department: str) -> dict[str, str]:
     return assume(stack, stack.config()["departmentRoles"][department], f"{department.lower()}-user")
 
 
+def region_of(stack: LocalStack, target: str) -> str:
+    """The Region of the bucket an `s3://bucket/...` target names (the seed's, from the access plan)."""
+    bucket = target.removeprefix("s3://").split("/", 1)[0]
+    return stack.config()["bucketRegions"].get(bucket, stack.config()["region"])
+
+
 def get_data_access(
     stack: LocalStack, keys: dict[str, str], target: str, permission: str, **kwargs: Any
 ) -> dict:
-    s3control = stack.client("s3control", credentials=keys)
+    """GetDataAccess in the target bucket's Region, as S3 Access Grants' instances are regional."""
+    s3control = stack.client("s3control", credentials=keys, region=region_of(stack, target))
     return s3control.get_data_access(AccountId=ACCOUNT_ID, Target=target, Permission=permission, **kwargs)
 
 
 def s3_with(stack: LocalStack, data_access: dict[str, Any], **config: Any) -> Any:
-    return stack.client("s3", credentials=boto_keys(data_access["Credentials"]), **config)
+    """An S3 client with vended credentials, in the Region of the bucket they were vended for."""
+    target = data_access.get("MatchedGrantTarget", "s3://")
+    return stack.client(
+        "s3", credentials=boto_keys(data_access["Credentials"]), region=region_of(stack, target), **config
+    )

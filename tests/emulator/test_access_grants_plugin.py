@@ -1,6 +1,8 @@
 """AWS's own S3 Access Grants plugin for boto3 (aws-s3-access-grants-boto3-plugin), a client nobody here
 wrote, against the emulator: it resolves the bucket's region (HeadBucket), the owning account
-(GetAccessGrantsInstanceForPrefix) and credentials (GetDataAccess), then signs S3 calls with them.
+(GetAccessGrantsInstanceForPrefix) and credentials (GetDataAccess in that region), then signs S3 calls
+with them. Both of the seed's Regions: `shopfast-data` (us-east-1, the client's own) and
+`shopfast-internal` (ap-southeast-2).
 
 The plugin builds its own clients from the botocore session it is given, so the session carries the
 emulator's endpoint (`AWS_ENDPOINT_URL`) and the loopback fix for s3control's `{AccountId}.` host prefix.
@@ -23,13 +25,22 @@ from tests.emulator.helpers import role_session
 
 pytestmark = pytest.mark.integration
 
-BUCKET = "shopfast-data"
+# Department (an iam-role style grantee) -> (bucket, a key it may write, a key outside its grants).
+CASES = {
+    "Sales": ("shopfast-data", "transactions/plugin.csv", "feedback/2024-q1.csv"),
+    "HR": ("shopfast-internal", "benefits/plugin.csv", "leads/pipeline.csv"),
+}
+
+
+@pytest.fixture(params=sorted(CASES))
+def department(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def plugin_s3(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """An S3 client with the plugin, acting as a Sales role session (iam-role style grantee)."""
-    keys = role_session(stack, "Sales")
+def plugin_s3(stack: LocalStack, department: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An S3 client in us-east-1 with the plugin, acting as the department's role session."""
+    keys = role_session(stack, department)
     monkeypatch.setenv("AWS_ENDPOINT_URL", stack.aws_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys["aws_access_key_id"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys["aws_secret_access_key"])
@@ -42,18 +53,22 @@ def plugin_s3(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     yield s3
 
 
-def test_the_plugin_reads_and_writes_inside_the_grant(stack: LocalStack, plugin_s3: Any) -> None:
+def test_the_plugin_reads_and_writes_inside_the_grant(
+    stack: LocalStack, department: str, plugin_s3: Any
+) -> None:
+    bucket, key, _ = CASES[department]
     stack.reset_stats()
-    plugin_s3.put_object(Bucket=BUCKET, Key="transactions/plugin.csv", Body=b"order,amount\n")
-    assert (
-        plugin_s3.get_object(Bucket=BUCKET, Key="transactions/plugin.csv")["Body"].read() == b"order,amount\n"
-    )
+    plugin_s3.put_object(Bucket=bucket, Key=key, Body=b"order,amount\n")
+    assert plugin_s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"order,amount\n"
     calls = stack.stats()["calls"]
     assert calls.get("GetDataAccess", 0) >= 1, calls
     assert calls.get("HeadBucket", 0) >= 1, calls
+    region = stack.config()["bucketRegions"][bucket]
+    assert {e["awsRegion"] for e in stack.cloudtrail_events()[-calls["GetDataAccess"] :]} == {region}
 
 
-def test_the_plugin_is_refused_outside_the_grant(plugin_s3: Any) -> None:
+def test_the_plugin_is_refused_outside_the_grant(department: str, plugin_s3: Any) -> None:
+    bucket, _, outside = CASES[department]
     with pytest.raises(ClientError) as refused:
-        plugin_s3.get_object(Bucket=BUCKET, Key="feedback/2024-q1.csv")
+        plugin_s3.get_object(Bucket=bucket, Key=outside)
     assert refused.value.response["Error"]["Code"] == "AccessDenied"

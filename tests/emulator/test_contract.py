@@ -268,16 +268,27 @@ def test_caller_operations_parse(local_stack: LocalStack) -> None:
 
 
 def test_the_seeded_account_is_wired_as_configured(local_stack: LocalStack) -> None:
+    """One Access Grants instance per Region holding buckets, each with that Region's locations only."""
     config = local_stack.config()
-    s3control = local_stack.client("s3control")
-    instance = s3control.get_access_grants_instance(AccountId=ACCOUNT_ID)
-    assert instance["AccessGrantsInstanceArn"] == config["accessGrantsInstanceArn"]
-    assert instance["IdentityCenterArn"] == config["identityCenterInstanceArn"]
-    scopes = {
-        loc["LocationScope"]
-        for loc in s3control.list_access_grants_locations(AccountId=ACCOUNT_ID)["AccessGrantsLocationsList"]
-    }
-    assert scopes == {f"s3://{bucket}" for bucket in config["buckets"]}
+    assert config["bucketRegions"] == {"shopfast-data": "us-east-1", "shopfast-internal": "ap-southeast-2"}
+    for region, arn in config["accessGrantsInstanceArns"].items():
+        s3control = local_stack.client("s3control", region=region)
+        instance = s3control.get_access_grants_instance(AccountId=ACCOUNT_ID)
+        assert (
+            instance["AccessGrantsInstanceArn"]
+            == arn
+            == f"arn:aws:s3:{region}:{ACCOUNT_ID}:access-grants/default"
+        )
+        assert instance["IdentityCenterArn"] == config["identityCenterInstanceArn"]
+        scopes = {
+            loc["LocationScope"]
+            for loc in s3control.list_access_grants_locations(AccountId=ACCOUNT_ID)[
+                "AccessGrantsLocationsList"
+            ]
+        }
+        assert scopes == {f"s3://{b}" for b, r in config["bucketRegions"].items() if r == region}
+    assert config["accessGrantsInstanceArn"] == config["accessGrantsInstanceArns"]["us-east-1"]
+    s3control = local_stack.client("s3control", region="ap-southeast-2")
     iam_grants = s3control.list_access_grants(
         AccountId=ACCOUNT_ID, GranteeType="IAM", GranteeIdentifier=config["departmentRoles"]["HR"]
     )["AccessGrantsList"]

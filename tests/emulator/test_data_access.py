@@ -156,13 +156,29 @@ def test_an_expired_caller_session_cannot_get_data_access(stack: LocalStack) -> 
 
 
 def test_list_caller_access_grants_pages_and_filters(stack: LocalStack) -> None:
+    """Each Region's instance lists the caller's grants there (dave holds one in each Region)."""
     keys = identity_session(stack, "dave@shopfast.example")
-    s3control = stack.client("s3control", credentials=keys)
+    in_home = stack.client("s3control", credentials=keys)
+    assert {
+        (g["GrantScope"], g["Permission"])
+        for g in in_home.list_caller_access_grants(AccountId=ACCOUNT_ID)["CallerAccessGrantsList"]
+    } == {("s3://shopfast-data/products/*", "READWRITE")}
+    s3control = stack.client("s3control", credentials=keys, region="ap-southeast-2")
     everything = s3control.list_caller_access_grants(AccountId=ACCOUNT_ID)["CallerAccessGrantsList"]
     assert {(g["GrantScope"], g["Permission"]) for g in everything} == {
-        ("s3://shopfast-data/products/*", "READWRITE"),
-        ("s3://shopfast-internal/leads/*", "READ"),
+        ("s3://shopfast-internal/leads/*", "READ")
     }
+    extra = stack.client("s3control", region="ap-southeast-2").create_access_grant(
+        AccountId=ACCOUNT_ID,
+        AccessGrantsLocationId=_location_id(stack, "shopfast-internal"),
+        AccessGrantsLocationConfiguration={"S3SubPrefix": "leads/archive/*"},
+        Grantee={
+            "GranteeType": "DIRECTORY_USER",
+            "GranteeIdentifier": _user_id(stack, "dave@shopfast.example"),
+        },
+        Permission="READ",
+    )
+    everything = s3control.list_caller_access_grants(AccountId=ACCOUNT_ID)["CallerAccessGrantsList"]
     pages, token = [], None
     while True:
         page = s3control.list_caller_access_grants(
@@ -174,11 +190,34 @@ def test_list_caller_access_grants_pages_and_filters(stack: LocalStack) -> None:
             break
     assert [len(p) for p in pages] == [1, 1]
     assert [g for p in pages for g in p] == everything
-    for scope in ("s3://shopfast-internal", "s3://shopfast-internal/leads/report.csv"):
+    for scope, expected in (
+        (
+            "s3://shopfast-internal",
+            ["s3://shopfast-internal/leads/*", "s3://shopfast-internal/leads/archive/*"],
+        ),
+        ("s3://shopfast-internal/leads/report.csv", ["s3://shopfast-internal/leads/*"]),
+    ):
         filtered = s3control.list_caller_access_grants(AccountId=ACCOUNT_ID, GrantScope=scope)
-        assert [g["GrantScope"] for g in filtered["CallerAccessGrantsList"]] == [
-            "s3://shopfast-internal/leads/*"
-        ]
+        assert [g["GrantScope"] for g in filtered["CallerAccessGrantsList"]] == expected
+    stack.client("s3control", region="ap-southeast-2").delete_access_grant(
+        AccountId=ACCOUNT_ID, AccessGrantId=extra["AccessGrantId"]
+    )
+
+
+def _location_id(stack: LocalStack, bucket: str) -> str:
+    s3control = stack.client("s3control", region=stack.config()["bucketRegions"][bucket])
+    return next(
+        loc["AccessGrantsLocationId"]
+        for loc in s3control.list_access_grants_locations(AccountId=ACCOUNT_ID)["AccessGrantsLocationsList"]
+        if loc["LocationScope"] == f"s3://{bucket}"
+    )
+
+
+def _user_id(stack: LocalStack, email: str) -> str:
+    return stack.client("identitystore").get_user_id(
+        IdentityStoreId=stack.config()["identityStoreId"],
+        AlternateIdentifier={"UniqueAttribute": {"AttributePath": "userName", "AttributeValue": email}},
+    )["UserId"]
 
 
 def test_the_closest_grant_wins(stack: LocalStack) -> None:
@@ -212,12 +251,8 @@ def test_the_closest_grant_wins(stack: LocalStack) -> None:
 
 def test_an_identity_aware_session_also_holds_its_roles_grants(stack: LocalStack) -> None:
     config = stack.config()
-    admin = stack.client("s3control")
-    location = next(
-        loc["AccessGrantsLocationId"]
-        for loc in admin.list_access_grants_locations(AccountId=ACCOUNT_ID)["AccessGrantsLocationsList"]
-        if loc["LocationScope"] == "s3://shopfast-internal"
-    )
+    admin = stack.client("s3control", region="ap-southeast-2")
+    location = _location_id(stack, "shopfast-internal")
     grant = admin.create_access_grant(
         AccountId=ACCOUNT_ID,
         AccessGrantsLocationId=location,

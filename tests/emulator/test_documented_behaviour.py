@@ -16,9 +16,12 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from botocore.auth import UNSIGNED_PAYLOAD, S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from local.stack import LocalStack
+from local.stack import TEST_KEYS, LocalStack
 from tests.emulator.helpers import (
     ACCOUNT_ID,
     assume,
@@ -549,3 +552,65 @@ def test_an_unsigned_post_to_a_private_bucket_is_refused(stack: LocalStack) -> N
     answer = _post({"key": "users/anonymous"}, f"{stack.aws_endpoint}/{BUCKET}", b"hello")
     assert answer.status_code == 403 and "<Code>AccessDenied</Code>" in answer.text
     assert _stored(stack, "users/anonymous") is None
+
+
+# -- Regions ---------------------------------------------------------------------------------------------
+def _signed_get(stack: LocalStack, url: str, region: str) -> requests.Response:
+    """A GET signed (SigV4 header) for `region` by hand, so that no SDK follows S3's answer."""
+    request = AWSRequest(method="GET", url=url, headers={"x-amz-content-sha256": UNSIGNED_PAYLOAD})
+    keys = Credentials(TEST_KEYS["aws_access_key_id"], TEST_KEYS["aws_secret_access_key"])
+    S3SigV4Auth(keys, "s3", region).add_auth(request)
+    return requests.get(url, headers=dict(request.headers), timeout=10)
+
+
+def test_a_request_signed_for_another_region_names_the_buckets_region(stack: LocalStack) -> None:
+    """S3 API reference, 'Error responses' (AuthorizationHeaderMalformed, AuthorizationQueryParametersError)
+    and HeadBucket (`x-amz-bucket-region`): a bucket answers only requests signed for its Region and says
+    which one that is; botocore's redirector follows that answer."""
+    url = f"{stack.aws_endpoint}/shopfast-internal/leads/pipeline.csv"
+    wrong = _signed_get(stack, url, "us-east-1")
+    assert wrong.status_code == 400 and "<Code>AuthorizationHeaderMalformed</Code>" in wrong.text
+    assert "the region 'us-east-1' is wrong; expecting 'ap-southeast-2'" in wrong.text
+    assert "<Region>ap-southeast-2</Region>" in wrong.text
+    assert _signed_get(stack, url, "ap-southeast-2").status_code == 200
+
+    presigned = stack.client("s3", signature_version="s3v4", s3={"addressing_style": "path"})
+    query_url = presigned.generate_presigned_url(
+        "get_object", Params={"Bucket": "shopfast-internal", "Key": "leads/pipeline.csv"}
+    )
+    refused = requests.get(query_url, timeout=10)
+    assert refused.status_code == 400 and "<Code>AuthorizationQueryParametersError</Code>" in refused.text
+    assert "<Region>ap-southeast-2</Region>" in refused.text
+
+    head = requests.head(f"{stack.aws_endpoint}/shopfast-internal", timeout=10)
+    assert head.headers["x-amz-bucket-region"] == "ap-southeast-2"
+    # A plain boto3 client in another Region follows the answer and reads the object.
+    assert stack.client("s3").get_object(Bucket="shopfast-internal", Key="leads/pipeline.csv")["Body"].read()
+
+
+def test_get_data_access_asks_the_instance_of_the_buckets_region(stack: LocalStack) -> None:
+    """S3 User Guide, 'Working with S3 Access Grants': an instance is regional and holds only its Region's
+    locations; asked in another Region, GetDataAccess finds no grant for the bucket (AccessDenied)."""
+    keys = role_session(stack, "HR")
+    home = stack.client("s3control", credentials=keys)
+    with pytest.raises(ClientError) as denied:
+        home.get_data_access(
+            AccountId=ACCOUNT_ID, Target="s3://shopfast-internal/benefits/*", Permission="READ"
+        )
+    assert code_of(denied) == ("AccessDenied", 403)
+    vended = get_data_access(stack, keys, "s3://shopfast-internal/benefits/*", "READ")
+    assert vended["MatchedInstanceArn"] == f"arn:aws:s3:ap-southeast-2:{ACCOUNT_ID}:access-grants/default"
+
+
+def test_identity_center_answers_only_in_its_home_region(stack: LocalStack) -> None:
+    """IAM Identity Center User Guide, 'Region availability': an instance (and its applications) lives in
+    one home Region; CreateTokenWithIAM elsewhere does not find the application."""
+    config = stack.config()
+    elsewhere = stack.client("sso-oidc", credentials=client_app_keys(stack), region="ap-southeast-2")
+    with pytest.raises(ClientError) as refused:
+        elsewhere.create_token_with_iam(
+            clientId=config["applicationArn"],
+            grantType="urn:ietf:params:oauth:grant-type:jwt-bearer",
+            assertion=stack.token("alice@shopfast.example"),
+        )
+    assert code_of(refused) == ("InvalidClientException", 401)

@@ -30,6 +30,8 @@ USERS_LIST = {"target": "s3://shopfast-data/users/user_list", "permission": "REA
 FEEDBACK = {"target": "s3://shopfast-data/feedback/*", "permission": "READ"}
 CREDENTIALS = ("POST", "/v1/credentials")
 GRANTS = ("GET", "/v1/grants")
+# One Region's grants: a listing without a scope asks every Region (one call each).
+ONE_REGION = {"scope": "s3://shopfast-data/"}
 # Which request makes each operation happen in a cold execution environment.
 REQUEST_FOR = {
     "CreateTokenWithIAM": (*CREDENTIALS, USERS_LIST),
@@ -37,6 +39,7 @@ REQUEST_FOR = {
     "GetDataAccess": (*CREDENTIALS, USERS_LIST),
     "ListCallerAccessGrants": (*GRANTS, None),
 }
+QUERY_FOR = {"ListCallerAccessGrants": ONE_REGION}
 OPERATIONS = list(REQUEST_FOR)
 
 
@@ -53,7 +56,7 @@ def alice(tokens: Tokens) -> str:
 
 def _call(invoker: DirectInvoker, operation: str, token: str, **kwargs: Any) -> Any:
     method, path, body = REQUEST_FOR[operation]
-    return invoker.invoke(method, path, token=token, body=body, **kwargs)
+    return invoker.invoke(method, path, token=token, body=body, query=QUERY_FOR.get(operation), **kwargs)
 
 
 def _assert_problem(result: Any, status: int, code: str) -> None:

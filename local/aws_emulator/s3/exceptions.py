@@ -33,12 +33,12 @@ def expired_token() -> EmulatorError:
     return EmulatorError("ExpiredToken", "The provided token has expired.", status=400)
 
 
-def query_parameters(message: str) -> EmulatorError:
-    return EmulatorError("AuthorizationQueryParametersError", message, status=400)
+def query_parameters(message: str, **details: str) -> EmulatorError:
+    return EmulatorError("AuthorizationQueryParametersError", message, status=400, **details)
 
 
-def header_malformed(message: str) -> EmulatorError:
-    return EmulatorError("AuthorizationHeaderMalformed", message, status=400)
+def header_malformed(message: str, **details: str) -> EmulatorError:
+    return EmulatorError("AuthorizationHeaderMalformed", message, status=400, **details)
 
 
 def content_sha256_mismatch() -> EmulatorError:

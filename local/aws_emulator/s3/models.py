@@ -120,9 +120,10 @@ def cors_rule(bucket: str, origin: str, method: str, request_headers: list[str])
     return None
 
 
-def bucket_region(bucket: str, default: str) -> str:
+def bucket_region(bucket: str) -> str | None:
+    """The Region a bucket was created in (its CreateBucket LocationConstraint), or None: no such bucket."""
     found = moto_models.s3_bucket(bucket)
-    return getattr(found, "region_name", None) or default if found is not None else default
+    return getattr(found, "region_name", None) if found is not None else None
 
 
 def bucket_policy(bucket: str) -> str | None:

@@ -10,6 +10,10 @@
   running local stack.
 - Browser-based uploads (POST Object) are held to their signed policy (`post_object`) and then to the
   same permissions as a PutObject of their key.
+- A bucket answers only requests signed for its own Region (S3 API reference, "Error responses":
+  `AuthorizationHeaderMalformed` "the region 'X' is wrong; expecting 'Y'" with a `Region` element, which
+  botocore's redirector follows; `AuthorizationQueryParametersError` for a presigned URL); HeadBucket
+  answers `x-amz-bucket-region` whatever the outcome. GetBucketLocation and CreateBucket are exempt.
 - CORS follows the bucket's rules, for preflights and for every answer, our own refusals included.
 """
 
@@ -38,6 +42,8 @@ from local.aws_emulator.s3.models import (
 from local.aws_emulator.sts.models import Caller, StsBackend
 
 SERVICE = "s3"
+# Operations S3 answers for any bucket whatever the signing Region (a bucket being created has none yet).
+ANY_REGION = {"GetBucketLocation", "CreateBucket", "ListBuckets"}
 Forward = Callable[..., Response]
 # The emulator stands in for S3's HTTPS endpoint: bucket policies see requests as sent over TLS.
 TRANSPORT_KEYS = {"aws:SecureTransport": "true"}
@@ -66,6 +72,8 @@ class S3Responses:
         try:
             caller = self.sts.identify(request)
             self._authenticate(request, caller)
+            if bucket and operation.name not in ANY_REGION:
+                self._require_bucket_region(request, bucket)
             if operation.name == "PostObject":
                 response = self._post_object(request, bucket, caller)
             else:
@@ -75,8 +83,8 @@ class S3Responses:
             response = wire.respond(SERVICE, operation, error)
             if request.method == "HEAD":
                 response.set_data(b"")
-        if operation.name == "HeadBucket" and response.status_code in (200, 301, 403):
-            response.headers.setdefault("x-amz-bucket-region", bucket_region(bucket, self.default_region))
+        if operation.name == "HeadBucket" and response.status_code in (200, 301, 400, 403):
+            response.headers.setdefault("x-amz-bucket-region", bucket_region(bucket) or self.default_region)
         self._apply_cors(request, bucket, response)
         return response
 
@@ -116,6 +124,22 @@ class S3Responses:
             raise exceptions.access_denied("Request has expired", **self._expiry_details(request))
         if caller.expired:
             raise exceptions.expired_token()
+
+    def _require_bucket_region(self, request: Request, bucket: str) -> None:
+        claim = claim_of(request)
+        if claim is None or claim.region is None:
+            return  # anonymous or SigV2: no Region is signed
+        expected = bucket_region(bucket)
+        if expected is None or claim.region == expected:
+            return  # a missing bucket is NoSuchBucket in any Region
+        wrong = f"the region '{claim.region}' is wrong; expecting '{expected}'"
+        if claim.form is Form.HEADER_V4:
+            raise exceptions.header_malformed(
+                f"The authorization header is malformed; {wrong}", Region=expected
+            )
+        raise exceptions.query_parameters(
+            f"Error parsing the X-Amz-Credential parameter; {wrong}", Region=expected
+        )
 
     def _expiry_details(self, request: Request) -> dict[str, str]:
         args = request.args

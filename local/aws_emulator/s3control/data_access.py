@@ -177,7 +177,7 @@ class DataAccess:
             )
         if target_type not in (None, "Object") or (target_type == "Object" and target.endswith("*")):
             raise exceptions.validation("TargetType Object needs an object target")
-        event = self._record(caller, params)
+        event = self._record(grants, caller, params)
         candidates = [
             g
             for g in self.held_grants(grants, caller)
@@ -226,11 +226,12 @@ class DataAccess:
             session_policy=session_policy(scope, permission),
         )
 
-    def _record(self, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _record(self, grants: RegionGrants, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
         """A CloudTrail-shaped event: `AuditContext` is how a caller joins it to its own log."""
         session = caller.session
         event: dict[str, Any] = {
             "eventName": "GetDataAccess",
+            "awsRegion": grants.region,
             "eventTime": self.sts.clock.now().isoformat(),
             "requestParameters": {
                 "target": params.get("Target"),

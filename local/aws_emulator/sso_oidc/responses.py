@@ -1,4 +1,8 @@
-"""sso-oidc over rest-json: `POST /token?aws_iam=t` is CreateTokenWithIAM."""
+"""sso-oidc over rest-json: `POST /token?aws_iam=t` is CreateTokenWithIAM.
+
+IAM Identity Center lives in one home Region (IAM Identity Center User Guide, "IAM Identity Center Region
+availability"): a call signed for any other Region does not find the application (`InvalidClientException`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from local.aws_emulator.core import wire
 from local.aws_emulator.core.exceptions import EmulatorError
-from local.aws_emulator.core.signing import Problem
+from local.aws_emulator.core.signing import Problem, claim_of
 from local.aws_emulator.sso_oidc import exceptions
 from local.aws_emulator.sso_oidc.models import TokenExchange
 from local.aws_emulator.sts.models import Caller, StsBackend
@@ -27,10 +31,19 @@ class SsoOidcResponses:
         try:
             caller = self.sts.identify(request)
             self._authenticate(caller)
+            self._require_home_region(request)
             params = wire.parse(SERVICE, operation, request, {})
             return wire.respond(SERVICE, operation, self.exchange.create_token(params, caller.principal))
         except EmulatorError as error:
             return wire.respond(SERVICE, operation, error)
+
+    def _require_home_region(self, request: Request) -> None:
+        claim = claim_of(request)
+        home = self.exchange.identity_center.region
+        if claim is not None and claim.region not in (None, home):
+            raise exceptions.invalid_client(
+                f"no such application in {claim.region}: IAM Identity Center's home Region is {home}"
+            )
 
     @staticmethod
     def _authenticate(caller: Caller) -> None:
