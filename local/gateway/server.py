@@ -64,6 +64,9 @@ def parameter_values(
         "AccessGrantsAccountId": config["accountId"],
         "ExecutionRoleArn": config["clientApplicationRoleArn"],
         "AllowedBuckets": ",".join(config.get("buckets") or []),
+        "BucketRegions": json.dumps(config.get("bucketRegions") or {}, separators=(",", ":")),
+        # The emulator's own Region is Identity Center's home.
+        "IdcRegion": config["region"],
         "RoleMapping": json.dumps(department_roles, separators=(",", ":")),
     }
     return {name: value for name, value in known.items() if name in declared}

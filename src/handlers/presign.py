@@ -20,9 +20,7 @@ def presign() -> dict[str, Any]:
     caller = authenticate(app.current_event.headers, config)
     query_fields(app)
     body = json_body(app)
-    presigner = Presigner(
-        caller, service=get_service(), signer=signer_for(config.aws_region, config.aws_endpoint_url)
-    )
+    presigner = Presigner(caller, service=get_service(), signer=signer_for(config.aws_endpoint_url))
     if "objects" not in body:
         return presigner.presign(parse_presign_request(body, config)).to_json()
     request_id = request_id_of(app.current_event.raw_event)

@@ -42,6 +42,10 @@ STALE_SESSION_CODES = frozenset(
 )
 
 
+def _answered(**_: Any) -> bool:
+    return False  # do not retry: the answer at hand is the one wanted
+
+
 def _refuse_attempt_past_deadline(**_: Any) -> None:
     deadline = invocation_deadline.get()
     if deadline is not None and deadline.remaining() < CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS:
@@ -95,7 +99,11 @@ class ClientFactory:
         self._config = config
         self._session = session or botocore.session.Session()
 
-    def create(self, service: str, credentials: AwsCredentials | None = None) -> Any:
+    def create(
+        self, service: str, credentials: AwsCredentials | None = None, *, region: str | None = None
+    ) -> Any:
+        """A client of `service` in `region` (default: the function's), signing with `credentials`
+        (default: the execution role's)."""
         keys: dict[str, str] = {}
         if credentials is not None:
             keys = {
@@ -105,7 +113,7 @@ class ClientFactory:
             }
         client = self._session.create_client(
             service,
-            region_name=self._config.aws_region,
+            region_name=region or self._config.aws_region,
             endpoint_url=self._config.aws_endpoint_url,
             config=client_config(),
             **keys,
@@ -118,8 +126,9 @@ class ClientFactory:
 
 
 class AwsGateway:
-    """The AWS operations the service performs. The service's own clients (sso-oidc, sts) are created once;
-    s3control clients are created per identity session by the caller (see `s3control_for`)."""
+    """The AWS operations the service performs. The service's own clients (sso-oidc in Identity Center's
+    home Region, sts and s3 in the function's) are created once; s3control clients are created per identity
+    session and Region by the caller (see `s3control_for`)."""
 
     def __init__(
         self,
@@ -128,16 +137,19 @@ class AwsGateway:
         factory: ClientFactory | None = None,
         sso_oidc: Any = None,
         sts: Any = None,
+        s3: Any = None,
     ) -> None:
         self._config = config
         self._factory = factory or ClientFactory(config)
         self._sso_oidc = sso_oidc
         self._sts = sts
+        self._s3 = s3
 
     @property
     def sso_oidc(self) -> Any:
         if self._sso_oidc is None:
-            self._sso_oidc = self._factory.create("sso-oidc")
+            # IAM Identity Center answers only in its home Region; an application ARN does not name it.
+            self._sso_oidc = self._factory.create("sso-oidc", region=self._config.idc_region)
         return self._sso_oidc
 
     @property
@@ -146,12 +158,32 @@ class AwsGateway:
             self._sts = self._factory.create("sts")
         return self._sts
 
-    def s3control_for(self, credentials: AwsCredentials) -> Any:
-        return self._factory.create("s3control", credentials)
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = self._factory.create("s3")
+            # HeadBucket's first answer names the bucket's Region whatever its status; botocore's redirector
+            # would ask a second time in that Region, and a retry would only repeat the answer.
+            self._s3.meta.events.register_first("needs-retry.s3.HeadBucket", _answered)
+        return self._s3
 
-    def client_for(self, service: str, credentials: AwsCredentials) -> Any:
-        """A client signing with vended or session credentials (presigning, listing objects)."""
-        return self._factory.create(service, credentials)
+    def s3control_for(self, credentials: AwsCredentials, region: str) -> Any:
+        return self._factory.create("s3control", credentials, region=region)
+
+    def client_for(self, service: str, credentials: AwsCredentials, region: str) -> Any:
+        """A client signing with vended or session credentials in a bucket's Region (listing objects)."""
+        return self._factory.create(service, credentials, region=region)
+
+    def bucket_region(self, bucket: str) -> str | None:
+        """The Region S3 names for a bucket (HeadBucket's `x-amz-bucket-region`, answered on 200, 301, 400
+        and 403 alike, so the execution role needs no permission on the bucket), or None."""
+        try:
+            answer = self.s3.head_bucket(Bucket=bucket)
+        except Exception as error:  # noqa: BLE001 - any failure: S3 could not say, the caller falls back
+            answer = getattr(error, "response", None) or {}
+        headers = (answer.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+        region = headers.get("x-amz-bucket-region")
+        return region if isinstance(region, str) and region else None
 
     def create_token_with_iam(self, assertion: str) -> dict[str, Any]:
         return call(

@@ -33,7 +33,8 @@ SESSION_REFRESH_MARGIN_SECONDS = 300
 CREDENTIALS_REFRESH_MARGIN_SECONDS = 300
 DENIAL_TTL_SECONDS = 30
 MAX_IDENTITIES = 1000
-# Each identity session holds its own s3control client (~0.3 MB), so fewer sessions than identities.
+# Each identity session holds its own s3control client per Region used (~0.3 MB each), so fewer sessions
+# than identities.
 MAX_SESSIONS = 256
 MAX_CREDENTIALS_PER_IDENTITY = 32
 MAX_DENIALS = 4096

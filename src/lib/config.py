@@ -32,6 +32,7 @@ _APPLICATION_ARN = re.compile(
     r"^arn:aws[a-z-]*:sso::\d{12}:application/ssoins-[0-9a-f]{16}/apl-[0-9a-f]{16}$"
 )
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _CLAIM = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
 
 
@@ -59,6 +60,8 @@ class ServiceConfig:
     cache_max_age_seconds: int
     instance_scope: str
     aws_region: str
+    idc_region: str
+    bucket_regions: Mapping[str, str]
     aws_endpoint_url: str | None
     service_name: str
 
@@ -97,6 +100,8 @@ class ServiceConfig:
         for bucket in buckets:
             if not is_valid_bucket_name(bucket):
                 raise ConfigError("ALLOWED_BUCKETS", f"{bucket!r} is not a valid bucket name")
+        aws_region = reader.pattern("AWS_REGION", _REGION) or reader.pattern("AWS_DEFAULT_REGION", _REGION)
+        aws_region = aws_region or "us-east-1"
         return cls(
             identity_mode=mode,
             jwt_issuer=issuer,
@@ -119,7 +124,9 @@ class ServiceConfig:
             cache_enabled=reader.boolean("CACHE_ENABLED", True),
             cache_max_age_seconds=reader.integer("CACHE_MAX_AGE_SECONDS", 900, 1, 43200),
             instance_scope=reader.choice("INSTANCE_SCOPE", INSTANCE_SCOPES, "SELF"),
-            aws_region=reader.text("AWS_REGION") or reader.text("AWS_DEFAULT_REGION") or "us-east-1",
+            aws_region=aws_region,
+            idc_region=reader.pattern("IDC_REGION", _REGION) or aws_region,
+            bucket_regions=reader.bucket_regions("BUCKET_REGIONS"),
             aws_endpoint_url=reader.url("AWS_ENDPOINT_URL"),
             service_name=reader.text("POWERTOOLS_SERVICE_NAME") or "shopfast-vending",
         )
@@ -189,6 +196,24 @@ class _Reader:
         if not pattern.match(value):
             raise ConfigError(name, "has an invalid format")
         return value
+
+    def bucket_regions(self, name: str) -> Mapping[str, str]:
+        """`{"bucket": "region", ...}`: where each planned bucket's Access Grants instance is."""
+        value = self.text(name)
+        if value is None:
+            return MappingProxyType({})
+        try:
+            mapping = json.loads(value)
+        except ValueError:
+            raise ConfigError(name, "must be a JSON object of bucket name to region") from None
+        if not isinstance(mapping, dict):
+            raise ConfigError(name, "must be a JSON object of bucket name to region")
+        for bucket, region in mapping.items():
+            if not is_valid_bucket_name(bucket):
+                raise ConfigError(name, f"{bucket!r} is not a valid bucket name")
+            if not isinstance(region, str) or not _REGION.match(region):
+                raise ConfigError(name, f"bucket {bucket!r} must map to a region such as us-east-1")
+        return MappingProxyType(dict(mapping))
 
     def role_mapping(self, name: str, *, required: bool) -> Mapping[str, str]:
         value = self.text(name)

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +28,13 @@ MAX_SESSION_NAME = 64
 _NOT_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
+S3ControlFactory = Callable[[AwsCredentials, str], Any]
+
+
 @dataclass
 class IdentitySession:
-    """An AWS session acting for one end user; `s3control` signs with its credentials."""
+    """An AWS session acting for one end user, in every Region: its credentials are STS's (global), and
+    `s3control(region)` is that Region's client signing with them, created at first use."""
 
     identity_key: str
     role_arn: str
@@ -38,11 +43,19 @@ class IdentitySession:
     directory_user_id: str | None = None
     source_identity: str | None = None
     group: str | None = None
-    s3control: Any = field(default=None, repr=False)
+    s3control_factory: S3ControlFactory | None = field(default=None, repr=False)
+    _s3control: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def expires_at(self) -> float:
         return self.credentials.expiration.timestamp()
+
+    def s3control(self, region: str) -> Any:
+        client = self._s3control.get(region)
+        if client is None:
+            assert self.s3control_factory is not None, "a session is given its factory when it is made"
+            client = self._s3control[region] = self.s3control_factory(self.credentials, region)
+        return client
 
 
 def session_name_for(caller: Caller) -> str:
@@ -125,7 +138,7 @@ class IdentityExchange:
                 session = self._identity_center_session(caller, key)
         else:
             session = self._role_session(caller, key, role)
-        session.s3control = self._gateway.s3control_for(session.credentials)
+        session.s3control_factory = self._gateway.s3control_for
         if self._sessions is not None:
             self._sessions.store(key, session, session.expires_at)
         return session, False

@@ -111,6 +111,7 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
     }
     if request.continuation_token:
         parameters["ContinuationToken"] = request.continuation_token
+    region = service.regions.region_of(request.folder.bucket)
     # ListObjectsV2 names the prefix itself, so cached wider credentials may list it (the signing rule).
     vended = service.signing_credentials(
         caller, credential_request, min_remaining_seconds=LISTING_MIN_REMAINING_SECONDS
@@ -118,7 +119,7 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
     try:
         page = call(
             "ListObjectsV2",
-            service.gateway.client_for("s3", vended.credentials).list_objects_v2,
+            service.gateway.client_for("s3", vended.credentials, region).list_objects_v2,
             **parameters,
         )
     except StaleSession:
@@ -130,7 +131,7 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
         )
         page = call(
             "ListObjectsV2",
-            service.gateway.client_for("s3", vended.credentials).list_objects_v2,
+            service.gateway.client_for("s3", vended.credentials, region).list_objects_v2,
             **parameters,
         )
     bucket = request.folder.bucket

@@ -134,35 +134,41 @@ def usable_seconds(credentials: AwsCredentials, now: datetime) -> int:
 
 
 class S3Presigner:
-    """Adapter: signs S3 requests locally with given credentials (SigV4 query auth, no AWS call).
+    """Adapter: signs S3 requests locally with given credentials (SigV4 query auth, no AWS call), for the
+    bucket's Region (its host and its credential scope).
 
     botocore's `generate_presigned_url` resolves the endpoint ruleset, validates parameters and runs
     the event hooks for every URL (~0.4 ms each). Here each bucket's URL is resolved once, by an
-    unsigned S3 client (path-style on a loopback endpoint, elsewhere botocore's addressing), and each
-    URL is signed with botocore's own `S3SigV4QueryAuth`: the same URL, byte for byte, at a fraction
-    of the cost (tests/unit/test_presign_parts.py compares the two).
+    unsigned S3 client of its Region (path-style on a loopback endpoint, elsewhere botocore's
+    addressing), and each URL is signed with botocore's own `S3SigV4QueryAuth`: the same URL, byte for
+    byte, at a fraction of the cost (tests/unit/test_presign_parts.py compares the two).
     """
 
     def __init__(
         self,
         *,
-        region: str,
         endpoint_url: str | None = None,
-        client: Any = None,
+        clients: dict[str, Any] | None = None,
         max_buckets: int = 256,
     ) -> None:
-        self._region = region
         self._endpoint_url = endpoint_url
-        self._client = client  # only resolves bucket URLs: created on first use, never sends
-        self._bucket_urls: dict[str, str] = {}
+        # Only resolve bucket URLs (one per Region, created on first use); they never send anything.
+        # One botocore session for all of them: each session loads S3's model again (~11 MB of JSON).
+        self._session: botocore.session.Session | None = None
+        self._clients: dict[str, Any] = dict(clients or {})
+        self._bucket_urls: dict[tuple[str, str], str] = {}
         self._max_buckets = max_buckets
 
-    def _bucket_url(self, bucket: str) -> str:
-        url = self._bucket_urls.get(bucket)
+    def _bucket_url(self, bucket: str, region: str) -> str:
+        url = self._bucket_urls.get((region, bucket))
         if url is None:
-            if self._client is None:
-                self._client = _unsigned_s3_client(self._region, self._endpoint_url)
-            object_url = self._client.generate_presigned_url(
+            client = self._clients.get(region)
+            if client is None:
+                self._session = self._session or botocore.session.Session()
+                client = self._clients[region] = _unsigned_s3_client(
+                    self._session, region, self._endpoint_url
+                )
+            object_url = client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY}
             )
             url = object_url.removesuffix(f"/{_PROBE_KEY}")
@@ -170,15 +176,15 @@ class S3Presigner:
                 raise RuntimeError(f"unexpected S3 object URL for bucket {bucket!r}")
             if len(self._bucket_urls) >= self._max_buckets:
                 self._bucket_urls.clear()
-            self._bucket_urls[bucket] = url
+            self._bucket_urls[(region, bucket)] = url
         return url
 
     def presign(
-        self, request: PresignRequest, credentials: AwsCredentials, expires_in: int
+        self, request: PresignRequest, credentials: AwsCredentials, expires_in: int, region: str
     ) -> PresignedRequest:
         target = request.grant_target
         # The key as botocore puts it in the path (its `percent_encode(key, safe="/~")`).
-        url = f"{self._bucket_url(target.bucket)}/{quote(target.key, safe='/~')}"
+        url = f"{self._bucket_url(target.bucket, region)}/{quote(target.key, safe='/~')}"
         params: dict[str, str] = {}
         headers: dict[str, str] = {}
         if request.method == "GET":
@@ -190,7 +196,7 @@ class S3Presigner:
         signing_keys = ReadOnlyCredentials(
             credentials.access_key_id, credentials.secret_access_key, credentials.session_token
         )
-        S3SigV4QueryAuth(signing_keys, "s3", self._region, expires=expires_in).add_auth(aws_request)
+        S3SigV4QueryAuth(signing_keys, "s3", region, expires=expires_in).add_auth(aws_request)
         # S3 stops honouring the URL at X-Amz-Date + X-Amz-Expires.
         signed_at = datetime.strptime(aws_request.context["timestamp"], "%Y%m%dT%H%M%SZ")
         return PresignedRequest(
@@ -204,10 +210,10 @@ class S3Presigner:
 _PROBE_KEY = "probe"
 
 
-def _unsigned_s3_client(region: str, endpoint_url: str | None) -> Any:
+def _unsigned_s3_client(session: botocore.session.Session, region: str, endpoint_url: str | None) -> Any:
     # A loopback endpoint has no per-bucket host names; elsewhere botocore picks the addressing.
     addressing = {"addressing_style": "path"} if is_loopback_url(endpoint_url) else {}
-    return botocore.session.Session().create_client(
+    return session.create_client(
         "s3",
         region_name=region,
         endpoint_url=endpoint_url,
@@ -295,7 +301,8 @@ class Presigner:
         self._clock = clock
         self._vended: list[tuple[str | None, VendResult]] = []  # (role, result), oldest first
         self._prefilter = False
-        self._grant_lists: dict[str | None, GrantList | None] = {}  # by role, fetched once per request
+        # By role and Region, fetched once per request.
+        self._grant_lists: dict[tuple[str | None, str], GrantList | None] = {}
 
     def presign(self, request: PresignRequest) -> PresignedRequest:
         """One request; raises ServiceError (400/403 for this request, 401/5xx for the whole call)."""
@@ -303,7 +310,8 @@ class Presigner:
         expires_in = min(request.expires_in, usable_seconds(vended.credentials, self._clock()))
         if expires_in < 1:
             raise ServiceUnavailable("the vended credentials expire too soon to sign a URL; retry")
-        presigned = self._signer.presign(request, vended.credentials, expires_in)
+        region = self._service.regions.region_of(request.grant_target.bucket)
+        presigned = self._signer.presign(request, vended.credentials, expires_in, region)
         audit(
             "presign",
             "signed",
@@ -362,15 +370,18 @@ class Presigner:
             # Never ask the cache for more life than fresh credentials would have (no refetch loop when
             # the deployment caps durations below the URL's lifetime: the URL is cut instead).
             min_remaining_seconds=min(needed, lifetime - CREDENTIALS_REFRESH_MARGIN_SECONDS),
-            prefilter=(lambda: self._grants(request.role)) if self._prefilter else None,
+            prefilter=(lambda: self._grants(request.role, request.grant_target.bucket))
+            if self._prefilter
+            else None,
         )
         self._vended.append((request.role, vended))
         return vended
 
-    def _grants(self, role: str | None) -> GrantList | None:
-        if role not in self._grant_lists:
-            self._grant_lists[role] = self._service.caller_grants(self._caller, role)
-        return self._grant_lists[role]
+    def _grants(self, role: str | None, bucket: str) -> GrantList | None:
+        key = (role, self._service.regions.region_of(bucket))
+        if key not in self._grant_lists:
+            self._grant_lists[key] = self._service.caller_grants(self._caller, *key)
+        return self._grant_lists[key]
 
     def _duration_for(self, needed: int) -> int | None:
         """None (the deployment's default) unless the URL needs longer-lived credentials; then enough
@@ -383,6 +394,6 @@ class Presigner:
 
 
 @lru_cache(maxsize=4)
-def signer_for(region: str, endpoint_url: str | None) -> S3Presigner:
-    """The execution environment's signer for a region and endpoint (created once, no AWS call)."""
-    return S3Presigner(region=region, endpoint_url=endpoint_url)
+def signer_for(endpoint_url: str | None) -> S3Presigner:
+    """The execution environment's signer for an endpoint (created once, no AWS call)."""
+    return S3Presigner(endpoint_url=endpoint_url)

@@ -29,6 +29,7 @@ from lib.config import IDENTITY_CENTER, ServiceConfig, load_config
 from lib.errors import AccessDenied, InvalidRequest, ServiceError, UpstreamError
 from lib.grants import GrantList, explain_denial
 from lib.identity import IdentityExchange, IdentitySession
+from lib.regions import BucketRegions
 from lib.targets import GrantTarget
 
 PERMISSIONS = ("READ", "WRITE", "READWRITE")
@@ -43,6 +44,9 @@ GRANT_LIST_TTL_SECONDS = 60
 MAX_GRANT_LISTS = 1000
 DENIAL_TTL_SECONDS = 30
 _NEXT_TOKEN = re.compile(r"^[\x21-\x7e]{1,2048}$")
+# Our grants page token: the Region the next page comes from, then S3 Access Grants' own token there
+# (empty: that Region's first page). Region names hold no ':'.
+_REGION_TOKEN_SEPARATOR = ":"  # noqa: S105 - a separator, not a secret
 T = TypeVar("T")
 # The caller's grant list for the pre-filter (None: too long to hold, so nothing is pre-filtered).
 GrantSource = Callable[[], GrantList | None]
@@ -106,10 +110,14 @@ class VendingService:
         identities: IdentityExchange | None = None,
         credentials: CredentialCache[VendResult] | None = None,
         denials: DenialCache | None = None,
+        regions: BucketRegions | None = None,
     ) -> None:
         self.config = config
         self.gateway = gateway or AwsGateway(config)
         self.identities = identities or IdentityExchange(config, self.gateway)
+        self.regions = regions or BucketRegions(
+            config.bucket_regions, config.aws_region, self.gateway.bucket_region
+        )
         caching = config.cache_enabled
         max_age = config.cache_max_age_seconds
         self._credentials = (credentials or CredentialCache(max_age_seconds=max_age)) if caching else None
@@ -248,12 +256,13 @@ class VendingService:
         }
         if target_type:
             kwargs["TargetType"] = target_type
+        region = self.regions.region_of(request.target.bucket)
         try:
             session, response = self._as_caller(
                 caller,
                 request.role,
                 "GetDataAccess",
-                lambda session: self.gateway.get_data_access(session.s3control, **kwargs),
+                lambda session: self.gateway.get_data_access(session.s3control(region), **kwargs),
             )
         except AccessDenied:
             detail = self._explain(caller, request)
@@ -294,7 +303,8 @@ class VendingService:
         """A denial's detail naming the caller's grants near the target. The grant list is a convenience
         here: if it cannot be had, the denial stands with a plain explanation."""
         try:
-            grants = self.caller_grants(caller, request.role)
+            region = self.regions.region_of(request.target.bucket)
+            grants = self.caller_grants(caller, request.role, region)
         except ServiceError:
             grants = None
         return explain_denial(grants, request.target, request.permission)
@@ -315,12 +325,14 @@ class VendingService:
         except StaleSession as stale:
             raise UpstreamError(f"{operation} refused a fresh session") from stale
 
-    def caller_grants(self, caller: Caller, role: str | None = None) -> GrantList | None:
-        """Every grant the caller holds (ListCallerAccessGrants, all pages), cached per identity briefly;
-        None when the list is longer than MAX_GRANT_LIST_PAGES pages (then nothing is pre-filtered)."""
+    def caller_grants(self, caller: Caller, role: str | None, region: str) -> GrantList | None:
+        """Every grant the caller holds in one Region (ListCallerAccessGrants, all pages), cached per
+        identity and Region briefly; None when the list is longer than MAX_GRANT_LIST_PAGES pages (then
+        nothing is pre-filtered)."""
         identity = self.identities.session_key(caller, role)
+        cache_key = f"{identity}|{region}"
         if self._grant_lists is not None:
-            cached = self._grant_lists.get(identity)
+            cached = self._grant_lists.get(cache_key)
             if cached is not None:
                 return cached
         entries: list[dict[str, Any]] = []
@@ -334,7 +346,7 @@ class VendingService:
                 role,
                 "ListCallerAccessGrants",
                 lambda session, kwargs=kwargs: self.gateway.list_caller_access_grants(  # type: ignore[misc]
-                    session.s3control, **kwargs
+                    session.s3control(region), **kwargs
                 ),
             )
             entries.extend(page.get("CallerAccessGrantsList", []))
@@ -345,7 +357,7 @@ class VendingService:
             return None
         grants = GrantList.from_entries(entries)
         if self._grant_lists is not None:
-            self._grant_lists.put(identity, grants, time.time() + self._grant_list_ttl)
+            self._grant_lists.put(cache_key, grants, time.time() + self._grant_list_ttl)
         return grants
 
     def list_grants(
@@ -357,24 +369,30 @@ class VendingService:
         max_results: int | None = None,
         role: str | None = None,
     ) -> dict[str, Any]:
-        """ListCallerAccessGrants as the caller: `{"grants": [...], "nextToken": ...}`."""
-        if next_token is not None and not _NEXT_TOKEN.match(next_token):
-            raise InvalidRequest("nextToken is not a token this service issued")
-        started = time.perf_counter()
-        kwargs: dict[str, Any] = {"MaxResults": max_results or MAX_GRANTS_PAGE}
+        """ListCallerAccessGrants as the caller: `{"grants": [...], "nextToken": ...}`. With a scope, in its
+        bucket's Region; without, every configured Region's grants one after the other (sorted by Region,
+        each paginated), so a `nextToken` always names where the next page starts."""
+        regions = self.regions.access_grants_regions
         if scope is not None:
-            kwargs["GrantScope"] = str(scope)
-        if next_token is not None:
-            kwargs["NextToken"] = next_token
+            regions = (self.regions.region_of(scope.bucket),)
+        region, upstream_token = _read_grants_token(next_token, regions)
+        position = regions.index(region)
+        limit = max_results or MAX_GRANTS_PAGE
+        started = time.perf_counter()
         identity = None
+        entries: list[dict[str, Any]] = []
         try:
             identity = self.identities.session_key(caller, role)
-            _, response = self._as_caller(
-                caller,
-                role,
-                "ListCallerAccessGrants",
-                lambda session: self.gateway.list_caller_access_grants(session.s3control, **kwargs),
-            )
+            while True:
+                page = self._grants_page(
+                    caller, role, regions[position], scope, limit - len(entries), upstream_token
+                )
+                entries.extend(page.get("CallerAccessGrantsList", []))
+                upstream_token = page.get("NextToken") or None
+                if upstream_token is None:
+                    position += 1  # this Region is done: the next page starts the next one
+                if position == len(regions) or len(entries) >= limit:
+                    break
         except ServiceError as error:
             audit(
                 "list-grants",
@@ -393,7 +411,7 @@ class VendingService:
                 "permission": grant.get("Permission"),
                 "applicationArn": grant.get("ApplicationArn"),
             }
-            for grant in response.get("CallerAccessGrantsList", [])
+            for grant in entries
         ]
         audit(
             "list-grants",
@@ -403,7 +421,31 @@ class VendingService:
             target=str(scope) if scope else None,
             latencyMs=_elapsed_ms(started),
         )
-        return {"grants": grants, "nextToken": response.get("NextToken")}
+        more = position < len(regions)
+        token = f"{regions[position]}{_REGION_TOKEN_SEPARATOR}{upstream_token or ''}" if more else None
+        return {"grants": grants, "nextToken": token}
+
+    def _grants_page(
+        self,
+        caller: Caller,
+        role: str | None,
+        region: str,
+        scope: GrantTarget | None,
+        max_results: int,
+        upstream_token: str | None,
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"MaxResults": max_results}
+        if scope is not None:
+            kwargs["GrantScope"] = str(scope)
+        if upstream_token is not None:
+            kwargs["NextToken"] = upstream_token
+        _, page = self._as_caller(
+            caller,
+            role,
+            "ListCallerAccessGrants",
+            lambda session: self.gateway.list_caller_access_grants(session.s3control(region), **kwargs),
+        )
+        return page
 
     def describe(self, caller: Caller, *, role: str | None = None) -> dict[str, Any]:
         """Who the service thinks the caller is (this performs the identity exchange, cached)."""
@@ -443,6 +485,16 @@ class VendingService:
             answer["group"] = session.group
             answer["sourceIdentity"] = session.source_identity
         return answer
+
+
+def _read_grants_token(token: str | None, regions: tuple[str, ...]) -> tuple[str, str | None]:
+    """(Region, S3 Access Grants' token there) from our `nextToken`; the first Region without one."""
+    if token is None:
+        return regions[0], None
+    region, separator, upstream = token.partition(_REGION_TOKEN_SEPARATOR)
+    if not _NEXT_TOKEN.match(token) or not separator or region not in regions:
+        raise InvalidRequest("nextToken is not a token this service issued")
+    return region, upstream or None
 
 
 def _principal_fields(session: IdentitySession | None) -> dict[str, Any]:

@@ -118,3 +118,45 @@ def test_configuration_is_immutable() -> None:
     config = ServiceConfig.from_env(BASE)
     with pytest.raises(AttributeError):
         config.identity_mode = "iam-role"  # type: ignore[misc]
+
+
+def test_regions_default_to_the_functions_region() -> None:
+    config = ServiceConfig.from_env({**BASE, "AWS_REGION": "eu-west-1"})
+    assert (config.aws_region, config.idc_region) == ("eu-west-1", "eu-west-1")
+    assert dict(config.bucket_regions) == {}
+
+
+def test_identity_center_and_buckets_may_live_in_other_regions() -> None:
+    config = ServiceConfig.from_env(
+        {
+            **BASE,
+            "AWS_REGION": "ap-southeast-2",
+            "IDC_REGION": "us-east-1",
+            "BUCKET_REGIONS": json.dumps(
+                {"shopfast-data": "us-east-1", "shopfast-internal": "ap-southeast-2"}
+            ),
+        }
+    )
+    assert config.idc_region == "us-east-1"
+    assert dict(config.bucket_regions) == {
+        "shopfast-data": "us-east-1",
+        "shopfast-internal": "ap-southeast-2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("IDC_REGION", "us east 1"),
+        ("AWS_REGION", "../../etc"),
+        ("BUCKET_REGIONS", "shopfast-data=us-east-1"),
+        ("BUCKET_REGIONS", '["us-east-1"]'),
+        ("BUCKET_REGIONS", '{"Not_A_Bucket": "us-east-1"}'),
+        ("BUCKET_REGIONS", '{"shopfast-data": "mars-1"}'),
+        ("BUCKET_REGIONS", '{"shopfast-data": 1}'),
+    ],
+)
+def test_region_settings_are_validated(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        ServiceConfig.from_env({**BASE, variable: value})
+    assert raised.value.variable == variable

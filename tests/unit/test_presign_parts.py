@@ -110,36 +110,41 @@ def test_a_batch_keeps_each_items_problem_in_place() -> None:
 
 
 def test_a_presigned_url_expires_exactly_when_it_says() -> None:
-    signer = S3Presigner(region="us-east-1", endpoint_url="http://127.0.0.1:4000")
+    signer = S3Presigner(endpoint_url="http://127.0.0.1:4000")
     request = parse_presign_request(
         {"target": "s3://shopfast-data/users/in.csv", "method": "PUT", "contentType": "text/csv"}, CONFIG
     )
 
-    presigned = signer.presign(request, CREDENTIALS, 120)
+    presigned = signer.presign(request, CREDENTIALS, 120, "ap-southeast-2")
 
     parts = urlsplit(presigned.url)
     query = parse_qs(parts.query)
     assert parts.path == "/shopfast-data/users/in.csv"  # path-style on a loopback endpoint
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
     assert query["X-Amz-SignedHeaders"] == ["content-type;host"]
+    assert query["X-Amz-Credential"][0].split("/")[2] == "ap-southeast-2"  # the bucket's Region signs
     signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     assert presigned.expires_at == signed_at + timedelta(seconds=120)
     assert presigned.headers == {"Content-Type": "text/csv"}
     assert "url" not in repr(presigned)  # the signature never reaches a log through repr
 
 
+@pytest.mark.parametrize("region", ["us-east-1", "ap-southeast-2"])
 @pytest.mark.parametrize(
     "endpoint_url",
     ["http://127.0.0.1:4000", "http://localhost:9000/base", None, "https://s3.eu-west-1.amazonaws.com"],
 )
-def test_presigned_urls_are_byte_for_byte_what_botocore_generates(endpoint_url: str | None) -> None:
-    """The signer builds URLs itself (bucket URL resolved once, botocore's S3SigV4QueryAuth per URL):
-    they must equal botocore's generate_presigned_url, whatever the key, endpoint and parameters."""
-    signer = S3Presigner(region="us-east-1", endpoint_url=endpoint_url)
+def test_presigned_urls_are_byte_for_byte_what_botocore_generates(
+    endpoint_url: str | None, region: str
+) -> None:
+    """The signer builds URLs itself (bucket URL resolved once per Region, botocore's S3SigV4QueryAuth per
+    URL): they must equal botocore's generate_presigned_url in that Region, whatever the key, endpoint and
+    parameters."""
+    signer = S3Presigner(endpoint_url=endpoint_url)
     addressing = {"addressing_style": "path"} if is_loopback_url(endpoint_url) else {}
     reference = boto3.session.Session().client(
         "s3",
-        region_name="us-east-1",
+        region_name=region,
         endpoint_url=endpoint_url,
         aws_access_key_id=CREDENTIALS.access_key_id,
         aws_secret_access_key=CREDENTIALS.secret_access_key,
@@ -161,7 +166,7 @@ def test_presigned_urls_are_byte_for_byte_what_botocore_generates(endpoint_url: 
                     params["ContentType"] = item["contentType"]
                 operation = "get_object" if item["method"] == "GET" else "put_object"
                 for _ in range(5):  # both inside the same second, so that X-Amz-Date is the same
-                    ours = signer.presign(request, credentials, 120).url
+                    ours = signer.presign(request, credentials, 120, region).url
                     botocores = reference.generate_presigned_url(
                         operation, Params=params, ExpiresIn=120, HttpMethod=item["method"]
                     )
