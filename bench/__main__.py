@@ -27,7 +27,14 @@ from typing import Any, TextIO
 from bench.cold_start import measure_cold_starts
 from bench.memory import measure_memory
 from bench.report import evaluate_targets, markdown_summary, print_report
-from bench.runner import failures, measure_reuse_bound, run_workloads, warm_hits, workloads_section
+from bench.runner import (
+    failures,
+    measure_cold_request_per_region,
+    measure_reuse_bound,
+    run_workloads,
+    warm_hits,
+    workloads_section,
+)
 from bench.service import service_environment
 from bench.workloads import ROOT, Sizes, all_workloads, demo_users
 from local.stack import LocalStack
@@ -140,6 +147,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             workloads = all_workloads(sizes)
             passes = run_workloads(stack, workloads, tokens, progress)
             reuse_bound = measure_reuse_bound(stack, workloads[0], tokens, progress)
+            regions = measure_cold_request_per_region(stack, tokens, progress)
             progress("cold starts:")
             cold = measure_cold_starts(
                 service_environment(stack.config(), cache_enabled=True),
@@ -160,6 +168,8 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "workloads": workloads_section(passes),
         "warm_hit_handler_ms": warm_hits(passes),
         "reuse_bound": reuse_bound,
+        "cold_request_per_region": regions,
+        "access_grants_regions": sorted(regions),
         "cold_init_ms": {module: figures["init_ms"] for module, figures in cold.items()},
         "cold_start": cold,
         "peak_rss_mb": round(memory["peak_rss_mb"], 3),
@@ -173,6 +183,12 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             for module, figures in cold.items()
             for status in figures["first_invoke_statuses"]
             if status >= 500
+        ]
+        + [
+            f"cold request in {region} ({case}): HTTP {figures['status']}"
+            for region, cases in regions.items()
+            for case, figures in cases.items()
+            if figures["status"] != 200
         ]
         + [
             f"reuse bound: {count} x HTTP {status}"

@@ -32,6 +32,7 @@ def _target(name: str, limit: str, measured: Any, check: Callable[[Any], bool]) 
 
 def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     repeat = ("workloads", "repeat_one_user")
+    regions = len(result.get("access_grants_regions") or ["one"])
     targets = [
         _target(
             "repeat_one_user cached AWS calls",
@@ -51,11 +52,13 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             _get(result, *repeat, "speedup_p50"),
             lambda value: value >= 20,
         ),
+        # An unscoped grant listing asks every Access Grants Region once (issue 16): the issue-6 target of
+        # 4 calls was set with one Region, so the limit is 3 plus one listing per Region.
         _target(
             "frontend_session cached AWS calls",
-            "<= 4",
+            f"<= 3 + {regions} Region listing(s)",
             _get(result, "workloads", "frontend_session", "cached", "aws_calls"),
-            lambda value: value <= 4,
+            lambda value: value <= 3 + regions,
         ),
         _target(
             "warm hit /v1/credentials handler p50",
@@ -177,6 +180,28 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
             f"({bound['aws_calls_per_window']} per window); one continuously active user per hour: "
             + ", ".join(f"{name} {calls}" for name, calls in hourly.items())
             + "\n"
+        )
+
+    regions = result.get("cold_request_per_region") or {}
+    if regions:
+        write(
+            "\nOne cold POST /v1/credentials per Region (fresh environment; bucket in BUCKET_REGIONS or"
+            " not):\n"
+        )
+        _table(
+            ("region", "bucket", "AWS calls", "by operation", "wall ms"),
+            [
+                (
+                    region,
+                    case,
+                    _fmt(figures["aws_calls"]),
+                    ", ".join(f"{name} {count}" for name, count in figures["calls_by_operation"].items()),
+                    _fmt(figures["wall_ms"], 1),
+                )
+                for region, cases in regions.items()
+                for case, figures in cases.items()
+            ],
+            write,
         )
 
     cold = result.get("cold_start") or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -200,3 +201,56 @@ def measure_reuse_bound(
         },
         "statuses": {str(status): count for status, count in sorted(result.statuses.items())},
     }
+
+
+# One cold request per Region (issue 16): a fresh execution environment asks for one object's credentials
+# in each bucket's Region. With the bucket in BUCKET_REGIONS its Region is configuration; without it, the
+# service asks S3 once (HeadBucket) before GetDataAccess.
+REGION_PROBES = {
+    "us-east-1": ("alice@shopfast.example", "s3://shopfast-data/users/user_list", "READ"),
+    "ap-southeast-2": ("erin@shopfast.example", "s3://shopfast-internal/benefits/plans.txt", "READ"),
+}
+
+
+def measure_cold_request_per_region(
+    stack: Any, tokens: Mapping[str, str], progress: Callable[[str], None]
+) -> dict[str, Any]:
+    from bench.service import Request
+
+    planned = stack.config()["bucketRegions"]
+    timer = UpstreamTimer().install()
+    try:
+        figures: dict[str, Any] = {}
+        for region, (user, target, permission) in REGION_PROBES.items():
+            bucket = target.removeprefix("s3://").split("/", 1)[0]
+            assert planned[bucket] == region, f"the seed put {bucket} in {planned[bucket]}, not {region}"
+            workload = Workload(
+                f"cold_{region}",
+                f"one cold POST /v1/credentials in {region}",
+                (Request("POST /v1/credentials", user, body={"target": target, "permission": permission}),),
+            )
+            progress(f"  one cold request in {region} (bucket planned, then not)")
+            figures[region] = {}
+            for case, bucket_regions in (
+                ("planned", planned),
+                ("unplanned", {b: r for b, r in planned.items() if b != bucket}),
+            ):
+                result = run_pass(
+                    stack,
+                    workload,
+                    mode=case,
+                    cache_enabled=True,
+                    tokens=tokens,
+                    timer=timer,
+                    BUCKET_REGIONS=json.dumps(bucket_regions),
+                )
+                (sample,) = result.samples
+                figures[region][case] = {
+                    "status": sample.status,
+                    "aws_calls": sum(result.calls_by_operation.values()),
+                    "calls_by_operation": dict(sorted(result.calls_by_operation.items())),
+                    "wall_ms": rounded(sample.wall_ms),
+                }
+        return figures
+    finally:
+        timer.uninstall()

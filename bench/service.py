@@ -46,9 +46,9 @@ FUNCTION_MEMORY_MB = 512
 def service_environment(
     stack_config: Mapping[str, Any], *, cache_enabled: bool, **extra: str
 ) -> dict[str, str]:
-    """The Lambda environment for identity-center mode, built from the emulator's /_local/config."""
+    """The Lambda environment for identity-center mode, built from the emulator's /_local/config (as `make
+    deploy` would fill it: the buckets' Regions and Identity Center's); `extra` adds or overrides."""
     return {
-        **extra,
         "IDENTITY_MODE": "identity-center",
         "JWT_ISSUER": stack_config["issuer"],
         "JWT_AUDIENCE": stack_config["audience"],
@@ -59,11 +59,14 @@ def service_environment(
         "AWS_ENDPOINT_URL": stack_config["endpoint"],
         "AWS_REGION": stack_config["region"],
         "AWS_DEFAULT_REGION": stack_config["region"],
+        "IDC_REGION": stack_config["region"],
+        "BUCKET_REGIONS": json.dumps(stack_config.get("bucketRegions") or {}),
         "POWERTOOLS_SERVICE_NAME": "shopfast-vending",
         "POWERTOOLS_METRICS_NAMESPACE": "ShopFastVending",
         # No X-Ray daemon here; tracing would only add failed UDP sends that Lambda does not pay.
         "POWERTOOLS_TRACE_DISABLED": "true",
         **_execution_role(stack_config),
+        **extra,
     }
 
 

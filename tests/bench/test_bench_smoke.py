@@ -79,6 +79,17 @@ def test_the_reuse_bound_is_measured_with_real_calls(quick_run: tuple[dict, str]
     assert hourly["max_age_900s"] > hourly["without_bound"] > 0
 
 
+def test_a_cold_request_costs_the_same_calls_in_either_region(quick_run: tuple[dict, str]) -> None:
+    """A planned bucket's Region is configuration (no call); an unplanned one costs one HeadBucket."""
+    regions = quick_run[0]["cold_request_per_region"]
+    assert set(regions) == {"us-east-1", "ap-southeast-2"}
+    for cases in regions.values():
+        planned, unplanned = cases["planned"]["calls_by_operation"], cases["unplanned"]["calls_by_operation"]
+        assert planned == {"CreateTokenWithIAM": 1, "AssumeRole": 1, "GetDataAccess": 1}
+        assert unplanned == {**planned, "HeadBucket": 1}
+        assert cases["planned"]["status"] == cases["unplanned"]["status"] == 200
+
+
 def test_every_request_answered_without_server_errors(quick_run: tuple[dict, str]) -> None:
     result, _ = quick_run
     assert result["failures"] == []
