@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -36,6 +37,7 @@ CUSTOM_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
 LOCATION_ROLE = "shopfast-access-grants-location"
 IDENTITY_BEARER_ROLE = "shopfast-identity-bearer"
 CLIENT_APP_ROLE = "shopfast-vending-client-app"
+UPLOAD_BINDING_SECRET = "UploadBindingSecret"
 # Browsers on the demo page (any loopback port) fetch and upload through presigned URLs.
 CORS_RULES = [
     {
@@ -306,10 +308,15 @@ def seed(
                     Permission=grant["permission"],
                 )
 
+    # The key of the uploads' MAC (template.yaml's UploadBindingSecret; locally a resource's logical id
+    # stands for its physical id, so the functions' UPLOAD_BINDING_SECRET names this secret).
+    client("secretsmanager").create_secret(Name=UPLOAD_BINDING_SECRET, SecretString=secrets.token_urlsafe(48))
+
     return {
         "accountId": account,
         "region": region,
         "endpoint": endpoint,
+        "uploadBindingSecret": UPLOAD_BINDING_SECRET,
         # The home Region's instance (Identity Center's), and every Region's.
         "accessGrantsInstanceArn": instances.get(region) or next(iter(instances.values())),
         "accessGrantsInstanceArns": instances,

@@ -381,6 +381,53 @@ def test_only_the_actions_documented_for_vended_credentials_are_allowed(
         assert code_of(refused) == ("AccessDenied", 403)
 
 
+def test_multipart_uploads_hold_to_the_credentials_scope_and_permission(
+    stack: LocalStack, sales_rw: dict
+) -> None:
+    """S3 API reference, CreateMultipartUpload / UploadPart / CompleteMultipartUpload "Permissions": each is
+    authorized as s3:PutObject on the key, so vended credentials upload in parts only inside their scope,
+    and READ credentials not at all."""
+    s3 = _v4(stack, sales_rw)
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="users/parts.bin")["UploadId"]
+    part = s3.upload_part(
+        Bucket=BUCKET, Key="users/parts.bin", UploadId=upload, PartNumber=1, Body=b"only part"
+    )
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key="users/parts.bin",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert s3.get_object(Bucket=BUCKET, Key="users/parts.bin")["Body"].read() == b"only part"
+
+    with pytest.raises(ClientError) as outside:
+        s3.create_multipart_upload(Bucket=BUCKET, Key="feedback/parts.bin")
+    assert code_of(outside) == ("AccessDenied", 403)
+    read_only = get_data_access(stack, role_session(stack, "Marketing"), f"s3://{BUCKET}/feedback/*", "READ")
+    with pytest.raises(ClientError) as read:
+        _v4(stack, read_only).create_multipart_upload(Bucket=BUCKET, Key="feedback/parts.bin")
+    assert code_of(read) == ("AccessDenied", 403)
+
+
+def test_parts_of_an_aborted_upload_are_no_such_upload(stack: LocalStack, sales_rw: dict) -> None:
+    """S3 API reference, UploadPart and AbortMultipartUpload "Errors": once aborted (or completed), the
+    upload's parts, listing, completion and abort are NoSuchUpload (404); a presigned part URL too."""
+    s3 = _v4(stack, sales_rw)
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="users/aborted.bin")["UploadId"]
+    url = s3.generate_presigned_url(
+        "upload_part",
+        Params={"Bucket": BUCKET, "Key": "users/aborted.bin", "UploadId": upload, "PartNumber": 1},
+    )
+    s3.abort_multipart_upload(Bucket=BUCKET, Key="users/aborted.bin", UploadId=upload)
+
+    answer = requests.put(url, data=b"late", timeout=10)
+    assert answer.status_code == 404 and "<Code>NoSuchUpload</Code>" in answer.text
+    assert f"<UploadId>{upload}</UploadId>" in answer.text
+    with pytest.raises(ClientError) as again:
+        s3.abort_multipart_upload(Bucket=BUCKET, Key="users/aborted.bin", UploadId=upload)
+    assert code_of(again) == ("NoSuchUpload", 404)
+
+
 def test_an_expired_url_says_when_it_expired(stack: LocalStack, sales_rw: dict) -> None:
     """S3 API reference, 'Error responses': an expired presigned request is AccessDenied "Request has
     expired" with X-Amz-Expires, Expires and ServerTime."""

@@ -81,5 +81,15 @@ def entity_too_small(proposed: int, minimum: int) -> EmulatorError:
     )
 
 
+def no_such_upload(upload_id: str) -> EmulatorError:
+    return EmulatorError(
+        "NoSuchUpload",
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been"
+        " aborted or completed.",
+        status=404,
+        UploadId=upload_id,
+    )
+
+
 def no_such_bucket(bucket: str) -> EmulatorError:
     return EmulatorError("NoSuchBucket", "The specified bucket does not exist", status=404, BucketName=bucket)

@@ -126,6 +126,12 @@ def bucket_region(bucket: str) -> str | None:
     return getattr(found, "region_name", None) if found is not None else None
 
 
+def upload_exists(bucket: str, upload_id: str) -> bool:
+    """Whether the bucket holds this multipart upload (not yet completed or aborted)."""
+    found = moto_models.s3_bucket(bucket)
+    return found is not None and upload_id in found.multiparts
+
+
 def bucket_policy(bucket: str) -> str | None:
     found = moto_models.s3_bucket(bucket)
     if found is None or found.policy is None:

@@ -38,12 +38,22 @@ from local.aws_emulator.s3.models import (
     cors_rule,
     required,
     set_content_type,
+    upload_exists,
 )
 from local.aws_emulator.sts.models import Caller, StsBackend
 
 SERVICE = "s3"
 # Operations S3 answers for any bucket whatever the signing Region (a bucket being created has none yet).
 ANY_REGION = {"GetBucketLocation", "CreateBucket", "ListBuckets"}
+# Operations on one multipart upload: S3 answers NoSuchUpload (404) once it is completed or aborted (S3 API
+# reference, UploadPart, ListParts, AbortMultipartUpload and CompleteMultipartUpload, "Errors").
+UPLOAD_OPERATIONS = {
+    "UploadPart",
+    "UploadPartCopy",
+    "ListParts",
+    "AbortMultipartUpload",
+    "CompleteMultipartUpload",
+}
 Forward = Callable[..., Response]
 # The emulator stands in for S3's HTTPS endpoint: bucket policies see requests as sent over TLS.
 TRANSPORT_KEYS = {"aws:SecureTransport": "true"}
@@ -78,6 +88,11 @@ class S3Responses:
                 response = self._post_object(request, bucket, caller)
             else:
                 self._authorize(caller, required(operation.name, uri_params, request))
+                if operation.name in UPLOAD_OPERATIONS and not upload_exists(
+                    bucket, request.args["uploadId"]
+                ):
+                    # moto answers a part for an aborted or completed upload with a 500 (KeyError).
+                    raise exceptions.no_such_upload(request.args["uploadId"])
                 response = self._forward(request, operation.name)
         except EmulatorError as error:
             response = wire.respond(SERVICE, operation, error)
