@@ -1,7 +1,8 @@
 """Observability: the Logger, Metrics and Tracer of the service, and the audit record.
 
-One audit record per decision (vend, denial, listing). It never holds the JWT, a secret access key, a
-session token or a URL signature: only the access key id identifies vended credentials.
+One audit record per decision (vend, denial, listing, upload started, completed or aborted). It never
+holds the JWT, a secret access key, a session token or a URL signature: only the access key id identifies
+vended credentials.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ AUDIT_FIELDS = (
     "expiration",
     "accessKeyId",
     "cached",
+    "uploadId",  # S3's UploadId: not a secret (the caller's uploadId adds the MAC binding it to them)
+    "partCount",
+    "maxBytes",
     "status",
     "code",
     "latencyMs",

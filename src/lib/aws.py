@@ -185,6 +185,11 @@ class AwsGateway:
         region = headers.get("x-amz-bucket-region")
         return region if isinstance(region, str) and region else None
 
+    def secret_string(self, secret_id: str) -> str:
+        """A Secrets Manager secret's current value, read with the execution role."""
+        client = self._factory.create("secretsmanager")
+        return str(call("GetSecretValue", client.get_secret_value, SecretId=secret_id)["SecretString"])
+
     def create_token_with_iam(self, assertion: str) -> dict[str, Any]:
         return call(
             "CreateTokenWithIAM",

@@ -24,6 +24,8 @@ SUPPORTED_ALGORITHMS = frozenset(
 GET_DATA_ACCESS_MIN_DURATION = 900
 GET_DATA_ACCESS_MAX_DURATION = 43200
 INSTANCE_SCOPES = ("SELF", "ALL")
+MIB = 1024**2
+GIB = 1024**3
 # The claim Identity Center compares with the directory (the trusted token issuer's ClaimAttributePath).
 EMAIL_CLAIM = "email"
 
@@ -56,6 +58,9 @@ class ServiceConfig:
     default_duration_seconds: int
     max_duration_seconds: int
     max_presign_expires_seconds: int
+    default_post_bytes: int
+    max_post_bytes: int
+    upload_binding_secret: str | None
     cache_enabled: bool
     cache_max_age_seconds: int
     instance_scope: str
@@ -102,6 +107,10 @@ class ServiceConfig:
                 raise ConfigError("ALLOWED_BUCKETS", f"{bucket!r} is not a valid bucket name")
         aws_region = reader.pattern("AWS_REGION", _REGION) or reader.pattern("AWS_DEFAULT_REGION", _REGION)
         aws_region = aws_region or "us-east-1"
+        max_post_bytes = reader.integer("MAX_POST_BYTES", 5 * GIB, 1, 5 * GIB)
+        default_post_bytes = reader.integer("DEFAULT_POST_BYTES", min(100 * MIB, max_post_bytes), 1, 5 * GIB)
+        if default_post_bytes > max_post_bytes:
+            raise ConfigError("DEFAULT_POST_BYTES", "must not exceed MAX_POST_BYTES")
         return cls(
             identity_mode=mode,
             jwt_issuer=issuer,
@@ -121,6 +130,9 @@ class ServiceConfig:
             default_duration_seconds=default_duration,
             max_duration_seconds=max_duration,
             max_presign_expires_seconds=reader.integer("MAX_PRESIGN_EXPIRES_SECONDS", 3600, 1, 604800),
+            default_post_bytes=default_post_bytes,
+            max_post_bytes=max_post_bytes,
+            upload_binding_secret=reader.text("UPLOAD_BINDING_SECRET"),
             cache_enabled=reader.boolean("CACHE_ENABLED", True),
             cache_max_age_seconds=reader.integer("CACHE_MAX_AGE_SECONDS", 900, 1, 43200),
             instance_scope=reader.choice("INSTANCE_SCOPE", INSTANCE_SCOPES, "SELF"),

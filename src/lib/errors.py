@@ -40,6 +40,15 @@ _REJECTED_TOKEN_CODES = frozenset(
 _INVALID_PAGE_TOKEN_CODES = frozenset(
     {"InvalidNextTokenException", "InvalidNextToken", "InvalidContinuationToken"}
 )
+# S3's answers to a multipart upload the caller described wrongly (S3 API reference, CompleteMultipartUpload
+# and UploadPart "Errors"): the caller's input, so 4xx with S3's reason in the caller's terms.
+_MULTIPART_INPUT_ERRORS = {
+    "InvalidPart": "a part was not uploaded, or its etag does not match the uploaded part",
+    "InvalidPartOrder": "parts must be listed in ascending partNumber order, each once",
+    "EntityTooSmall": "every part but the last must be at least 5 MiB",
+    "EntityTooLarge": "a part is larger than 5 GiB",
+    "MalformedXML": "the list of parts is not one S3 accepts",
+}
 _TIMEOUT_EXCEPTIONS = frozenset({"ReadTimeoutError", "ConnectTimeoutError"})
 _CONNECTION_EXCEPTIONS = frozenset(
     {"EndpointConnectionError", "ConnectionClosedError", "ProxyConnectionError", "HTTPClientError"}
@@ -178,6 +187,10 @@ def from_aws_error(exc: BaseException, operation: str) -> ServiceError:
             # Access Grants a NextToken it did not issue with 400 InvalidRequest (the service checks every
             # other parameter of that call itself).
             return InvalidRequest(f"{operation} refused the page token of this request")
+        if code == "NoSuchUpload":
+            return NotFound("no such upload: it was completed or aborted, or never started")
+        if code in _MULTIPART_INPUT_ERRORS:
+            return InvalidRequest(f"{operation}: {_MULTIPART_INPUT_ERRORS[code]}")
         if code in _REJECTED_TOKEN_CODES and operation == "CreateTokenWithIAM":
             return Unauthorized("the identity provider token was not accepted by IAM Identity Center")
         status = _http_status(exc)

@@ -1,4 +1,5 @@
-"""Presigned S3 URLs signed with credentials vended for the caller.
+"""Presigned S3 requests signed with credentials vended for the caller: GET and PUT URLs, POST policies
+(browser form uploads) and the UploadPart URLs of multipart uploads (`lib.uploads`).
 
 A presigned URL works exactly where the caller's grants allow, because it is signed with the
 credentials GetDataAccess returned for that grant. Signing is local (SigV4, no AWS call). The URL's
@@ -20,7 +21,7 @@ from urllib.parse import quote
 
 import botocore.session
 from botocore import UNSIGNED
-from botocore.auth import S3SigV4QueryAuth
+from botocore.auth import S3SigV4PostAuth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import ReadOnlyCredentials
@@ -47,8 +48,19 @@ DEFAULT_EXPIRES_SECONDS = 300
 MAX_BATCH_ITEMS = 100
 # A URL must stop working this long before its credentials do (clock skew between us and S3).
 CREDENTIALS_MARGIN = timedelta(seconds=30)
-METHOD_PERMISSION = {"GET": "READ", "PUT": "WRITE"}
-REQUEST_FIELDS = ("target", "method", "expiresIn", "contentType", "filename", "role")
+METHOD_PERMISSION = {"GET": "READ", "PUT": "WRITE", "POST": "WRITE"}
+REQUEST_FIELDS = (
+    "target",
+    "method",
+    "expiresIn",
+    "contentType",
+    "filename",
+    "contentLength",
+    "maxBytes",
+    "role",
+)
+# S3's largest single PUT (S3 User Guide, "Uploading objects"): a larger one needs a multipart upload.
+MAX_PUT_BYTES = 5 * 1024**3
 _CONTENT_TYPE = re.compile(
     r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+"
     r"( *; *[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\x00-\x1f\x7f]*\"|[A-Za-z0-9!#$&^_.+-]+))*$"
@@ -62,13 +74,15 @@ _ATTR_CHAR_SAFE = "!#$&+-.^_`|~"
 class PresignRequest:
     """One validated presign request (a single call, or one item of a batch)."""
 
-    target: str  # s3://bucket/key
-    grant_target: GrantTarget  # the same, validated as an object target
-    method: str  # GET | PUT
+    target: str  # s3://bucket/key, or for POST also s3://bucket/prefix/*
+    grant_target: GrantTarget  # the same, validated
+    method: str  # GET | PUT | POST
     expires_in: int
     content_type: str | None = None
     filename: str | None = None
     role: str | None = None
+    content_length: int | None = None  # PUT: the exact size, signed
+    max_bytes: int | None = None  # POST: the policy's content-length-range upper bound
 
     @property
     def permission(self) -> str:
@@ -81,8 +95,19 @@ class PresignedRequest:
     method: str
     headers: Mapping[str, str]
     expires_at: datetime
+    # POST: the form fields (policy and signature included: never logged) and the size bound.
+    fields: Mapping[str, str] | None = field(default=None, repr=False)
+    max_bytes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        if self.fields is not None:
+            return {
+                "url": self.url,
+                "method": self.method,
+                "fields": dict(self.fields),
+                "expiresAt": isoformat(self.expires_at),
+                "maxBytes": self.max_bytes,
+            }
         return {
             "url": self.url,
             "method": self.method,
@@ -183,28 +208,94 @@ class S3Presigner:
         self, request: PresignRequest, credentials: AwsCredentials, expires_in: int, region: str
     ) -> PresignedRequest:
         target = request.grant_target
-        # The key as botocore puts it in the path (its `percent_encode(key, safe="/~")`).
-        url = f"{self._bucket_url(target.bucket, region)}/{quote(target.key, safe='/~')}"
+        if request.method == "POST":
+            assert request.max_bytes is not None
+            return self.post_policy(
+                target, credentials, expires_in, region, request.max_bytes, request.content_type
+            )
         params: dict[str, str] = {}
         headers: dict[str, str] = {}
         if request.method == "GET":
             if request.filename:
                 params["response-content-disposition"] = content_disposition(request.filename)
-        elif request.content_type:
-            headers["Content-Type"] = request.content_type  # signed: S3 refuses another type
-        aws_request = AWSRequest(method=request.method, url=url, headers=headers, params=params)
-        signing_keys = ReadOnlyCredentials(
-            credentials.access_key_id, credentials.secret_access_key, credentials.session_token
+        else:
+            # Signed: S3 refuses another type, or another size.
+            if request.content_type:
+                headers["Content-Type"] = request.content_type
+            if request.content_length is not None:
+                headers["Content-Length"] = str(request.content_length)
+        return self.sign(request.method, target, credentials, expires_in, region, params, headers)
+
+    def sign(
+        self,
+        method: str,
+        target: GrantTarget,
+        credentials: AwsCredentials,
+        expires_in: int,
+        region: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> PresignedRequest:
+        """A presigned `method` request on the object `target` (query `params` and `headers` signed)."""
+        # The key as botocore puts it in the path (its `percent_encode(key, safe="/~")`).
+        url = f"{self._bucket_url(target.bucket, region)}/{quote(target.key, safe='/~')}"
+        aws_request = AWSRequest(
+            method=method, url=url, headers=dict(headers or {}), params=dict(params or {})
         )
-        S3SigV4QueryAuth(signing_keys, "s3", region, expires=expires_in).add_auth(aws_request)
+        S3SigV4QueryAuth(_signing_keys(credentials), "s3", region, expires=expires_in).add_auth(aws_request)
         # S3 stops honouring the URL at X-Amz-Date + X-Amz-Expires.
         signed_at = datetime.strptime(aws_request.context["timestamp"], "%Y%m%dT%H%M%SZ")
         return PresignedRequest(
             url=aws_request.url,
-            method=request.method,
-            headers=headers,
+            method=method,
+            headers=dict(headers or {}),
             expires_at=signed_at.replace(tzinfo=UTC) + timedelta(seconds=expires_in),
         )
+
+    def post_policy(
+        self,
+        target: GrantTarget,
+        credentials: AwsCredentials,
+        expires_in: int,
+        region: str,
+        max_bytes: int,
+        content_type: str | None,
+    ) -> PresignedRequest:
+        """A browser form upload (S3 "POST Object") to the object `target`, or to any key under the prefix
+        `target`, of at most `max_bytes`: the policy document and its SigV4 signature, by botocore's
+        `S3SigV4PostAuth` (what `generate_presigned_post` uses), with the conditions of boto3's own
+        `generate_presigned_post` (bucket, key) plus size, type and the signing fields."""
+        fields: dict[str, str] = {}
+        conditions: list[Any] = [{"bucket": target.bucket}]
+        if target.is_prefix:
+            conditions.append(["starts-with", "$key", target.key])
+        else:
+            fields["key"] = target.key
+            conditions.append({"key": target.key})
+        conditions.append(["content-length-range", 0, max_bytes])
+        if content_type:
+            fields["Content-Type"] = content_type
+            conditions.append({"Content-Type": content_type})
+        expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=expires_in)
+        policy = {"expiration": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "conditions": conditions}
+        aws_request = AWSRequest(method="POST", url=self._bucket_url(target.bucket, region))
+        aws_request.context["s3-presign-post-fields"] = fields
+        aws_request.context["s3-presign-post-policy"] = policy
+        S3SigV4PostAuth(_signing_keys(credentials), "s3", region).add_auth(aws_request)
+        return PresignedRequest(
+            url=aws_request.url,
+            method="POST",
+            headers={},
+            expires_at=expires_at,
+            fields=aws_request.context["s3-presign-post-fields"],
+            max_bytes=max_bytes,
+        )
+
+
+def _signing_keys(credentials: AwsCredentials) -> ReadOnlyCredentials:
+    return ReadOnlyCredentials(
+        credentials.access_key_id, credentials.secret_access_key, credentials.session_token
+    )
 
 
 _PROBE_KEY = "probe"
@@ -239,22 +330,30 @@ def parse_presign_request(
     expires_in = fields.integer("expiresIn", minimum=1, maximum=config.max_presign_expires_seconds)
     content_type = fields.string("contentType", max_length=255)
     filename = fields.string("filename", max_length=255)
+    content_length = fields.integer("contentLength", minimum=0, maximum=MAX_PUT_BYTES)
+    max_bytes = fields.integer("maxBytes", minimum=1, maximum=config.max_post_bytes)
     role = fields.string("role", max_length=2048)
     assert target_text is not None and method is not None
     try:
         target = parse_target(target_text, config.allowed_buckets)
     except InvalidRequest as error:
         raise InvalidRequest(f"{where}{error.detail}") from None
-    if target.is_prefix:
-        raise InvalidRequest(f"{where}target must name one object (s3://bucket/key), not a prefix")
+    if target.is_prefix and method != "POST":
+        raise InvalidRequest(
+            f"{where}target must name one object (s3://bucket/key), not a prefix (only POST takes a prefix)"
+        )
     if content_type is not None:
-        if method != "PUT":
-            raise InvalidRequest(f"{where}contentType applies to PUT only")
+        if method == "GET":
+            raise InvalidRequest(f"{where}contentType applies to PUT and POST only")
         validate_content_type(content_type)
+    if filename is not None and method != "GET":
+        raise InvalidRequest(f"{where}filename applies to GET only")
     if filename is not None:
-        if method != "GET":
-            raise InvalidRequest(f"{where}filename applies to GET only")
         validate_filename(filename)
+    if content_length is not None and method != "PUT":
+        raise InvalidRequest(f"{where}contentLength applies to PUT only")
+    if max_bytes is not None and method != "POST":
+        raise InvalidRequest(f"{where}maxBytes applies to POST only")
     return PresignRequest(
         target=str(target),
         grant_target=target,
@@ -263,6 +362,8 @@ def parse_presign_request(
         content_type=content_type,
         filename=filename,
         role=role,
+        content_length=content_length,
+        max_bytes=(max_bytes or config.default_post_bytes) if method == "POST" else None,
     )
 
 
@@ -322,6 +423,7 @@ class Presigner:
             accessKeyId=vended.credentials.access_key_id,
             expiration=isoformat(presigned.expires_at),
             cached=vended.cached,
+            **({"maxBytes": presigned.max_bytes} if presigned.max_bytes is not None else {}),
         )
         return presigned
 
@@ -345,7 +447,6 @@ class Presigner:
         return results
 
     def _credentials_for(self, request: PresignRequest) -> VendResult:
-        needed = request.expires_in + int(CREDENTIALS_MARGIN.total_seconds())
         now = self._clock()
         for role, vended in reversed(self._vended):
             if (
@@ -355,21 +456,13 @@ class Presigner:
                 and usable_seconds(vended.credentials, now) >= request.expires_in
             ):
                 return vended
-        duration = self._duration_for(needed)
-        lifetime = duration or self._service.config.default_duration_seconds
-        # The URL fixes method, key and expiry, so wider cached credentials (READWRITE for a GET, a whole
-        # grant for one key) may sign it: the service's signing rule, not the hand-out one.
-        vended = self._service.signing_credentials(
+        vended = credentials_for_signing(
+            self._service,
             self._caller,
-            CredentialRequest(
-                target=request.grant_target,
-                permission=request.permission,
-                role=request.role,
-                duration_seconds=duration,
-            ),
-            # Never ask the cache for more life than fresh credentials would have (no refetch loop when
-            # the deployment caps durations below the URL's lifetime: the URL is cut instead).
-            min_remaining_seconds=min(needed, lifetime - CREDENTIALS_REFRESH_MARGIN_SECONDS),
+            request.grant_target,
+            request.permission,
+            request.role,
+            request.expires_in,
             prefilter=(lambda: self._grants(request.role, request.grant_target.bucket))
             if self._prefilter
             else None,
@@ -383,14 +476,41 @@ class Presigner:
             self._grant_lists[key] = self._service.caller_grants(self._caller, *key)
         return self._grant_lists[key]
 
-    def _duration_for(self, needed: int) -> int | None:
-        """None (the deployment's default) unless the URL needs longer-lived credentials; then enough
-        for the URL plus the cache's refresh margin, so the next URLs like it reuse them."""
-        config = self._service.config
-        if needed <= config.default_duration_seconds - CREDENTIALS_REFRESH_MARGIN_SECONDS:
-            return None
-        wanted = needed + CREDENTIALS_REFRESH_MARGIN_SECONDS
-        return max(GET_DATA_ACCESS_MIN_DURATION, min(wanted, config.max_duration_seconds))
+
+def credentials_for_signing(
+    service: VendingService,
+    caller: Caller,
+    target: GrantTarget,
+    permission: str,
+    role: str | None,
+    expires_in: int,
+    *,
+    prefilter: Callable[[], GrantList | None] | None = None,
+) -> VendResult:
+    """Credentials to sign requests that live `expires_in` seconds (or to make a call with, now).
+
+    The signed request fixes method, key and expiry, so wider cached credentials (READWRITE for a GET, a
+    whole grant for one key) may sign it: the service's signing rule, not the hand-out one."""
+    needed = expires_in + int(CREDENTIALS_MARGIN.total_seconds())
+    duration = _duration_for(service.config, needed)
+    lifetime = duration or service.config.default_duration_seconds
+    return service.signing_credentials(
+        caller,
+        CredentialRequest(target=target, permission=permission, role=role, duration_seconds=duration),
+        # Never ask the cache for more life than fresh credentials would have (no refetch loop when the
+        # deployment caps durations below the URL's lifetime: the URL is cut instead).
+        min_remaining_seconds=min(needed, lifetime - CREDENTIALS_REFRESH_MARGIN_SECONDS),
+        prefilter=prefilter,
+    )
+
+
+def _duration_for(config: ServiceConfig, needed: int) -> int | None:
+    """None (the deployment's default) unless the URL needs longer-lived credentials; then enough for the
+    URL plus the cache's refresh margin, so the next URLs like it reuse them."""
+    if needed <= config.default_duration_seconds - CREDENTIALS_REFRESH_MARGIN_SECONDS:
+        return None
+    wanted = needed + CREDENTIALS_REFRESH_MARGIN_SECONDS
+    return max(GET_DATA_ACCESS_MIN_DURATION, min(wanted, config.max_duration_seconds))
 
 
 @lru_cache(maxsize=4)

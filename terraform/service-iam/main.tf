@@ -26,6 +26,8 @@ locals {
     for name, dept in module.plan.departments : name => "arn:${local.partition}:iam::${local.account_id}:role/${dept.iam_role}"
   }
   log_group_arn = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${var.sam_stack_name}-*"
+  # The SAM stack's UploadBindingSecret is named <stack>-upload-binding; Secrets Manager appends six characters.
+  upload_binding_secret_arn = "arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:${var.sam_stack_name}-upload-binding-??????"
 }
 
 # --- client-application role: the Lambda execution role -------------------------------------------
@@ -59,6 +61,12 @@ data "aws_iam_policy_document" "client_application" {
     sid       = "Tracing"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     resources = ["*"] # X-Ray has no resource-level permissions for these actions.
+  }
+
+  statement {
+    sid       = "ReadUploadBindingKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.upload_binding_secret_arn]
   }
 
   dynamic "statement" {

@@ -58,6 +58,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "presign-batch.json": {"status": 200, "items": [200, 200, 403, 403, 400]},
     "objects.json": {"status": 200},
     "objects-denied.json": {"status": 403},
+    "presign-post.json": {"status": 200},
+    "uploads-start.json": {"status": 201},
+    "uploads-start-denied.json": {"status": 403},
+    "uploads-parts-unknown.json": {"status": 404},
+    "uploads-complete-unknown.json": {"status": 404},
+    "uploads-abort-unknown.json": {"status": 404},
 }
 
 # Runs in the fresh process: import the handler like the Lambda runtime, invoke it once per event.

@@ -31,6 +31,10 @@ HANDLERS = {
     ("POST", "/v1/credentials"): "handlers.credentials",
     ("POST", "/v1/presign"): "handlers.presign",
     ("GET", "/v1/objects"): "handlers.objects",
+    ("POST", "/v1/uploads"): "handlers.uploads",
+    ("POST", "/v1/uploads/parts"): "handlers.uploads",
+    ("POST", "/v1/uploads/complete"): "handlers.uploads",
+    ("POST", "/v1/uploads/abort"): "handlers.uploads",
 }
 _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE")
 
@@ -42,10 +46,12 @@ def service_environment(stack: LocalStack) -> dict[str, str]:
 
 def _fresh_execution_environment() -> None:
     from lib.presign import signer_for
+    from lib.uploads import binding_for
     from lib.vending import reset_service
 
     reset_service()
     signer_for.cache_clear()
+    binding_for.cache_clear()
 
 
 @contextlib.contextmanager

@@ -32,6 +32,8 @@ ALICE = "alice@shopfast.example"
 BOB = "bob@shopfast.example"
 DAVE = "dave@shopfast.example"
 USER_LIST = "s3://shopfast-data/users/user_list"
+FEEDBACK_UPLOAD = "s3://shopfast-data/feedback/conformance.csv"
+UNKNOWN_UPLOAD = "never-started." + "A" * 43
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,75 @@ CASES = [
         body={"objects": [{"target": USER_LIST, "method": "GET"}] * 101},
         request_valid=False,
     ),
+    Case(
+        "presign POST policy",
+        "POST",
+        "/v1/presign",
+        200,
+        body={"target": "s3://shopfast-data/feedback/*", "method": "POST", "maxBytes": 1024},
+        request_valid=True,
+    ),
+    Case(
+        "start upload",
+        "POST",
+        "/v1/uploads",
+        201,
+        body={"target": FEEDBACK_UPLOAD, "partCount": 3, "contentType": "text/csv"},
+        request_valid=True,
+    ),
+    Case(
+        "start upload denied",
+        "POST",
+        "/v1/uploads",
+        403,
+        user="carol@shopfast.example",
+        body={"target": FEEDBACK_UPLOAD, "partCount": 1},
+        request_valid=True,
+    ),
+    Case(
+        "start upload 0 parts",
+        "POST",
+        "/v1/uploads",
+        400,
+        body={"target": FEEDBACK_UPLOAD, "partCount": 0},
+        request_valid=False,
+    ),
+    Case(
+        "part URLs for an unknown upload",
+        "POST",
+        "/v1/uploads/parts",
+        404,
+        body={"target": FEEDBACK_UPLOAD, "uploadId": UNKNOWN_UPLOAD, "partNumbers": [1]},
+        request_valid=True,
+    ),
+    Case(
+        "part URLs repeated",
+        "POST",
+        "/v1/uploads/parts",
+        400,
+        body={"target": FEEDBACK_UPLOAD, "uploadId": UNKNOWN_UPLOAD, "partNumbers": [1, 1]},
+        request_valid=False,
+    ),
+    Case(
+        "complete an unknown upload",
+        "POST",
+        "/v1/uploads/complete",
+        404,
+        body={
+            "target": FEEDBACK_UPLOAD,
+            "uploadId": UNKNOWN_UPLOAD,
+            "parts": [{"partNumber": 1, "etag": "e"}],
+        },
+        request_valid=True,
+    ),
+    Case(
+        "abort an unknown upload",
+        "POST",
+        "/v1/uploads/abort",
+        404,
+        body={"target": FEEDBACK_UPLOAD, "uploadId": UNKNOWN_UPLOAD},
+        request_valid=True,
+    ),
     Case("objects", "GET", "/v1/objects", 200, query={"prefix": "s3://shopfast-data/users/"}),
     Case("objects denied", "GET", "/v1/objects", 403, query={"prefix": "s3://shopfast-internal/leads/"}),
     Case("objects not a folder", "GET", "/v1/objects", 400, query={"prefix": "s3://shopfast-data/users"}),
@@ -322,10 +393,13 @@ def assert_conforms(case: Case, answer: Answer) -> None:
         f"status {answer.status} is not documented for {case.method} {case.path}"
     )
     response = resolve(responses[str(answer.status)])
-    assert answer.content_type in response["content"], f"{answer.content_type} not documented"
-    media_pointer = media_type_pointer(responses[str(answer.status)], case, answer)
-    errors = [error.message for error in validator(media_pointer + "/schema").iter_errors(answer.body)]
-    assert not errors, f"{case}: {errors}\n{answer.text[:2000]}"
+    if "content" not in response:  # 204
+        assert answer.text == "", f"{case}: a body where none is documented"
+    else:
+        assert answer.content_type in response["content"], f"{answer.content_type} not documented"
+        media_pointer = media_type_pointer(responses[str(answer.status)], case, answer)
+        errors = [error.message for error in validator(media_pointer + "/schema").iter_errors(answer.body)]
+        assert not errors, f"{case}: {errors}\n{answer.text[:2000]}"
     for name, header in (response.get("headers") or {}).items():
         header = resolve(header)
         value = answer.headers.get(name.lower())
@@ -334,6 +408,18 @@ def assert_conforms(case: Case, answer: Answer) -> None:
         if value is not None:
             assert Draft202012Validator(header["schema"]).is_valid(value), f"{name}: {value!r}"
     assert answer.headers.get("cache-control") == "no-store"  # every response, documented or not
+
+
+def test_an_upload_started_then_aborted_conforms(service: LocalStack) -> None:
+    started = Case("start", "POST", "/v1/uploads", 201, body={"target": FEEDBACK_UPLOAD, "partCount": 1})
+    answer = invoke(service, started)
+    assert_conforms(started, answer)
+    upload = {"target": FEEDBACK_UPLOAD, "uploadId": answer.body["uploadId"]}
+    for case in (
+        Case("parts", "POST", "/v1/uploads/parts", 200, body=upload | {"partNumbers": [1]}),
+        Case("abort", "POST", "/v1/uploads/abort", 204, body=upload),
+    ):
+        assert_conforms(case, invoke(service, case))
 
 
 def media_type_pointer(response: dict[str, Any], case: Case, answer: Answer) -> str:

@@ -209,7 +209,7 @@ def batch_of_100() -> tuple[list[object], list[int]]:
     malformed: list[object] = [
         {"target": "s3://shopfast-data/users/*", "method": "GET"},
         {"target": "s3://shopfast-data//x", "method": "GET"},
-        {"target": USER_LIST, "method": "POST"},
+        {"target": USER_LIST, "method": "DELETE"},
         {"target": USER_LIST, "method": "GET", "extra": 1},
         "s3://shopfast-data/users/user_list",
     ]

@@ -29,13 +29,25 @@ HANDLERS = {
     ("POST", "/v1/credentials"): "handlers.credentials.lambda_handler",
     ("POST", "/v1/presign"): "handlers.presign.lambda_handler",
     ("GET", "/v1/objects"): "handlers.objects.lambda_handler",
+    ("POST", "/v1/uploads"): "handlers.uploads.lambda_handler",
+    ("POST", "/v1/uploads/parts"): "handlers.uploads.lambda_handler",
+    ("POST", "/v1/uploads/complete"): "handlers.uploads.lambda_handler",
+    ("POST", "/v1/uploads/abort"): "handlers.uploads.lambda_handler",
 }
 # Environment variable through which test_fuzz hands the schemathesis checks (fuzz_checks.py, loaded
 # by the `st` child process only) a forged token to replay requests with.
 FORGED_TOKEN_VARIABLE = "SECURITY_SUITE_FORGED_TOKEN"
 # Fragments shorter than this are too common to prove a leak (and could match by chance).
 MIN_SECRET_LENGTH = 16
-_SECRET_FIELDS = {"secretAccessKey", "sessionToken", "SecretAccessKey", "SessionToken"}
+# Presigned POST form fields carry the session token and the signature too.
+_SECRET_FIELDS = {
+    "secretAccessKey",
+    "sessionToken",
+    "SecretAccessKey",
+    "SessionToken",
+    "x-amz-signature",
+    "x-amz-security-token",
+}
 _SIGNATURE_PARAMS = {"X-Amz-Signature", "X-Amz-Security-Token", "Signature", "x-amz-security-token"}
 
 

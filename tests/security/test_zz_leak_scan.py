@@ -1,6 +1,7 @@
 """Leaks: every log line (emulator, gateway and handler logs, Lambda host logs, pytest's captured
 output), audit record and error body the security suite produced is scanned for every bearer token,
-secret access key, session token and URL signature the suite saw. None may appear.
+secret access key, session token, URL or POST form signature and service key the suite saw. None may
+appear.
 
 This runs last (conftest moves it to the end of the session). It first drives one small exchange
 of its own, so that the set of secrets is never empty even when run alone, and it proves that the
@@ -73,6 +74,16 @@ def _drive_one_exchange(api: ApiClient, direct: DirectInvoker, tokens: Tokens) -
     assert direct.invoke("POST", "/v1/credentials", token=token, body=body).status == 200
     assert api.request("POST", "/v1/credentials", token=token, json={"target": "s3://x"}).status_code == 400
     assert direct.invoke("GET", "/v1/me", token=f"{token}tampered").status == 401
+    # An upload in parts and a POST form: part URLs, form fields (session token, policy signature).
+    target = "s3://shopfast-data/feedback/leak-scan.txt"
+    started = api.request("POST", "/v1/uploads", token=token, json={"target": target, "partCount": 1})
+    assert started.status_code == 201, started.text
+    etag = requests.put(started.json()["parts"][0]["url"], data=b"leak scan", timeout=10).headers["ETag"]
+    parts = [{"partNumber": 1, "etag": etag}]
+    done = {"target": target, "uploadId": started.json()["uploadId"], "parts": parts}
+    assert api.request("POST", "/v1/uploads/complete", token=token, json=done).status_code == 200
+    form = {"target": "s3://shopfast-data/feedback/*", "method": "POST"}
+    assert api.request("POST", "/v1/presign", token=token, json=form).status_code == 200
 
 
 def _drive_one_exchange_at_debug_level(lambda_hosts: LambdaHosts, tokens: Tokens) -> None:
@@ -84,6 +95,8 @@ def _drive_one_exchange_at_debug_level(lambda_hosts: LambdaHosts, tokens: Tokens
         put = {"target": "s3://shopfast-data/transactions/debug.txt", "method": "PUT"}
         assert debug.invoke("POST", "/v1/presign", token=token, body=put).status == 200
         assert debug.invoke("GET", "/v1/grants", token=token).status == 200
+        upload = {"target": "s3://shopfast-data/transactions/debug-parts.bin", "partCount": 2}
+        assert debug.invoke("POST", "/v1/uploads", token=token, body=upload).status == 201
         assert debug.invoke("GET", "/v1/me", token=f"{token}x").status == 401
 
 
@@ -103,6 +116,10 @@ def test_no_secret_in_any_log_or_error_body(
     seen.add(
         local_environment(stack_config)["AWS_SECRET_ACCESS_KEY"], "the Lambda execution role's secret key"
     )
+    binding_key = stack.client("secretsmanager").get_secret_value(
+        SecretId=stack_config["uploadBindingSecret"]
+    )
+    seen.add(binding_key["SecretString"], "the key of the uploads' MAC (UploadBindingSecret)")
     pem_lines = (stack.state_dir / "idp-signing-key.pem").read_text().splitlines()
     for line in pem_lines[1:-1:4]:
         seen.add(line, "a line of the issuer's private signing key")
@@ -112,6 +129,7 @@ def test_no_secret_in_any_log_or_error_body(
         "secret access key": ": secretAccessKey",
         "session token": ": sessionToken",
         "URL signature": "URL X-Amz-Signature",
+        "POST form signature": ": x-amz-signature",
     }
     for kind, marker in kinds.items():
         assert any(marker in provenance for provenance in seen.secrets.values()), f"no {kind} was collected"

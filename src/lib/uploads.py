@@ -1,0 +1,411 @@
+"""Multipart uploads for browsers (`POST /v1/uploads`, `/parts`, `/complete`, `/abort`).
+
+The service starts, completes and aborts an upload itself, with credentials vended for the caller (WRITE
+on the object, checked like every vend), and presigns one UploadPart URL per part: the browser sends the
+bytes straight to S3, in parallel, and a failed part is sent again on its own.
+
+Who owns an upload, without state of our own: the `uploadId` handed out is S3's UploadId followed by a MAC
+(HMAC-SHA256, keyed by a Secrets Manager secret read once per execution environment) over the caller's
+identity, the target and S3's UploadId. Every later call recomputes it, so another caller, another target
+or a made-up id is answered 404 before anything reaches S3. S3 itself cannot say who started an upload in
+terms we could check (its Initiator is the vended session, not the end user), and its upload metadata is
+not readable before completion. The standard library's `hmac` is all this needs.
+
+Part sizes are S3's rules (5 MiB to 5 GiB, the last part smaller), which S3 enforces when the upload is
+completed; a refusal is a 400 naming the rule, and the upload stays open for the caller to fix or abort.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from lib.audit import audit
+from lib.auth import Caller
+from lib.aws import AwsGateway, StaleSession, call
+from lib.config import ServiceConfig
+from lib.errors import InternalError, InvalidRequest, NotFound, ServiceError, ServiceUnavailable
+from lib.http import Fields
+from lib.presign import (
+    S3Presigner,
+    credentials_for_signing,
+    isoformat,
+    usable_seconds,
+    utcnow,
+    validate_content_type,
+)
+from lib.targets import MAX_TARGET_CHARS, GrantTarget, parse_target
+from lib.vending import VendingService, VendResult
+
+UPLOAD_PERMISSION = "WRITE"
+MAX_PARTS = 10_000  # S3's limit per upload
+# URLs signed per answer: 1,000 URLs stay well inside Lambda's 6 MB response limit whatever the length of
+# the session token in them; a larger upload gets the rest from POST /v1/uploads/parts (`nextPartNumber`).
+MAX_PART_URLS_PER_ANSWER = 1_000
+DEFAULT_PART_EXPIRES_SECONDS = 3600
+# Credentials for a call made now (start, complete, abort): a minute of life left is enough.
+CALL_SECONDS = 60
+MAX_ETAG_CHARS = 128
+MAX_UPLOAD_ID_CHARS = 1024
+# Completing 10,000 parts takes ~600 KB of JSON.
+MAX_COMPLETE_BODY_BYTES = 1024 * 1024
+_MAC_BYTES = 32
+_UPLOAD_ID = re.compile(r"^[\x21-\x7e]+\.[A-Za-z0-9_-]{43}$")
+_ETAG = re.compile(r'^"?[\x21\x23-\x7e]+"?$')
+
+
+# --- the contract -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartUpload:
+    target: GrantTarget
+    part_count: int
+    content_type: str | None = None
+    expires_in: int | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class PartUrls:
+    target: GrantTarget
+    upload_id: str
+    part_numbers: tuple[int, ...]
+    expires_in: int | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class CompleteUpload:
+    target: GrantTarget
+    upload_id: str
+    parts: tuple[tuple[int, str], ...]  # (partNumber, etag), ascending
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class AbortUpload:
+    target: GrantTarget
+    upload_id: str
+    role: str | None = None
+
+
+def _object_target(fields: Fields, config: ServiceConfig) -> GrantTarget:
+    target = parse_target(
+        fields.string("target", required=True, max_length=MAX_TARGET_CHARS), config.allowed_buckets
+    )
+    if target.is_prefix:
+        raise InvalidRequest("target must name one object (s3://bucket/key), not a prefix")
+    return target
+
+
+def _upload_id(fields: Fields) -> str:
+    upload_id = fields.string("uploadId", required=True, max_length=MAX_UPLOAD_ID_CHARS)
+    assert upload_id is not None
+    return upload_id
+
+
+def _expires_in(fields: Fields, config: ServiceConfig) -> int | None:
+    return fields.integer("expiresIn", minimum=1, maximum=config.max_presign_expires_seconds)
+
+
+def parse_start(body: dict[str, Any], config: ServiceConfig) -> StartUpload:
+    fields = Fields(body, allowed=("target", "partCount", "contentType", "expiresIn", "role"))
+    target = _object_target(fields, config)
+    part_count = fields.integer("partCount", minimum=1, maximum=MAX_PARTS, required=True)
+    content_type = fields.string("contentType", max_length=255)
+    assert part_count is not None
+    return StartUpload(
+        target=target,
+        part_count=part_count,
+        content_type=validate_content_type(content_type) if content_type is not None else None,
+        expires_in=_expires_in(fields, config),
+        role=fields.string("role", max_length=2048),
+    )
+
+
+def parse_part_urls(body: dict[str, Any], config: ServiceConfig) -> PartUrls:
+    fields = Fields(body, allowed=("target", "uploadId", "partNumbers", "expiresIn", "role"))
+    target = _object_target(fields, config)
+    upload_id = _upload_id(fields)
+    numbers = fields.array("partNumbers", required=True, max_items=MAX_PART_URLS_PER_ANSWER)
+    assert numbers is not None
+    if not numbers:
+        raise InvalidRequest("partNumbers must name at least one part")
+    for index, number in enumerate(numbers):
+        if not _is_part_number(number):
+            raise InvalidRequest(f"partNumbers[{index}] must be an integer between 1 and {MAX_PARTS}")
+    if len(set(numbers)) != len(numbers):
+        raise InvalidRequest("partNumbers must not repeat a part")
+    return PartUrls(
+        target=target,
+        upload_id=upload_id,
+        part_numbers=tuple(numbers),
+        expires_in=_expires_in(fields, config),
+        role=fields.string("role", max_length=2048),
+    )
+
+
+def parse_complete(body: dict[str, Any], config: ServiceConfig) -> CompleteUpload:
+    fields = Fields(body, allowed=("target", "uploadId", "parts", "role"))
+    target = _object_target(fields, config)
+    upload_id = _upload_id(fields)
+    items = fields.array("parts", required=True, max_items=MAX_PARTS)
+    assert items is not None
+    if not items:
+        raise InvalidRequest("parts must list at least one part")
+    parts: list[tuple[int, str]] = []
+    for index, item in enumerate(items):
+        part = (
+            Fields(item, allowed=("partNumber", "etag"), where=f"parts[{index}].")
+            if isinstance(item, dict)
+            else None
+        )
+        if part is None:
+            raise InvalidRequest(f"parts[{index}] must be an object with partNumber and etag")
+        number = part.integer("partNumber", minimum=1, maximum=MAX_PARTS, required=True)
+        etag = part.string("etag", required=True, max_length=MAX_ETAG_CHARS)
+        assert number is not None and etag is not None
+        if not _ETAG.match(etag):
+            raise InvalidRequest(f"parts[{index}].etag must be the ETag S3 answered for that part")
+        if parts and number <= parts[-1][0]:
+            raise InvalidRequest("parts must be listed in ascending partNumber order, each once")
+        parts.append((number, etag if etag.startswith('"') else f'"{etag}"'))
+    return CompleteUpload(
+        target=target, upload_id=upload_id, parts=tuple(parts), role=fields.string("role", max_length=2048)
+    )
+
+
+def parse_abort(body: dict[str, Any], config: ServiceConfig) -> AbortUpload:
+    fields = Fields(body, allowed=("target", "uploadId", "role"))
+    target = _object_target(fields, config)
+    return AbortUpload(
+        target=target, upload_id=_upload_id(fields), role=fields.string("role", max_length=2048)
+    )
+
+
+def _is_part_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PARTS
+
+
+# --- ownership ----------------------------------------------------------------------------------------
+
+
+class UploadBinding:
+    """Seals S3's UploadId to the caller and target that started it; opens only for the same two."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise InternalError("the upload binding secret is too short")
+        self._key = key
+
+    def _mac(self, caller: Caller, target: GrantTarget, s3_upload_id: str) -> str:
+        message = "\x00".join(("upload/v1", caller.identity_key, str(target), s3_upload_id)).encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def seal(self, caller: Caller, target: GrantTarget, s3_upload_id: str) -> str:
+        return f"{s3_upload_id}.{self._mac(caller, target, s3_upload_id)}"
+
+    def open(self, caller: Caller, target: GrantTarget, upload_id: str) -> str:
+        """S3's UploadId, if this caller started `upload_id` on `target`; else 404 (the same answer for a
+        foreign, a forged and a malformed id: none of them says whether the upload exists)."""
+        if _UPLOAD_ID.match(upload_id):
+            s3_upload_id, mac = upload_id.rsplit(".", 1)
+            if hmac.compare_digest(mac, self._mac(caller, target, s3_upload_id)):
+                return s3_upload_id
+        raise NotFound("no upload with this uploadId for this caller and target")
+
+
+@lru_cache(maxsize=4)
+def binding_for(gateway: AwsGateway, secret_id: str | None) -> UploadBinding:
+    """The environment's binding, its key read once from Secrets Manager (UPLOAD_BINDING_SECRET)."""
+    if not secret_id:
+        raise InternalError("uploads are not configured (UPLOAD_BINDING_SECRET)")
+    return UploadBinding(gateway.secret_string(secret_id).encode())
+
+
+# --- the operations -----------------------------------------------------------------------------------
+
+
+class Uploads:
+    """One caller's multipart uploads."""
+
+    def __init__(
+        self,
+        caller: Caller,
+        *,
+        service: VendingService,
+        signer: S3Presigner,
+        binding: UploadBinding,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._caller = caller
+        self._service = service
+        self._signer = signer
+        self._binding = binding
+        self._clock = clock
+
+    def start(self, request: StartUpload) -> dict[str, Any]:
+        """CreateMultipartUpload with the caller's WRITE credentials, then one presigned URL per part (the
+        first MAX_PART_URLS_PER_ANSWER of them)."""
+        wanted = min(request.expires_in or DEFAULT_PART_EXPIRES_SECONDS, self._max_expires())
+        parameters: dict[str, Any] = {"Bucket": request.target.bucket, "Key": request.target.key}
+        if request.content_type:
+            parameters["ContentType"] = request.content_type
+        answer, vended = self._call("CreateMultipartUpload", request.target, request.role, wanted, parameters)
+        s3_upload_id = str(answer["UploadId"])
+        numbers = range(1, min(request.part_count, MAX_PART_URLS_PER_ANSWER) + 1)
+        try:
+            parts, expires_at = self._sign_parts(request.target, s3_upload_id, numbers, vended, wanted)
+        except ServiceError:
+            # Nothing half done: an upload the caller got no URLs for is aborted (best effort: the
+            # caller sees the signing failure either way).
+            with contextlib.suppress(ServiceError):
+                self._call(
+                    "AbortMultipartUpload",
+                    request.target,
+                    request.role,
+                    CALL_SECONDS,
+                    self._ids(request.target, s3_upload_id),
+                )
+            raise
+        upload_id = self._binding.seal(self._caller, request.target, s3_upload_id)
+        self._audit("started", request.target, vended, uploadId=s3_upload_id, partCount=request.part_count)
+        result: dict[str, Any] = {
+            "uploadId": upload_id,
+            "target": str(request.target),
+            "parts": parts,
+            "expiresAt": isoformat(expires_at),
+            "partCount": request.part_count,
+        }
+        if request.part_count > MAX_PART_URLS_PER_ANSWER:
+            result["nextPartNumber"] = MAX_PART_URLS_PER_ANSWER + 1
+        return result
+
+    def part_urls(self, request: PartUrls) -> dict[str, Any]:
+        """Fresh URLs for parts of the caller's upload (to resume, or to replace expired ones)."""
+        s3_upload_id = self._binding.open(self._caller, request.target, request.upload_id)
+        wanted = min(request.expires_in or DEFAULT_PART_EXPIRES_SECONDS, self._max_expires())
+        vended = self._credentials(request.target, request.role, wanted)
+        parts, expires_at = self._sign_parts(
+            request.target, s3_upload_id, request.part_numbers, vended, wanted
+        )
+        return {"parts": parts, "expiresAt": isoformat(expires_at)}
+
+    def complete(self, request: CompleteUpload) -> dict[str, Any]:
+        s3_upload_id = self._binding.open(self._caller, request.target, request.upload_id)
+        parameters = self._ids(request.target, s3_upload_id) | {
+            "MultipartUpload": {"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in request.parts]}
+        }
+        answer, vended = self._call(
+            "CompleteMultipartUpload", request.target, request.role, CALL_SECONDS, parameters
+        )
+        self._audit("completed", request.target, vended, uploadId=s3_upload_id, partCount=len(request.parts))
+        return {"target": str(request.target), "etag": str(answer.get("ETag") or "").strip('"')}
+
+    def abort(self, request: AbortUpload) -> None:
+        s3_upload_id = self._binding.open(self._caller, request.target, request.upload_id)
+        _, vended = self._call(
+            "AbortMultipartUpload",
+            request.target,
+            request.role,
+            CALL_SECONDS,
+            self._ids(request.target, s3_upload_id),
+        )
+        self._audit("aborted", request.target, vended, uploadId=s3_upload_id)
+
+    # --- helpers ---
+
+    def _max_expires(self) -> int:
+        return self._service.config.max_presign_expires_seconds
+
+    @staticmethod
+    def _ids(target: GrantTarget, s3_upload_id: str) -> dict[str, Any]:
+        return {"Bucket": target.bucket, "Key": target.key, "UploadId": s3_upload_id}
+
+    def _credentials(self, target: GrantTarget, role: str | None, seconds: int) -> VendResult:
+        # The service makes the call, and a URL fixes method, key, part and expiry: a cached wider entry
+        # may serve (the signing rule).
+        return credentials_for_signing(self._service, self._caller, target, UPLOAD_PERMISSION, role, seconds)
+
+    def _call(
+        self,
+        operation: str,
+        target: GrantTarget,
+        role: str | None,
+        seconds: int,
+        parameters: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], VendResult]:
+        """One S3 call with WRITE credentials that live `seconds` more."""
+        try:
+            return self._call_once(operation, target, role, seconds, parameters)
+        except StaleSession:
+            # S3 refused cached credentials as expired (a revoked or skewed session): fresh ones, once.
+            self._service.forget_credentials(self._caller, role)
+            return self._call_once(operation, target, role, seconds, parameters)
+
+    def _call_once(
+        self,
+        operation: str,
+        target: GrantTarget,
+        role: str | None,
+        seconds: int,
+        parameters: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], VendResult]:
+        vended = self._credentials(target, role, seconds)
+        region = self._service.regions.region_of(target.bucket)
+        client = self._service.gateway.client_for("s3", vended.credentials, region)
+        return call(operation, getattr(client, _snake_case(operation)), **parameters), vended
+
+    def _sign_parts(
+        self,
+        target: GrantTarget,
+        s3_upload_id: str,
+        numbers: range | tuple[int, ...],
+        vended: VendResult,
+        wanted: int,
+    ) -> tuple[list[dict[str, Any]], datetime]:
+        expires_in = min(wanted, usable_seconds(vended.credentials, self._clock()))
+        if expires_in < 1:
+            raise ServiceUnavailable("the vended credentials expire too soon to sign a URL; retry")
+        region = self._service.regions.region_of(target.bucket)
+        parts: list[dict[str, Any]] = []
+        expires_at: datetime | None = None
+        for number in numbers:
+            signed = self._signer.sign(
+                "PUT",
+                target,
+                vended.credentials,
+                expires_in,
+                region,
+                params={"uploadId": s3_upload_id, "partNumber": str(number)},  # botocore's order
+            )
+            expires_at = signed.expires_at if expires_at is None else min(expires_at, signed.expires_at)
+            parts.append({"partNumber": number, "url": signed.url})
+        assert expires_at is not None
+        return parts, expires_at
+
+    def _audit(self, outcome: str, target: GrantTarget, vended: VendResult, **fields: Any) -> None:
+        audit(
+            "upload",
+            outcome,
+            subject=self._caller.subject,
+            target=str(target),
+            permission=UPLOAD_PERMISSION,
+            matchedGrantTarget=vended.matched_grant_target,
+            accessKeyId=vended.credentials.access_key_id,
+            **fields,
+        )
+
+
+def _snake_case(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
