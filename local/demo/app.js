@@ -1,6 +1,6 @@
 // The ShopFast demo page: a browser frontend of the credential-vending API, with no build step.
-// Sign in through the local OIDC issuer, list grants, browse a prefix, download and upload through
-// presigned URLs. The token lives in memory only (never in storage): a reload signs the user out.
+// Sign in through the local OIDC issuer, list grants, browse a prefix, download through presigned URLs,
+// upload through a presigned POST form (small files) or a multipart upload with presigned parts. The token lives in memory only (never in storage): a reload signs the user out.
 "use strict";
 
 const state = {
@@ -11,6 +11,7 @@ const state = {
   prefix: null,
   continuationToken: null,
   uploadFolder: null,
+  upload: null, // the multipart upload in progress
 };
 
 const $ = (id) => document.getElementById(id);
@@ -410,6 +411,27 @@ function suggestUploadTarget() {
   if (folder) $("upload-target").value = `${folder}${file ? file.name : ""}`;
 }
 
+// Below this size a file goes up in one presigned POST form (its policy bounds the size); from it on, in a
+// multipart upload: parts of at least 8 MiB (S3: every part but the last at least 5 MiB, at most 10,000
+// parts), four at a time, each retried on its own.
+const MIB = 1024 * 1024;
+const MULTIPART_THRESHOLD = 16 * MIB;
+const MIN_PART_SIZE = 8 * MIB;
+const MAX_PARTS = 10000;
+const PARALLEL_PARTS = 4;
+const PART_ATTEMPTS = 3;
+const URLS_PER_REQUEST = 1000;
+
+class PartError extends Error {
+  constructor(partNumber, status, detail) {
+    super(`part ${partNumber}: ${detail || `HTTP ${status}`}`);
+    this.partNumber = partNumber;
+    this.status = status;
+  }
+}
+
+class Cancelled extends Error {}
+
 async function upload(event) {
   event.preventDefault();
   const file = $("upload-file").files[0];
@@ -422,30 +444,230 @@ async function upload(event) {
     showMessage("error", "Enter a destination like s3://bucket/folder/file-name.", "");
     return;
   }
+  if (state.upload) {
+    showMessage("warning", "An upload is in progress.", "Wait for it, or cancel it first.");
+    return;
+  }
   const button = $("upload");
   button.disabled = true;
   try {
-    const contentType = file.type || "application/octet-stream";
-    const presigned = await api("POST", "/v1/presign", { target, method: "PUT", contentType });
-    const headers = { ...(presigned.headers || {}) };
-    if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) {
-      headers["Content-Type"] = contentType;
-    }
-    const response = await fetch(presigned.url, { method: "PUT", headers, body: file });
-    if (!response.ok) {
-      showMessage("error", "S3 refused the upload.", await s3Failure(response));
-      return;
-    }
-    showMessage("success", `Uploaded ${file.name}.`, `Stored as ${target}.`);
-    $("upload-file").value = "";
-    suggestUploadTarget();
-    const folder = target.slice(0, target.lastIndexOf("/") + 1);
-    if (state.prefix === folder) await listObjects(false);
+    if (file.size < MULTIPART_THRESHOLD) await uploadWithForm(file, target);
+    else await startUploadInParts(file, target);
   } catch (error) {
     reportError(`Uploading ${file.name} to ${target}`, error);
   } finally {
     button.disabled = false;
   }
+}
+
+function contentTypeOf(file) {
+  return file.type || "application/octet-stream";
+}
+
+async function uploadWithForm(file, target) {
+  const presigned = await api("POST", "/v1/presign", {
+    target,
+    method: "POST",
+    contentType: contentTypeOf(file),
+    maxBytes: Math.max(1, file.size),
+  });
+  const form = new FormData();
+  for (const [name, value] of Object.entries(presigned.fields)) form.append(name, value);
+  if (!("key" in presigned.fields)) form.append("key", target.replace(/^s3:\/\/[^/]+\//, ""));
+  form.append("file", file); // last: S3 ignores fields after the file
+  const response = await fetch(presigned.url, { method: "POST", body: form });
+  if (!response.ok) {
+    showMessage("error", "S3 refused the upload.", await s3Failure(response));
+    return;
+  }
+  await uploaded(file, target);
+}
+
+async function uploaded(file, target) {
+  showMessage("success", `Uploaded ${file.name}.`, `Stored as ${target}.`);
+  $("upload-file").value = "";
+  suggestUploadTarget();
+  const folder = target.slice(0, target.lastIndexOf("/") + 1);
+  if (state.prefix === folder) await listObjects(false);
+}
+
+async function startUploadInParts(file, target) {
+  const partSize = Math.max(MIN_PART_SIZE, Math.ceil(file.size / MAX_PARTS));
+  const partCount = Math.ceil(file.size / partSize);
+  const started = await api("POST", "/v1/uploads", { target, partCount, contentType: contentTypeOf(file) });
+  const job = {
+    file,
+    target,
+    uploadId: started.uploadId,
+    partSize,
+    partCount,
+    urls: new Map(started.parts.map((part) => [part.partNumber, part.url])),
+    etags: new Map(),
+    sent: new Map(),
+    requests: new Set(),
+    cancelled: false,
+  };
+  state.upload = job;
+  $("upload-progress").hidden = false;
+  $("upload-cancel").hidden = false;
+  renderProgress(job);
+  await sendParts(job);
+}
+
+async function sendParts(job) {
+  $("upload-resume").hidden = true;
+  const missing = [];
+  for (let number = 1; number <= job.partCount; number += 1) if (!job.etags.has(number)) missing.push(number);
+  try {
+    await fetchPartUrls(job, missing.filter((number) => !job.urls.has(number)));
+    const queue = missing.slice();
+    const worker = async () => {
+      while (queue.length && !job.cancelled && !job.failed) await sendPart(job, queue.shift());
+    };
+    job.failed = false;
+    const workers = Array.from({ length: Math.min(PARALLEL_PARTS, queue.length) }, worker);
+    const outcomes = await Promise.allSettled(workers);
+    const failure = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failure) throw failure.reason;
+    if (job.cancelled) return;
+    const parts = [...job.etags.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([partNumber, etag]) => ({ partNumber, etag }));
+    $("upload-status").textContent = "Completing…";
+    await api("POST", "/v1/uploads/complete", { target: job.target, uploadId: job.uploadId, parts });
+    finishUpload(job);
+    await uploaded(job.file, job.target);
+  } catch (error) {
+    if (job.cancelled || error instanceof Cancelled) return;
+    if (error instanceof PartError) {
+      // The parts already sent stay in S3: Resume sends only the others, with fresh URLs.
+      for (const number of missing) if (!job.etags.has(number)) job.urls.delete(number);
+      $("upload-resume").hidden = false;
+      $("upload-status").textContent = `Stopped at ${percentOf(job)}%: ${error.message}.`;
+      showMessage("error", "A part of the upload failed.", `${error.message}. Resume to send the rest.`);
+      return;
+    }
+    if (error instanceof ApiError && error.status === 401) {
+      finishUpload(job);
+      return;
+    }
+    $("upload-resume").hidden = false;
+    reportError(`Uploading ${job.file.name}`, error);
+  }
+}
+
+async function fetchPartUrls(job, numbers) {
+  for (let start = 0; start < numbers.length; start += URLS_PER_REQUEST) {
+    const partNumbers = numbers.slice(start, start + URLS_PER_REQUEST);
+    const answer = await api("POST", "/v1/uploads/parts", {
+      target: job.target,
+      uploadId: job.uploadId,
+      partNumbers,
+    });
+    for (const part of answer.parts) job.urls.set(part.partNumber, part.url);
+  }
+}
+
+async function sendPart(job, number) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      job.etags.set(number, await putPart(job, number));
+      renderProgress(job);
+      return;
+    } catch (error) {
+      job.sent.set(number, 0);
+      renderProgress(job);
+      if (job.cancelled || error instanceof Cancelled) throw new Cancelled();
+      if (attempt >= PART_ATTEMPTS) {
+        job.failed = true;
+        throw error;
+      }
+      if (error.status === 403) await fetchPartUrls(job, [number]); // the URL may have expired
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
+    }
+  }
+}
+
+function putPart(job, number) {
+  const start = (number - 1) * job.partSize;
+  const body = job.file.slice(start, Math.min(start + job.partSize, job.file.size));
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    job.requests.add(request);
+    const done = () => job.requests.delete(request);
+    request.open("PUT", job.urls.get(number));
+    request.upload.onprogress = (event) => {
+      job.sent.set(number, event.loaded);
+      renderProgress(job);
+    };
+    request.onload = () => {
+      done();
+      const etag = request.getResponseHeader("ETag");
+      if (request.status === 200 && etag) {
+        job.sent.set(number, body.size);
+        resolve(etag);
+      } else {
+        const code = (request.responseText.match(/<Code>([^<]*)<\/Code>/) || [])[1];
+        reject(new PartError(number, request.status, code));
+      }
+    };
+    request.onerror = () => {
+      done();
+      reject(new PartError(number, 0, "the connection failed"));
+    };
+    request.onabort = () => {
+      done();
+      reject(new Cancelled());
+    };
+    request.send(body);
+  });
+}
+
+function percentOf(job) {
+  let sent = 0;
+  for (const bytes of job.sent.values()) sent += bytes;
+  return job.file.size ? Math.floor((sent * 100) / job.file.size) : 100;
+}
+
+function renderProgress(job) {
+  const percent = percentOf(job);
+  $("upload-bar").value = percent;
+  $("upload-status").textContent =
+    `${job.file.name}: ${percent}% · ${job.etags.size} of ${job.partCount} parts`;
+}
+
+function finishUpload(job) {
+  if (state.upload === job) state.upload = null;
+  $("upload-progress").hidden = true;
+  $("upload-resume").hidden = true;
+}
+
+async function cancelUpload() {
+  const job = state.upload;
+  if (!job) return;
+  job.cancelled = true;
+  for (const request of job.requests) request.abort();
+  finishUpload(job);
+  try {
+    await api("POST", "/v1/uploads/abort", { target: job.target, uploadId: job.uploadId });
+    showMessage("info", `Upload of ${job.file.name} cancelled.`, "S3 discarded the parts already sent.");
+  } catch (error) {
+    reportError(`Cancelling the upload of ${job.file.name}`, error);
+  }
+}
+
+async function resumeUpload() {
+  const job = state.upload;
+  if (!job) return;
+  await sendParts(job);
+}
+
+function dropFile(event) {
+  event.preventDefault();
+  $("drop-zone").classList.remove("drop-zone-active");
+  if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+  $("upload-file").files = event.dataTransfer.files;
+  suggestUploadTarget();
 }
 
 // ---------- start ----------
@@ -483,6 +705,15 @@ async function start() {
   });
   $("upload-file").addEventListener("change", suggestUploadTarget);
   $("upload-form").addEventListener("submit", upload);
+  $("upload-cancel").addEventListener("click", cancelUpload);
+  $("upload-resume").addEventListener("click", resumeUpload);
+  const dropZone = $("drop-zone");
+  dropZone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    dropZone.classList.add("drop-zone-active");
+  });
+  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("drop-zone-active"));
+  dropZone.addEventListener("drop", dropFile);
   document.body.dataset.ready = "true";
 }
 

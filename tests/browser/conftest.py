@@ -61,12 +61,13 @@ def page(browser: Browser, demo_gateway: RunningGateway, request: pytest.Fixture
     page = context.new_page()
     page.set_default_timeout(20_000)
     problems: list[str] = []
+    expected = ["401", "403", *(m.args[0] for m in request.node.iter_markers("console_errors"))]
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on(
         "console",
         lambda message: (
             problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error" and "401" not in message.text and "403" not in message.text
+            if message.type == "error" and not any(text in message.text for text in expected)
             else None
         ),
     )
