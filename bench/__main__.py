@@ -36,11 +36,14 @@ from bench.runner import (
     workloads_section,
 )
 from bench.service import service_environment
+from bench.uploads import measure_uploads
 from bench.workloads import ROOT, Sizes, all_workloads, demo_users
 from local.stack import LocalStack
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
-QUICK_SIZES = Sizes(repeat_calls=6, frontend_presigns=3, six_users_calls=12, batch_objects=10, batch_rounds=2)
+QUICK_SIZES = Sizes(
+    repeat_calls=6, frontend_presigns=3, six_users_calls=12, batch_objects=10, batch_rounds=2, upload_parts=3
+)
 METHOD = {
     "aws_calls": "emulator counter controlPlaneCalls (sso-oidc, sts, s3control) over the pass; S3 object "
     "calls are listed per operation in calls_by_operation",
@@ -148,6 +151,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             passes = run_workloads(stack, workloads, tokens, progress)
             reuse_bound = measure_reuse_bound(stack, workloads[0], tokens, progress)
             regions = measure_cold_request_per_region(stack, tokens, progress)
+            uploads = measure_uploads(stack, tokens, progress, parts=sizes.upload_parts)
             progress("cold starts:")
             cold = measure_cold_starts(
                 service_environment(stack.config(), cache_enabled=True),
@@ -170,6 +174,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "reuse_bound": reuse_bound,
         "cold_request_per_region": regions,
         "access_grants_regions": sorted(regions),
+        "uploads": uploads,
         "cold_init_ms": {module: figures["init_ms"] for module, figures in cold.items()},
         "cold_start": cold,
         "peak_rss_mb": round(memory["peak_rss_mb"], 3),
@@ -190,6 +195,16 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             for case, figures in cases.items()
             if figures["status"] != 200
         ]
+        + [
+            f"uploads: {step} answered HTTP {uploads[step]['status']}"
+            for step, expected in (("start_cold", 201), ("start_warm", 201), ("complete", 200))
+            if uploads[step]["status"] != expected
+        ]
+        + (
+            []
+            if uploads["stored_bytes"] == uploads["bytes"]
+            else [f"uploads: S3 holds {uploads['stored_bytes']} bytes, not the {uploads['bytes']} sent"]
+        )
         + [
             f"reuse bound: {count} x HTTP {status}"
             for status, count in reuse_bound["statuses"].items()

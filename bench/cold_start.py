@@ -55,6 +55,12 @@ FIRST_REQUESTS: dict[str, Request] = {
     "handlers.objects": Request(
         "GET /v1/objects", "alice@shopfast.example", query={"prefix": "s3://shopfast-data/users/"}
     ),
+    # A first upload: the binding key (Secrets Manager), the identity, CreateMultipartUpload, 3 part URLs.
+    "handlers.uploads": Request(
+        "POST /v1/uploads",
+        "alice@shopfast.example",
+        body={"target": "s3://shopfast-data/feedback/cold-start.bin", "partCount": 3},
+    ),
 }
 
 

@@ -204,6 +204,35 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
             write,
         )
 
+    uploads = result.get("uploads")
+    if uploads:
+        write(
+            f"\nMultipart upload of {uploads['parts']} parts ({uploads['bytes'] / 2**20:.1f} MiB; start "
+            f"answers {uploads['response_bytes_start'] / 1024:.0f} KiB of part URLs; the parts took "
+            f"{uploads['parts_sent_seconds']} s to S3, {uploads['parts_sent_mib_per_s']} MiB/s):\n"
+        )
+        _table(
+            ("step", "HTTP", "AWS calls", "by operation", "handler ms", "wall ms"),
+            [
+                (
+                    step,
+                    _fmt(uploads[key]["status"]),
+                    _fmt(uploads[key]["aws_calls"]),
+                    ", ".join(
+                        f"{name} {count}" for name, count in uploads[key]["calls_by_operation"].items()
+                    ),
+                    _fmt(uploads[key]["handler_ms"], 2),
+                    _fmt(uploads[key]["wall_ms"], 1),
+                )
+                for step, key in (
+                    ("start, cold", "start_cold"),
+                    ("start, warm", "start_warm"),
+                    ("complete", "complete"),
+                )
+            ],
+            write,
+        )
+
     cold = result.get("cold_start") or {}
     if cold:
         write("\nCold start (fresh process per run, median):\n")

@@ -30,6 +30,7 @@ HANDLERS: dict[str, str] = {
     "handlers.credentials": "CredentialsFunction",
     "handlers.presign": "PresignFunction",
     "handlers.objects": "ObjectsFunction",
+    "handlers.uploads": "UploadsFunction",
 }
 ROUTE_HANDLERS: dict[str, str] = {
     "GET /v1/health": "handlers.health",
@@ -38,6 +39,10 @@ ROUTE_HANDLERS: dict[str, str] = {
     "POST /v1/credentials": "handlers.credentials",
     "POST /v1/presign": "handlers.presign",
     "GET /v1/objects": "handlers.objects",
+    "POST /v1/uploads": "handlers.uploads",
+    "POST /v1/uploads/parts": "handlers.uploads",
+    "POST /v1/uploads/complete": "handlers.uploads",
+    "POST /v1/uploads/abort": "handlers.uploads",
 }
 FUNCTION_TIMEOUT_SECONDS = 29.0
 FUNCTION_MEMORY_MB = 512
@@ -61,6 +66,7 @@ def service_environment(
         "AWS_DEFAULT_REGION": stack_config["region"],
         "IDC_REGION": stack_config["region"],
         "BUCKET_REGIONS": json.dumps(stack_config.get("bucketRegions") or {}),
+        "UPLOAD_BINDING_SECRET": stack_config["uploadBindingSecret"],
         "POWERTOOLS_SERVICE_NAME": "shopfast-vending",
         "POWERTOOLS_METRICS_NAMESPACE": "ShopFastVending",
         # No X-Ray daemon here; tracing would only add failed UDP sends that Lambda does not pay.

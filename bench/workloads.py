@@ -45,6 +45,7 @@ class Sizes:
     six_users_calls: int = 600
     batch_objects: int = 100
     batch_rounds: int = 10
+    upload_parts: int = 100
 
 
 def demo_users() -> list[str]:

@@ -22,6 +22,7 @@ HANDLER_MODULES = (
     "handlers.credentials",
     "handlers.presign",
     "handlers.objects",
+    "handlers.uploads",
 )
 
 pytestmark = pytest.mark.integration
@@ -88,6 +89,23 @@ def test_a_cold_request_costs_the_same_calls_in_either_region(quick_run: tuple[d
         assert planned == {"CreateTokenWithIAM": 1, "AssumeRole": 1, "GetDataAccess": 1}
         assert unplanned == {**planned, "HeadBucket": 1}
         assert cases["planned"]["status"] == cases["unplanned"]["status"] == 200
+
+
+def test_the_upload_workload_starts_warm_with_one_call_and_completes_what_was_sent(
+    quick_run: tuple[dict, str],
+) -> None:
+    uploads, text = quick_run[0]["uploads"], quick_run[1]
+    assert uploads["start_cold"]["calls_by_operation"] == {
+        "GetSecretValue": 1,  # the binding key, once per execution environment
+        "CreateTokenWithIAM": 1,
+        "AssumeRole": 1,
+        "GetDataAccess": 1,
+        "CreateMultipartUpload": 1,
+    }
+    assert uploads["start_warm"]["calls_by_operation"] == {"CreateMultipartUpload": 1}
+    assert uploads["complete"]["calls_by_operation"] == {"CompleteMultipartUpload": 1}
+    assert uploads["stored_bytes"] == uploads["bytes"] and uploads["etag"].endswith(f"-{uploads['parts']}")
+    assert f"Multipart upload of {uploads['parts']} parts" in text
 
 
 def test_every_request_answered_without_server_errors(quick_run: tuple[dict, str]) -> None:
