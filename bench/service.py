@@ -126,8 +126,15 @@ def prepare(request: Request, tokens: Mapping[str, str]) -> PreparedRequest:
 class ExecutionEnvironment:
     """One warm Lambda execution environment per handler module, sharing one process."""
 
+    # What the previous environment set: a new one starts without it (a pass's overrides, such as the reuse
+    # bound's CACHE_MAX_AGE_SECONDS, must not leak into the next pass).
+    _installed: frozenset[str] = frozenset()
+
     def __init__(self, environment: Mapping[str, str]) -> None:
+        for name in ExecutionEnvironment._installed - set(environment):
+            os.environ.pop(name, None)
         os.environ.update(environment)
+        ExecutionEnvironment._installed = frozenset(environment)
         for name in [name for name in sys.modules if _is_service_module(name)]:
             del sys.modules[name]
         importlib.invalidate_caches()
