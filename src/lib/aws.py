@@ -66,10 +66,10 @@ def _stop_retrying_past_deadline(attempts: int, **_: Any) -> bool | None:
     return None
 
 
-def client_config() -> Config:
+def client_config(read_timeout: float = READ_TIMEOUT_SECONDS) -> Config:
     return Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
+        read_timeout=read_timeout,
         # total_max_attempts counts the first attempt; botocore's max_attempts would count retries only.
         retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         user_agent_extra="shopfast-vending",
@@ -100,7 +100,12 @@ class ClientFactory:
         self._session = session or botocore.session.Session()
 
     def create(
-        self, service: str, credentials: AwsCredentials | None = None, *, region: str | None = None
+        self,
+        service: str,
+        credentials: AwsCredentials | None = None,
+        *,
+        region: str | None = None,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
     ) -> Any:
         """A client of `service` in `region` (default: the function's), signing with `credentials`
         (default: the execution role's)."""
@@ -115,7 +120,7 @@ class ClientFactory:
             service,
             region_name=region or self._config.aws_region,
             endpoint_url=self._config.aws_endpoint_url,
-            config=client_config(),
+            config=client_config(read_timeout),
             **keys,
         )
         client.meta.events.register("before-send", _refuse_attempt_past_deadline)
@@ -170,9 +175,16 @@ class AwsGateway:
     def s3control_for(self, credentials: AwsCredentials, region: str) -> Any:
         return self._factory.create("s3control", credentials, region=region)
 
-    def client_for(self, service: str, credentials: AwsCredentials, region: str) -> Any:
-        """A client signing with vended or session credentials in a bucket's Region (listing objects)."""
-        return self._factory.create(service, credentials, region=region)
+    def client_for(
+        self,
+        service: str,
+        credentials: AwsCredentials,
+        region: str,
+        *,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
+    ) -> Any:
+        """A client signing with vended or session credentials in a bucket's Region (listings, uploads)."""
+        return self._factory.create(service, credentials, region=region, read_timeout=read_timeout)
 
     def bucket_region(self, bucket: str) -> str | None:
         """The Region S3 names for a bucket (HeadBucket's `x-amz-bucket-region`, answered on 200, 301, 400

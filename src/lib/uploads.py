@@ -30,7 +30,7 @@ from typing import Any
 
 from lib.audit import audit
 from lib.auth import Caller
-from lib.aws import AwsGateway, StaleSession, call
+from lib.aws import READ_TIMEOUT_SECONDS, AwsGateway, StaleSession, call
 from lib.config import ServiceConfig
 from lib.errors import InternalError, InvalidRequest, NotFound, ServiceError, ServiceUnavailable
 from lib.http import Fields
@@ -53,6 +53,11 @@ MAX_PART_URLS_PER_ANSWER = 1_000
 DEFAULT_PART_EXPIRES_SECONDS = 3600
 # Credentials for a call made now (start, complete, abort): a minute of life left is enough.
 CALL_SECONDS = 60
+# S3 API reference, CompleteMultipartUpload: "could take several minutes to finalize", S3 answering 200 at
+# once and white space while it works. A server that holds its answer until done (the emulator does) must
+# not be cut off by the usual 3 s read timeout and retried into NoSuchUpload: the UploadsFunction's
+# timeout (29 s) bounds this one.
+COMPLETE_READ_TIMEOUT_SECONDS = 25.0
 MAX_ETAG_CHARS = 128
 MAX_UPLOAD_ID_CHARS = 1024
 # Completing 10,000 parts takes ~600 KB of JSON.
@@ -363,7 +368,10 @@ class Uploads:
     ) -> tuple[dict[str, Any], VendResult]:
         vended = self._credentials(target, role, seconds)
         region = self._service.regions.region_of(target.bucket)
-        client = self._service.gateway.client_for("s3", vended.credentials, region)
+        read_timeout = (
+            COMPLETE_READ_TIMEOUT_SECONDS if operation == "CompleteMultipartUpload" else READ_TIMEOUT_SECONDS
+        )
+        client = self._service.gateway.client_for("s3", vended.credentials, region, read_timeout=read_timeout)
         return call(operation, getattr(client, _snake_case(operation)), **parameters), vended
 
     def _sign_parts(
