@@ -1,8 +1,10 @@
-"""A development OIDC issuer for the demo users (local only: it mints a token for anyone who asks).
+"""A development OIDC issuer for the demo users (local only: it signs in anyone who picks a demo user).
 
-Serves discovery (`/.well-known/openid-configuration`), the JWKS (`/.well-known/jwks.json`) and
-`GET /dev/token?user=<email>[&ttl=<seconds>][&aud=<audience>]`, which answers an RS256 access token
-shaped like a real IdP's: `iss`, `sub`, `email`, `groups`, `aud`, `iat`, `exp`, `jti`, header `kid`.
+Serves discovery (`/.well-known/openid-configuration`), the JWKS (`/.well-known/jwks.json`), the
+authorization code flow with PKCE a single-page app uses (`/authorize`, `/token`, `/revoke`: see
+`local.oidc_authorization`), and, for tests and curl, `GET /dev/token?user=<email>[&ttl=<seconds>]
+[&aud=<audience>]`, which answers an RS256 access token shaped like a real IdP's: `iss`, `sub`, `email`,
+`groups`, `aud`, `iat`, `exp`, `jti`, header `kid`.
 
 The signing key persists in `<state_dir>/idp-signing-key.pem` (0600). `POST /dev/rotate` makes a new
 key the signer; the previous one stays in the JWKS for `ROTATION_OVERLAP_SECONDS`, longer than any token
@@ -17,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -29,6 +32,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from werkzeug.wrappers import Request, Response
+
+from local.oidc_authorization import AuthorizationServer
 
 DEFAULT_AUDIENCE = "shopfast-vending"
 DEFAULT_TTL_SECONDS = 3600
@@ -162,13 +167,15 @@ class OidcIssuer:
         self.users = {u["email"].lower(): u for u in demo_users.get("users", [])}
         self.jwks_down = False
         self.jwks_delay_ms = 0
+        self.authorization = AuthorizationServer(
+            self.issuer_url, self.users, self.sign, subject_for, DEFAULT_AUDIENCE
+        )
 
     def discovery(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer_url,
             "jwks_uri": f"{self.issuer_url}/.well-known/jwks.json",
-            "token_endpoint": f"{self.issuer_url}/dev/token",
-            "response_types_supported": ["token"],
+            **self.authorization.discovery(),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "claims_supported": [
@@ -181,6 +188,11 @@ class OidcIssuer:
                 "email",
                 "email_verified",
                 "groups",
+                "name",
+                "nonce",
+                "auth_time",
+                "client_id",
+                "scope",
             ],
             "x_dev_only": DEV_ONLY_NOTICE,
         }
@@ -200,6 +212,10 @@ class OidcIssuer:
             "exp": now + ttl,
             "jti": str(uuid.uuid4()),
         }
+        return self.sign(claims)
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """An RS256 JWT of `claims` by the current signing key (its `kid` in the header)."""
         key = self.keys.current
         return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
 
@@ -246,30 +262,49 @@ class OidcIssuer:
         origin = request.headers.get("Origin")
         if origin and _is_loopback_origin(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Methods"] = "GET, OPTIONS"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
             response.headers["Vary"] = "Origin"
         return response
 
+    def _register_redirect_uri(self, request: Request, client_id: str) -> Response:
+        try:
+            uri = json.loads(request.get_data(as_text=True) or "{}").get("redirectUri", "")
+        except (ValueError, AttributeError):
+            uri = ""
+        if not isinstance(uri, str) or not self.authorization.register_redirect_uri(client_id, uri):
+            return _problem(
+                400, "invalid_request", "redirectUri must be http://127.0.0.1:<port>/ or localhost"
+            )
+        return _json({"clientId": client_id, "redirectUri": uri})
+
     def dispatch(self, request: Request) -> Response:
         path, method = request.path.rstrip("/") or "/", request.method
-        if path == "/dev/token":
-            if method == "OPTIONS":
-                return self._with_cors(request, Response(status=204))
-            if method == "GET":
-                return self._with_cors(request, self._token(request))
-        routes = {
+        routes: dict[tuple[str, str], Any] = {
             ("GET", "/.well-known/openid-configuration"): lambda: _json(self.discovery()),
             ("GET", "/.well-known/jwks.json"): self._jwks,
+            ("GET", "/dev/token"): lambda: self._token(request),
             ("POST", "/dev/rotate"): self._rotate,
             ("POST", "/dev/jwks-outage"): lambda: self._jwks_outage(request),
+            **{
+                key: (lambda handler=handler: handler(request))
+                for key, handler in self.authorization.routes().items()
+            },
         }
+        registration = re.fullmatch(r"/dev/clients/([A-Za-z0-9_-]{1,64})/redirect-uris", path)
+        if registration and method == "POST":
+            return self._register_redirect_uri(request, registration.group(1))
+        # What a page's scripts fetch from another origin (the demo page, oidc-client-ts) answers CORS.
+        browser_facing = {
+            p for (_, p) in routes if p not in ("/authorize", "/dev/rotate", "/dev/jwks-outage")
+        }
+        if method == "OPTIONS" and path in browser_facing:
+            return self._with_cors(request, Response(status=204))
         handler = routes.get((method, path))
         if handler is not None:
-            return handler()
-        allowed = sorted(
-            {m for m, p in routes if p == path} | ({"GET", "OPTIONS"} if path == "/dev/token" else set())
-        )
+            response = handler()
+            return self._with_cors(request, response) if path in browser_facing else response
+        allowed = sorted({m for m, p in routes if p == path})
         if allowed:
             response = _problem(405, "method_not_allowed", f"{path} answers {', '.join(allowed)}")
             response.headers["Allow"] = ", ".join(allowed)

@@ -195,7 +195,7 @@ def test_jwks_outage_and_slowness_switches(private_stack: LocalStack) -> None:
         ("POST", "/dev/token", 405),
         ("GET", "/dev/rotate", 405),
         ("DELETE", "/.well-known/jwks.json", 405),
-        ("GET", "/authorize", 404),
+        ("GET", "/oauth2/v1/authorize", 404),
     ],
 )
 def test_unserved_routes_are_json_errors(
