@@ -72,7 +72,7 @@ class _IssuerKeys:
         self._fetched_at = time.monotonic()
         try:
             discovery = self._http.get(
-                f"{self._issuer}/.well-known/openid-configuration", timeout=HTTP_TIMEOUT_SECONDS
+                f"{self._issuer.rstrip('/')}/.well-known/openid-configuration", timeout=HTTP_TIMEOUT_SECONDS
             )
             discovery.raise_for_status()
             jwks = self._http.get(discovery.json()["jwks_uri"], timeout=HTTP_TIMEOUT_SECONDS)

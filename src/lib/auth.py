@@ -48,6 +48,11 @@ _KEY_TYPE_FOR_ALG = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
 Fetch = Callable[[str, float], bytes]
 
 
+def discovery_url(issuer: str) -> str:
+    """OpenID Connect Discovery 1.0 §4: a terminating '/' of the issuer is removed before the suffix."""
+    return f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+
+
 @dataclass(frozen=True)
 class Caller:
     """The authenticated end user. The raw token is kept for the Identity Center exchange only.
@@ -210,9 +215,7 @@ class JwksCache:
 
     def _jwks_location(self) -> str:
         if self._jwks_url is None:
-            discovery = json.loads(
-                self._fetch(f"{self._issuer}/.well-known/openid-configuration", self._timeout())
-            )
+            discovery = json.loads(self._fetch(discovery_url(self._issuer), self._timeout()))
             if not isinstance(discovery, dict) or discovery.get("issuer") != self._issuer:
                 raise ValueError("discovery document names another issuer")
             jwks_uri = discovery.get("jwks_uri")
@@ -312,16 +315,26 @@ class JwtVerifier:
                 token,
                 key=key,
                 algorithms=[algorithm],
-                audience=list(config.jwt_audience),
                 issuer=config.jwt_issuer,
                 leeway=config.jwt_leeway_seconds,
-                options={"require": ["exp", "iat", "iss", "sub", "aud"], "strict_aud": False},
+                options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired") from None
         except jwt.InvalidTokenError as error:
             raise Unauthorized(f"invalid token ({type(error).__name__})") from None
+        self._check_audience(claims)
         return self._caller(token, claims)
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        """API Gateway's JWT authorizer rule, so that both layers accept the same tokens: `aud`, or when a
+        token has none (Amazon Cognito's access tokens), `client_id`, must name an accepted audience."""
+        audience = claims["aud"] if "aud" in claims else claims.get("client_id")
+        if audience is None:
+            raise Unauthorized("invalid token (MissingRequiredClaimError)")
+        presented = audience if isinstance(audience, list) else [audience]
+        if not any(isinstance(value, str) and value in self._config.jwt_audience for value in presented):
+            raise Unauthorized("invalid token (InvalidAudienceError)")
 
     def _caller(self, token: str, claims: dict[str, Any]) -> Caller:
         config = self._config

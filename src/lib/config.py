@@ -77,8 +77,7 @@ class ServiceConfig:
         mode = reader.choice("IDENTITY_MODE", IDENTITY_MODES, IDENTITY_CENTER)
         issuer = reader.url("JWT_ISSUER", required=True)
         assert issuer is not None
-        if issuer.endswith("/"):
-            raise ConfigError("JWT_ISSUER", "must not end with '/' (the token's iss is compared exactly)")
+        # Compared with the token's iss exactly, a trailing '/' included (JumpCloud's issuer has one).
         audience = reader.csv("JWT_AUDIENCE")
         if not audience:
             raise ConfigError("JWT_AUDIENCE", "at least one audience is required")

@@ -27,13 +27,13 @@ variable "name_prefix" {
 }
 
 variable "jwt_issuer_url" {
-  description = "Issuer URL of the company's OIDC identity provider, exactly as its tokens' iss claim (https, no trailing slash)."
+  description = "Issuer URL of the company's OIDC identity provider, exactly as its tokens' iss claim (https; a trailing slash only when iss has one, as JumpCloud's https://oauth.id.jumpcloud.com/)."
   type        = string
 
   validation {
     # http only on loopback: the local stack's development issuer.
-    condition     = can(regex("^(https://[^/?#]+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?)(/[^?#]*[^/?#])?$", var.jwt_issuer_url))
-    error_message = "jwt_issuer_url must be an https URL (http only on loopback) without query, fragment or trailing slash."
+    condition     = can(regex("^(https://[^/?#]+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?)(/[^?#]*)?$", var.jwt_issuer_url))
+    error_message = "jwt_issuer_url must be an https URL (http only on loopback) without query or fragment."
   }
 }
 

@@ -240,11 +240,25 @@ def _unsigned(header: dict[str, Any], payload: dict[str, Any]) -> str:
     return f"{b64(header)}.{b64(payload)}.c2ln"
 
 
+def test_a_token_without_aud_is_taken_by_its_client_id_as_api_gateway_does(
+    verifier: JwtVerifier, keys: tuple[Key, Key], server: JwksServer
+) -> None:
+    """Amazon Cognito's access tokens carry client_id and no aud (Cognito Developer Guide, "Understanding
+    the access token"); API Gateway's JWT authorizer accepts them by client_id, and so does the service."""
+    token = mint(keys[0], server.issuer, drop=("aud",), client_id=AUDIENCE)
+    assert verifier.verify(token).subject == "user-1"
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [
         (lambda k, iss: mint(k, iss, iss=iss + "/"), "InvalidIssuer"),
         (lambda k, iss: mint(k, iss, aud="someone-else"), "InvalidAudience"),
+        (lambda k, iss: mint(k, iss, aud=["a", "b"]), "InvalidAudience"),
+        # aud wins over client_id when both are there, as in API Gateway's authorizer.
+        (lambda k, iss: mint(k, iss, aud="someone-else", client_id=AUDIENCE), "InvalidAudience"),
+        (lambda k, iss: mint(k, iss, drop=("aud",), client_id="someone-else"), "InvalidAudience"),
+        (lambda k, iss: mint(k, iss, drop=("aud",)), "MissingRequiredClaim"),
         (lambda k, iss: mint(k, iss, exp=int(time.time()) - 120), "expired"),
         (lambda k, iss: mint(k, iss, nbf=int(time.time()) + 600), "ImmatureSignature"),
         (lambda k, iss: mint(k, iss, iat=int(time.time()) + 600), "Immature"),

@@ -83,7 +83,7 @@ def test_iam_role_mode_reads_the_mapping() -> None:
         ({"IDENTITY_MODE": "magic"}, "IDENTITY_MODE"),
         ({"JWT_ISSUER": ""}, "JWT_ISSUER"),
         ({"JWT_ISSUER": "ftp://idp"}, "JWT_ISSUER"),
-        ({"JWT_ISSUER": "http://127.0.0.1:3001/"}, "JWT_ISSUER"),
+        ({"JWT_ISSUER": "http://"}, "JWT_ISSUER"),
         ({"JWT_AUDIENCE": " , "}, "JWT_AUDIENCE"),
         ({"JWT_ALGORITHMS": "HS256"}, "JWT_ALGORITHMS"),
         ({"JWT_ALGORITHMS": "none"}, "JWT_ALGORITHMS"),
@@ -160,3 +160,19 @@ def test_region_settings_are_validated(variable: str, value: str) -> None:
     with pytest.raises(ConfigError) as raised:
         ServiceConfig.from_env({**BASE, variable: value})
     assert raised.value.variable == variable
+
+
+def test_an_issuer_with_a_trailing_slash_is_taken_as_its_tokens_say() -> None:
+    """JumpCloud's tokens say iss "https://oauth.id.jumpcloud.com/": compared exactly, slash included; its
+    discovery document is at <issuer without the final slash>/.well-known/openid-configuration (OpenID
+    Connect Discovery 1.0 §4)."""
+    from lib.auth import discovery_url
+
+    config = ServiceConfig.from_env({**BASE, "JWT_ISSUER": "https://oauth.id.jumpcloud.com/"})
+    assert config.jwt_issuer == "https://oauth.id.jumpcloud.com/"
+    assert (
+        discovery_url(config.jwt_issuer) == "https://oauth.id.jumpcloud.com/.well-known/openid-configuration"
+    )
+    assert discovery_url("https://idp.example.com/realms/shop") == (
+        "https://idp.example.com/realms/shop/.well-known/openid-configuration"
+    )
