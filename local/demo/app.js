@@ -1,16 +1,21 @@
 // The ShopFast demo page: a browser frontend of the credential-vending API, with no build step.
-// Sign in through the local OIDC issuer, list grants, browse a prefix, download through presigned URLs,
-// upload through a presigned POST form (small files) or a multipart upload with presigned parts. The token lives in memory only (never in storage): a reload signs the user out.
+// Signs in with the authorization code flow and PKCE through oidc-client-ts (vendor/, pinned), against
+// the issuer /demo/config.json names (the local one, or any OIDC provider), lists grants, browses a prefix,
+// downloads through presigned URLs, uploads through a presigned POST form (small files) or a multipart
+// upload with presigned parts. Tokens live in memory only (oidc-client-ts's InMemoryWebStorage): a reload
+// signs the user out. Only the sign-in's transient state (PKCE verifier, nonce) waits in sessionStorage
+// across the redirect, as the library stores it.
 "use strict";
 
 const state = {
   config: null,
+  manager: null,
   token: null,
   claims: null,
-  expiryTimer: null,
   prefix: null,
   continuationToken: null,
   uploadFolder: null,
+  grants: [],
   upload: null, // the multipart upload in progress
 };
 
@@ -40,8 +45,10 @@ function showMessage(kind, title, detail) {
   close.addEventListener("click", () => box.remove());
   box.append(text, close);
   const messages = $("messages");
+  // The same message again replaces the old one; at most three stay on screen.
+  for (const old of [...messages.children]) if (old.textContent === box.textContent) old.remove();
   messages.prepend(box);
-  while (messages.children.length > 4) messages.lastChild.remove();
+  while (messages.children.length > 3) messages.lastChild.remove();
 }
 
 function clearMessages() {
@@ -71,7 +78,7 @@ async function api(method, path, body) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(path, {
+    response = await fetch(`${state.config.apiUrl}${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -118,63 +125,92 @@ function reportError(action, error) {
 }
 
 // ---------- session ----------
-function decodeClaims(token) {
-  const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-  const json = decodeURIComponent(
-    atob(payload)
-      .split("")
-      .map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
-      .join(""),
-  );
-  return JSON.parse(json);
+function createManager(config) {
+  const home = `${window.location.origin}/`;
+  return new oidc.UserManager({
+    authority: config.issuer,
+    client_id: config.clientId,
+    redirect_uri: home,
+    post_logout_redirect_uri: home,
+    response_type: "code",
+    scope: config.scopes,
+    userStore: new oidc.WebStorageStateStore({ store: new oidc.InMemoryWebStorage() }),
+    stateStore: new oidc.WebStorageStateStore({ store: window.sessionStorage, prefix: "shopfast.signin." }),
+    automaticSilentRenew: true, // with a refresh token: one token-endpoint call, no iframe
+    accessTokenExpiringNotificationTimeInSeconds: 60,
+    loadUserInfo: false,
+    monitorSession: false,
+  });
 }
 
-async function signIn(event) {
-  event.preventDefault();
+async function signIn() {
   clearMessages();
-  const email = $("user-select").value;
-  const ttl = $("session-length").value;
-  const button = $("sign-in");
-  button.disabled = true;
+  $("sign-in").disabled = true;
   try {
-    const url = `${state.config.issuer}/dev/token?user=${encodeURIComponent(email)}&ttl=${encodeURIComponent(ttl)}`;
-    const response = await fetch(url, { cache: "no-store" });
-    if (!response.ok) throw new Error(`the identity provider answered HTTP ${response.status}`);
-    const body = await response.json();
-    state.token = body.access_token;
-    state.claims = decodeClaims(state.token);
-    scheduleExpiry();
+    // OpenID Connect Core §3.1.2.1: a nonce the ID token must echo (oidc-client-ts checks it on return).
+    const nonce = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    await state.manager.signinRedirect({ nonce });
+  } catch (error) {
+    $("sign-in").disabled = false;
+    showMessage("error", "Sign-in could not start.", String(error.message || error));
+  }
+}
+
+async function completeSignIn() {
+  const params = new URLSearchParams(window.location.search);
+  if (!params.has("state") || !(params.has("code") || params.has("error"))) return null;
+  window.history.replaceState(null, "", window.location.pathname); // the code is single use: drop it
+  try {
+    return await state.manager.signinRedirectCallback(`${window.location.origin}/?${params}`);
+  } catch (error) {
+    const why = params.get("error_description") || error.message || String(error);
+    showMessage("error", "Sign-in failed.", why);
+    return null;
+  }
+}
+
+async function startSession(user) {
+  useUser(user);
+  try {
     const me = await api("GET", "/v1/me");
-    $("welcome").textContent = `Welcome, ${(me && me.email) || state.claims.email}`;
+    $("welcome").textContent = `Welcome, ${(me && me.email) || user.profile.email}`;
     $("session").hidden = false;
     $("sign-in-card").hidden = true;
     $("workspace").hidden = false;
     resetBrowser();
     await loadGrants();
   } catch (error) {
-    if (error instanceof ApiError) reportError("Sign-in", error);
-    else showMessage("error", "Sign-in failed.", String(error.message || error));
-  } finally {
-    button.disabled = false;
+    reportError("Sign-in", error);
   }
 }
 
-function scheduleExpiry() {
-  clearTimeout(state.expiryTimer);
-  const expiresAt = new Date(state.claims.exp * 1000);
+function useUser(user) {
+  state.token = user.access_token;
+  state.claims = user.profile;
+  const expiresAt = new Date(user.expires_at * 1000);
   $("session-expiry").textContent = `· session until ${expiresAt.toLocaleTimeString()}`;
-  const delay = Math.max(0, expiresAt.getTime() - Date.now());
-  state.expiryTimer = setTimeout(() => endSession("expired", ""), delay);
+  $("session").dataset.expiresAt = String(user.expires_at);
+}
+
+async function signOut() {
+  clearMessages();
+  try {
+    await state.manager.revokeTokens(["refresh_token"]); // the issuer ends the session too
+  } catch (error) {
+    // Signed out here regardless: the tokens are dropped from memory below.
+  }
+  endSession("signed-out", "");
 }
 
 function endSession(reason, why) {
   const wasSignedIn = Boolean(state.token);
-  clearTimeout(state.expiryTimer);
   state.token = null;
   state.claims = null;
+  if (state.manager) state.manager.removeUser();
   $("session").hidden = true;
   $("workspace").hidden = true;
   $("sign-in-card").hidden = false;
+  $("sign-in").disabled = false;
   $("welcome").textContent = "";
   if (!wasSignedIn) return;
   if (reason === "expired") {
@@ -215,6 +251,7 @@ async function loadGrants() {
       nextToken = page.nextToken;
     } while (nextToken);
     grants.sort((a, b) => a.grantScope.localeCompare(b.grantScope));
+    state.grants = grants;
     for (const grant of grants) list.appendChild(grantItem(grant));
     $("no-grants").hidden = grants.length > 0;
   } catch (error) {
@@ -259,6 +296,14 @@ function grantItem(grant) {
   return item;
 }
 
+function canWrite(folder) {
+  return (state.grants || []).some((grant) => {
+    if (grant.permission === "READ") return false;
+    const scope = grant.grantScope.endsWith("*") ? grant.grantScope.slice(0, -1) : grant.grantScope;
+    return folder.startsWith(scope);
+  });
+}
+
 // ---------- browsing ----------
 function resetBrowser() {
   state.prefix = null;
@@ -286,6 +331,7 @@ async function listObjects(more) {
   if (!more) {
     state.continuationToken = null;
     $("objects").replaceChildren();
+    $("preview").hidden = true; // it belonged to the previous folder
   }
   const params = new URLSearchParams({ prefix });
   if (more && state.continuationToken) params.set("continuationToken", state.continuationToken);
@@ -294,8 +340,11 @@ async function listObjects(more) {
   try {
     const page = await api("GET", `/v1/objects?${params}`);
     state.prefix = prefix;
-    state.uploadFolder = prefix;
-    suggestUploadTarget();
+    if (canWrite(prefix)) {
+      // The upload destination follows the folder only where uploads are allowed.
+      state.uploadFolder = prefix;
+      suggestUploadTarget();
+    }
     const rows = $("objects");
     for (const folder of page.prefixes || []) rows.appendChild(folderRow(folder));
     for (const object of page.objects || []) rows.appendChild(objectRow(object));
@@ -407,7 +456,7 @@ async function showPreview(filename, blob) {
 // ---------- uploading ----------
 function suggestUploadTarget() {
   const file = $("upload-file").files[0];
-  const folder = state.uploadFolder || state.prefix;
+  const folder = state.uploadFolder;
   if (folder) $("upload-target").value = `${folder}${file ? file.name : ""}`;
 }
 
@@ -679,21 +728,13 @@ async function start() {
     showMessage("error", "The demo configuration could not be loaded.", "Is `make run` running?");
     return;
   }
-  $("api-base").textContent = window.location.origin;
+  $("api-base").textContent = state.config.apiUrl || window.location.origin;
   $("issuer").textContent = state.config.issuer;
-  const select = $("user-select");
-  for (const user of state.config.users) {
-    const option = document.createElement("option");
-    option.value = user.email;
-    const team = user.groups.length ? user.groups.join(", ") : "no department";
-    option.textContent = `${user.name} · ${user.email} (${team})`;
-    select.appendChild(option);
-  }
-  $("sign-in-form").addEventListener("submit", signIn);
-  $("sign-out").addEventListener("click", () => {
-    clearMessages();
-    endSession("signed-out", "");
-  });
+  state.manager = createManager(state.config);
+  state.manager.events.addUserLoaded((user) => useUser(user)); // after each silent renewal too
+  state.manager.events.addAccessTokenExpired(() => endSession("expired", ""));
+  $("sign-in").addEventListener("click", signIn);
+  $("sign-out").addEventListener("click", signOut);
   $("refresh-grants").addEventListener("click", loadGrants);
   $("browse-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -714,7 +755,9 @@ async function start() {
   });
   dropZone.addEventListener("dragleave", () => dropZone.classList.remove("drop-zone-active"));
   dropZone.addEventListener("drop", dropFile);
+  const user = await completeSignIn();
   document.body.dataset.ready = "true";
+  if (user) await startSession(user);
 }
 
 start();

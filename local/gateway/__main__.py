@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-demo", action="store_true", help="do not serve the demo page at /")
     parser.add_argument("--ready-file", type=Path, help="written with the URL once listening")
+    parser.add_argument("--audit-log", type=Path, help="also append every audit record here (JSON lines)")
     args = parser.parse_args(argv)
     overrides = {}
     for item in args.parameter:
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         overrides=overrides,
         demo=not args.no_demo,
         ready_file=args.ready_file,
+        audit_log=args.audit_log,
     )
 
 

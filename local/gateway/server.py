@@ -29,10 +29,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from local.gateway.app import Gateway
 from local.gateway.runtime import FunctionRuntime, install_environment
 from local.gateway.template import HttpApi, load_template, read_http_api
+from local.oidc_authorization import DEMO_CLIENT_ID
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
-DEMO_USERS_FILE = REPO_ROOT / "local" / "demo-users.json"
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 60.0
 # Credentials of the process's own AWS identity that must not leak in from the developer's shell.
@@ -125,8 +125,11 @@ def load_api(
     return LoadedApi(api, config, parameters)
 
 
-def build_gateway(loaded: LoadedApi, *, demo: bool = True) -> Gateway:
-    """Install the functions' environment in this process, import their handlers and wire the gateway."""
+def build_gateway(loaded: LoadedApi, *, demo: bool = True, url: str | None = None) -> Gateway:
+    """Install the functions' environment in this process, import their handlers and wire the gateway.
+
+    With the demo page, `url` is where it is served: registered with the issuer as a redirect URI of the
+    demo client, since the page signs in with the authorization code flow."""
     for name in _FOREIGN_AWS_VARIABLES:
         os.environ.pop(name, None)
     install_environment(loaded.api.functions.values(), local_environment(loaded.config))
@@ -135,14 +138,34 @@ def build_gateway(loaded: LoadedApi, *, demo: bool = True) -> Gateway:
     }
     demo_config = None
     if demo:
-        demo_users = json.loads(DEMO_USERS_FILE.read_text(encoding="utf-8"))["users"]
-        demo_config = {
-            "issuer": loaded.config["issuer"],
-            "audience": loaded.config["audience"],
-            "awsEndpoint": loaded.config["endpoint"],
-            "users": [{"email": u["email"], "name": u["name"], "groups": u["groups"]} for u in demo_users],
-        }
+        demo_config = demo_page_config(loaded.config)
+        if url is not None:
+            register_redirect_uris(loaded.config["issuer"], url)
     return Gateway(loaded.api, runtimes, demo_config=demo_config)
+
+
+def demo_page_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The demo page's settings (`/demo/config.json`): everything it needs to sign in with any OIDC provider
+    and call the API. Pointed at a real IdP, only these values change."""
+    return {
+        "issuer": config["issuer"],
+        "clientId": DEMO_CLIENT_ID,
+        "scopes": "openid email profile offline_access",
+        "apiUrl": "",  # same origin as the page
+        "awsEndpoint": config["endpoint"],
+    }
+
+
+def register_redirect_uris(issuer: str, gateway_url: str) -> None:
+    """The demo page's URLs (127.0.0.1 and localhost) as redirect URIs of the demo client."""
+    with requests.Session() as http:
+        http.trust_env = False
+        for origin in (gateway_url, gateway_url.replace("127.0.0.1", "localhost")):
+            http.post(
+                f"{issuer}/dev/clients/{DEMO_CLIENT_ID}/redirect-uris",
+                json={"redirectUri": f"{origin}/"},
+                timeout=10,
+            ).raise_for_status()
 
 
 class _RequestHandler(WSGIRequestHandler):
@@ -167,6 +190,7 @@ def run_gateway(
     overrides: Mapping[str, Any] | None = None,
     demo: bool = True,
     ready_file: Path | None = None,
+    audit_log: Path | None = None,
 ) -> None:
     """Serve until SIGTERM or Ctrl-C (this is the child process `serve()` starts)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -175,7 +199,9 @@ def run_gateway(
     late = _LateBoundApp()
     server: BaseWSGIServer = make_server(HOST, port, late, threaded=True, request_handler=_RequestHandler)
     url = f"http://{HOST}:{server.server_port}"
-    late.app = build_gateway(load_api(template, aws_endpoint, url, overrides), demo=demo)
+    late.app = build_gateway(load_api(template, aws_endpoint, url, overrides), demo=demo, url=url)
+    if audit_log is not None:
+        _copy_audit_records(audit_log)
 
     def stop(*_: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -191,6 +217,30 @@ def run_gateway(
         pass
     finally:
         server.server_close()
+
+
+class _AuditTee:
+    """The service logger's stream, copying each audit record (one JSON line) to a file as well."""
+
+    def __init__(self, stream: Any, path: Path) -> None:
+        self._stream = stream
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8", buffering=1)
+
+    def write(self, text: str) -> int:
+        if '"audit":true' in text:
+            self._file.write(text if text.endswith("\n") else text + "\n")
+        return self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _copy_audit_records(path: Path) -> None:
+    from lib.audit import logger  # the handlers' logger, imported by build_gateway
+
+    handler = logger.registered_handler
+    handler.setStream(_AuditTee(handler.stream, path))
 
 
 @dataclass(frozen=True)
@@ -211,6 +261,7 @@ def serve(
     demo: bool = True,
     log_file: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
+    audit_log: Path | None = None,
 ) -> Iterator[RunningGateway]:
     """Run the gateway in a child process on 127.0.0.1:`port` (0 = a free port) until the block exits.
 
@@ -237,6 +288,8 @@ def serve(
             command += ["--parameter", f"{name}={value}"]
         if not demo:
             command.append("--no-demo")
+        if audit_log is not None:
+            command += ["--audit-log", str(audit_log)]
         # Loopback traffic (JWKS, the emulator) must never go through a proxy from the caller's environment.
         env = {
             **os.environ,
