@@ -15,13 +15,21 @@ PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; t
 .PHONY: help venv tools test lint fmt run emulator invoke bench deploy clean
 
 help:
-	@echo "make run       start the local stack (emulated AWS, OIDC issuer, API, demo page)"
-	@echo "make test      run the whole test suite (installs what it needs)"
-	@echo "make emulator  start only the emulated AWS and the OIDC issuer, in the foreground"
-	@echo "make invoke FN=<function> EVENT=events/<file>.json   run one handler like 'sam local invoke'"
-	@echo "make bench     run the benchmarks against the local emulator"
-	@echo "make deploy    terraform outputs -> sam deploy"
-	@echo "make lint      ruff check + format check"
+	@echo "make run       the local stack: emulated AWS, OIDC issuer, API and demo page on 127.0.0.1"
+	@echo "                 PORT=3000 (API, demo page)  IDP_PORT=3001 (issuer)  AWS_PORT=4000 (emulator)"
+	@echo "make test      linters and the whole test suite (installs what it can: venvs, SAM CLI, checkov,"
+	@echo "                 AWS CLI, chromium); needs terraform >= 1.9 and python3.13 (pyenv is looked in)"
+	@echo "make emulator  only the emulated AWS and the OIDC issuer, in the foreground"
+	@echo "make invoke    FN=<function logical id> EVENT=events/<file>.json [ENDPOINT=<emulator URL>]"
+	@echo "                 one handler like 'sam local invoke', against the running stack or a temporary one"
+	@echo "make bench     the benchmarks against the local emulator (figures in bench/results/latest.json)"
+	@echo "make deploy    Terraform outputs -> sam build -> sam deploy; reads STACK_NAME, IDC_AWS_PROFILE,"
+	@echo "                 JWT_ISSUER, JWT_AUDIENCE, USER_CLAIM, ROLE_CLAIM (iam-role), REQUIRE_EMAIL_VERIFIED,"
+	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
+	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"
+	@echo "make lint      ruff check and format check;  make fmt  fix both"
+	@echo "make clean     remove build and cache folders"
+	@echo "All targets read PYTHON (default python3) to create .venv."
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,7 +56,7 @@ $(AWSCLI_VENV)/.installed:
 # SAM CLI, checkov and the AWS CLI pin conflicting libraries (the AWS CLI its own botocore), so each lives
 # in its own virtual environment.
 tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
-	@command -v terraform >/dev/null || { echo "terraform is required (1.11+) and is not on PATH" >&2; exit 1; }
+	@command -v terraform >/dev/null || { echo "terraform is required (1.9+, as the roots' required_version) and is not on PATH" >&2; exit 1; }
 	@[ -n "$(PY313_DIR)" ] || { echo "python3.13 is required for 'sam build' and was not found" >&2; exit 1; }
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
@@ -67,15 +75,19 @@ fmt: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+PORT ?= 3000
+IDP_PORT ?= 3001
+AWS_PORT ?= 4000
+
 run: venv
-	$(PY) -m local.run
+	$(PY) -m local.run --port $(PORT) --idp-port $(IDP_PORT) --aws-port $(AWS_PORT)
 
 emulator: venv
 	$(PY) -m local.emulator
 
 invoke: venv
 	@[ -n "$(FN)" ] && [ -n "$(EVENT)" ] || { echo "usage: make invoke FN=<function logical id> EVENT=events/<file>.json" >&2; exit 2; }
-	$(PY) -m local.invoke $(FN) $(EVENT)
+	$(PY) -m local.invoke $(FN) $(EVENT) $(if $(ENDPOINT),--aws-endpoint $(ENDPOINT))
 
 bench: venv
 	$(PY) -m bench

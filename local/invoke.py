@@ -7,9 +7,10 @@ local stack's parameter values exactly as the gateway resolves them. The event's
 `sam local invoke`, no API Gateway runs in front: no JWT authorizer, no CORS; the handler verifies the
 token itself.
 
-The local stack of `make run` (or `make emulator`) is used when it answers on 127.0.0.1:4000
-(`LOCAL_AWS_ENDPOINT` overrides); otherwise a temporary one is started for this invocation and stopped
-after it. The handler's result goes to stdout; START/END/REPORT lines and the handler's logs to stderr.
+The emulator is, in order: `--aws-endpoint` (`make invoke … ENDPOINT=…`), `LOCAL_AWS_ENDPOINT`, the one
+`make run` wrote to `.local/stack.json` (whatever its ports), or 127.0.0.1:4000, when it answers; otherwise
+a temporary stack is started for this invocation and stopped after it. Which one was used goes to stderr.
+The handler's result goes to stdout; START/END/REPORT lines and the handler's logs to stderr.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENDPOINT = "http://127.0.0.1:4000"
+RUNNING_STACK_FILE = REPO_ROOT / ".local" / "stack.json"
 
 
 def _answers(endpoint: str) -> bool:
@@ -43,13 +45,30 @@ def _answers(endpoint: str) -> bool:
             return False
 
 
+def _candidates() -> list[tuple[str, str]]:
+    if os.environ.get("LOCAL_AWS_ENDPOINT"):
+        return [(os.environ["LOCAL_AWS_ENDPOINT"], "LOCAL_AWS_ENDPOINT")]
+    found = []
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        found.append(
+            (str(json.loads(RUNNING_STACK_FILE.read_text())["awsEndpoint"]), "make run, .local/stack.json")
+        )
+    return [*found, (DEFAULT_ENDPOINT, "the default port")]
+
+
 @contextlib.contextmanager
 def local_stack_endpoint(explicit: str | None) -> Iterator[str]:
     """The emulator to use: the one named, the running one, or a temporary one for this invocation."""
-    endpoint = explicit or os.environ.get("LOCAL_AWS_ENDPOINT", DEFAULT_ENDPOINT)
-    if explicit or _answers(endpoint):
-        yield endpoint
+    if explicit:
+        print(f"using the emulator at {explicit} (as asked)", file=sys.stderr)
+        yield explicit
         return
+    for endpoint, source in _candidates():
+        if _answers(endpoint):
+            print(f"using the local stack at {endpoint} ({source})", file=sys.stderr)
+            yield endpoint
+            return
+    endpoint = os.environ.get("LOCAL_AWS_ENDPOINT", DEFAULT_ENDPOINT)
     if str(REPO_ROOT / "src") not in sys.path:
         sys.path.insert(0, str(REPO_ROOT / "src"))
     from local.stack import LocalStack

@@ -8,6 +8,7 @@ template.yaml's routes and the demo page. State lives in `.local/`. Ctrl-C stops
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import signal
 import socket
@@ -71,9 +72,10 @@ def banner(
 
     Demo page      {gateway_url}/
     API            {gateway_url}/v1/health   (routes and JWT authorizer from template.yaml)
-    OIDC issuer    {issuer_url}   (development only: mints tokens for the demo users)
+    OIDC issuer    {issuer_url}   (development only: signs in any demo user)
     Emulated AWS   {aws_endpoint}   (S3, STS, Identity Center, S3 Access Grants)
-    State, logs    {_shown(state_dir)}/
+    Audit trail    {_shown(state_dir)}/logs/audit.jsonl   (one JSON line per decision)
+    Logs           {_shown(state_dir)}/logs/   (gateway.log: requests and handler logs; emulator.log)
 
   Vend credentials for {DEMO_USER} (read access to s3://shopfast-data/users/*):
 
@@ -132,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
             log_dir=args.state_dir / "logs",
         ) as stack:
             print("starting the API gateway…", flush=True)
-            with serve(aws_endpoint=stack.aws_endpoint, port=args.port) as gateway:
+            logs = args.state_dir / "logs"
+            with serve(
+                aws_endpoint=stack.aws_endpoint,
+                port=args.port,
+                log_file=logs / "gateway.log",
+                audit_log=logs / "audit.jsonl",
+            ) as gateway:
                 health = _wait_healthy(gateway.url)
                 print(
                     banner(
@@ -145,9 +153,23 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     flush=True,
                 )
+                running = args.state_dir / "stack.json"
+                running.write_text(
+                    json.dumps(
+                        {
+                            "gateway": gateway.url,
+                            "issuer": stack.issuer_url,
+                            "awsEndpoint": stack.aws_endpoint,
+                        }
+                    ),
+                    encoding="utf-8",
+                )
                 serving.set()
-                while not stop.wait(0.5):
-                    pass
+                try:
+                    while not stop.wait(0.5):
+                        pass
+                finally:
+                    running.unlink(missing_ok=True)
                 print("stopping…", flush=True)
     except KeyboardInterrupt:
         pass

@@ -65,3 +65,23 @@ def test_invoke_starts_a_temporary_stack_when_none_is_running():
     assert done.returncode == 0, done.stderr
     assert "starting a temporary local stack" in done.stderr
     assert json.loads(json.loads(done.stdout)["body"])["status"] == "ok"
+
+
+def test_invoke_finds_the_stack_make_run_wrote_down_whatever_its_ports(
+    local_stack, tmp_path, monkeypatch, capsys
+):
+    from local import invoke
+
+    running = tmp_path / "stack.json"
+    running.write_text(json.dumps({"awsEndpoint": local_stack.aws_endpoint}))
+    monkeypatch.setattr(invoke, "RUNNING_STACK_FILE", running)
+    monkeypatch.delenv("LOCAL_AWS_ENDPOINT", raising=False)
+
+    with invoke.local_stack_endpoint(None) as endpoint:
+        assert endpoint == local_stack.aws_endpoint
+    assert f"using the local stack at {local_stack.aws_endpoint} (make run, .local/stack.json)" in (
+        capsys.readouterr().err
+    )
+    with invoke.local_stack_endpoint(local_stack.aws_endpoint) as endpoint:  # ENDPOINT=… wins
+        assert endpoint == local_stack.aws_endpoint
+    assert "(as asked)" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -71,6 +72,31 @@ def test_run_serves_health_and_demo_page_prints_a_working_curl_and_stops_on_ctrl
         assert re.search(r'"accessKeyId":\s*"ASIA', vended.stdout), vended.stdout + vended.stderr
         assert '"matchedGrantTarget":"s3://shopfast-data/users/*"' in vended.stdout.replace(" ", "")
 
+        # The terminal shows the banner, not the handlers' logs (those go to .local/logs/), and the audit
+        # trail has the vend; `make invoke` finds this stack through stack.json; the demo page's URL on this
+        # port is a redirect URI of the sign-in.
+        assert '"_aws"' not in text and '"audit"' not in text
+        logs = tmp_path / "state" / "logs"
+        audit = [json.loads(line) for line in (logs / "audit.jsonl").read_text().splitlines()]
+        assert any(r["action"] == "vend" and r["outcome"] == "granted" for r in audit), audit
+        running = json.loads((tmp_path / "state" / "stack.json").read_text())
+        assert running["awsEndpoint"] == f"http://127.0.0.1:{aws_port}"
+        with requests.Session() as http:
+            http.trust_env = False
+            sign_in_page = http.get(
+                f"http://127.0.0.1:{idp_port}/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": "shopfast-demo",
+                    "redirect_uri": f"http://127.0.0.1:{port}/",
+                    "scope": "openid",
+                    "code_challenge": "A" * 43,
+                    "code_challenge_method": "S256",
+                },
+                timeout=10,
+            )
+            assert sign_in_page.status_code == 200, sign_in_page.text
+
         # Ctrl-C twice (an impatient developer): everything stops, nothing keeps the ports.
         process.send_signal(signal.SIGINT)
         time.sleep(0.2)
@@ -78,6 +104,7 @@ def test_run_serves_health_and_demo_page_prints_a_working_curl_and_stops_on_ctrl
         assert process.wait(timeout=60) == 0, output.read_text()
         assert "stopped." in output.read_text()
         assert not any(_listening(p) for p in (port, idp_port, aws_port))
+        assert not (tmp_path / "state" / "stack.json").exists()
     finally:
         if process.poll() is None:
             process.kill()
