@@ -294,7 +294,7 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], write: Callable
 
 
 def markdown_summary(result: dict[str, Any]) -> str:
-    """The figures as the README's Benchmarks section shows them (written next to latest.json)."""
+    """The figures as docs/benchmarks.md shows them (written next to latest.json)."""
     machine = result.get("machine") or {}
     lines = [
         f"Measured {result.get('generated_at')} on {machine.get('cpu')} x {machine.get('cpus')} "
