@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.cold_start import measure_cold_starts
+from bench.cold_start import FIRST_REQUESTS, measure_cold_starts
 from bench.memory import measure_memory
 from bench.report import evaluate_targets, markdown_summary, print_report
 from bench.runner import (
@@ -33,6 +33,7 @@ from bench.runner import (
     measure_reuse_bound,
     run_workloads,
     warm_hits,
+    warm_uncached_by_route,
     workloads_section,
 )
 from bench.service import service_environment
@@ -134,6 +135,23 @@ def run_memory(
     )
 
 
+def snapstart_section(primed: dict[str, Any], warm_uncached: dict[str, float]) -> dict[str, Any]:
+    """Primed first request per handler, beside a warm uncached request of the same route (the issue-15
+    target: at most 1.5x); routes no workload sends have no ratio."""
+    ratios: dict[str, float | None] = {}
+    for module, figures in primed.items():
+        warm = warm_uncached.get(FIRST_REQUESTS[module].route)
+        ratios[module] = round(figures["first_invoke_ms"] / warm, 2) if warm else None
+    return {
+        "first_invoke_ms": {module: figures["first_invoke_ms"] for module, figures in primed.items()},
+        "first_invoke_handler_ms": {m: f["first_invoke_handler_ms"] for m, f in primed.items()},
+        "prime_ms": {module: figures["prime_ms"] for module, figures in primed.items()},
+        "init_ms": {module: figures["init_ms"] for module, figures in primed.items()},
+        "warm_uncached_ms": {m: warm_uncached.get(FIRST_REQUESTS[m].route) for m in primed},
+        "ratio_to_warm_uncached": ratios,
+    }
+
+
 def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str, Any]:
     def progress(message: str) -> None:
         terminal.write(message + "\n")
@@ -160,6 +178,15 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
                 log_path=log_path,
                 progress=progress,
             )
+            progress("primed starts (SnapStart's hooks before the first request):")
+            primed = measure_cold_starts(
+                service_environment(stack.config(), cache_enabled=True),
+                tokens,
+                runs=args.cold_runs,
+                log_path=log_path,
+                progress=progress,
+                primed=True,
+            )
             if args.latency_ms == 0:
                 memory = run_memory(stack, users, args, log_path, progress)
     if args.latency_ms != 0:
@@ -177,6 +204,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "uploads": uploads,
         "cold_init_ms": {module: figures["init_ms"] for module, figures in cold.items()},
         "cold_start": cold,
+        "snapstart": snapstart_section(primed, warm_uncached_by_route(passes)),
         "peak_rss_mb": round(memory["peak_rss_mb"], 3),
         "rss_growth_mb": memory["rss_growth_mb"],
         "memory": memory,
@@ -186,6 +214,12 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         + [
             f"cold start {module}: first request answered HTTP {status}"
             for module, figures in cold.items()
+            for status in figures["first_invoke_statuses"]
+            if status >= 500
+        ]
+        + [
+            f"primed start {module}: first request answered HTTP {status}"
+            for module, figures in primed.items()
             for status in figures["first_invoke_statuses"]
             if status >= 500
         ]

@@ -1,6 +1,9 @@
 """Cold start: a fresh `python -c` process imports and initialises one handler module, then serves one
 request. Import + init is what Lambda bills as the Init phase for our code; the first invocation (JWKS
 fetch, boto3 client creation, a cold cache) is measured separately, with and without upstream waits.
+
+Primed (SnapStart): the same, but after the import the registered before-snapshot hooks run, then the
+after-restore ones (as Lambda runs them around the snapshot), and only then is the first request timed.
 """
 
 from __future__ import annotations
@@ -31,12 +34,22 @@ from bench.service import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS
 from local.lambda_context import LambdaContext
 with open(sys.argv[2]) as event_file:
     event = json.load(event_file)
+prime_ms = 0.0
+if sys.argv[5] == "primed":
+    import snapshot_restore_py
+    primed = time.perf_counter()
+    for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
+        hook(*args, **kwargs)
+    prime_ms = (time.perf_counter() - primed) * 1000.0
+    for hook, args, kwargs in snapshot_restore_py.get_after_restore():
+        hook(*args, **kwargs)
 context = LambdaContext(sys.argv[4], timeout_seconds=FUNCTION_TIMEOUT_SECONDS, memory_mb=FUNCTION_MEMORY_MB)
 timer = UpstreamTimer().install()
 sample, _ = timed_call(timer, lambda: module.lambda_handler(event, context))
 with open(sys.argv[3], "w") as out:
-    json.dump({"init_ms": init_ms, "init_cpu_ms": init_cpu_ms, "first_invoke_ms": sample.wall_ms,
-               "first_invoke_handler_ms": sample.handler_ms, "status": sample.status}, out)
+    json.dump({"init_ms": init_ms, "init_cpu_ms": init_cpu_ms, "prime_ms": prime_ms,
+               "first_invoke_ms": sample.wall_ms, "first_invoke_handler_ms": sample.handler_ms,
+               "status": sample.status}, out)
 """
 
 FIRST_REQUESTS: dict[str, Request] = {
@@ -71,20 +84,30 @@ def measure_cold_starts(
     runs: int,
     log_path: Path,
     progress: Callable[[str], None],
+    primed: bool = False,
 ) -> dict[str, Any]:
-    """Median over `runs` fresh processes per handler module."""
+    """Median over `runs` fresh processes per handler module (`primed`: SnapStart's hooks run first)."""
     child_env = {**os.environ, **environment, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     per_module: dict[str, list[dict[str, float]]] = {module: [] for module in HANDLERS}
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch, log_path.open("ab") as log:
         for module, function_name in HANDLERS.items():
-            progress(f"  cold start {module} x {runs}")
+            progress(f"  {'primed' if primed else 'cold'} start {module} x {runs}")
             event_path = Path(scratch) / f"{module}.json"
             event_path.write_text(json.dumps(prepare(FIRST_REQUESTS[module], tokens).event))
             for run in range(runs):
                 result_path = Path(scratch) / f"{module}-{run}.out.json"
                 started = time.perf_counter()
                 subprocess.run(
-                    [sys.executable, "-c", CHILD, module, str(event_path), str(result_path), function_name],
+                    [
+                        sys.executable,
+                        "-c",
+                        CHILD,
+                        module,
+                        str(event_path),
+                        str(result_path),
+                        function_name,
+                        "primed" if primed else "plain",
+                    ],
                     env=child_env,
                     cwd=ROOT,
                     stdout=log,
@@ -98,7 +121,14 @@ def measure_cold_starts(
     return {
         module: {
             name: rounded(median([run[name] for run in runs_of_module]))
-            for name in ("init_ms", "init_cpu_ms", "first_invoke_ms", "first_invoke_handler_ms", "process_ms")
+            for name in (
+                "init_ms",
+                "init_cpu_ms",
+                "prime_ms",
+                "first_invoke_ms",
+                "first_invoke_handler_ms",
+                "process_ms",
+            )
         }
         | {"first_invoke_statuses": sorted({int(run["status"]) for run in runs_of_module}), "runs": runs}
         for module, runs_of_module in per_module.items()

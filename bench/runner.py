@@ -142,6 +142,18 @@ def warm_hits(results: list[PassResult]) -> dict[str, Any]:
     }
 
 
+def warm_uncached_by_route(results: list[PassResult]) -> dict[str, float]:
+    """Median wall time per route of the uncached passes' 200s: a warm environment without caches."""
+    walls: dict[str, list[float]] = {}
+    for result in results:
+        if result.mode != "uncached":
+            continue
+        for sample, route in zip(result.samples, result.routes, strict=True):
+            if sample.status == 200:
+                walls.setdefault(route, []).append(sample.wall_ms)
+    return {route: rounded(median(values)) for route, values in walls.items()}
+
+
 def failures(results: list[PassResult]) -> list[str]:
     """Server errors make a benchmark meaningless: they are reported, and `make bench` fails."""
     return [

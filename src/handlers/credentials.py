@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import lib.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from lib.auth import authenticate
 from lib.config import GET_DATA_ACCESS_MIN_DURATION, load_config
 from lib.http import Fields, build_lambda_handler, create_resolver, json_body, query_fields

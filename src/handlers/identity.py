@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import lib.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from lib.auth import authenticate
 from lib.config import load_config
 from lib.errors import InvalidRequest

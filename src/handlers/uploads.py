@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+import lib.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from lib.auth import authenticate
 from lib.config import load_config
 from lib.http import build_lambda_handler, create_resolver, json_body, query_fields

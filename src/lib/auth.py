@@ -164,7 +164,9 @@ class JwksCache:
         jwks_url: str | None = None,
         *,
         fetch: Fetch = _default_fetch,
-        clock: Callable[[], float] = time.monotonic,
+        # Wall-clock time: the keys' age must stay true across a SnapStart snapshot and restore, which a
+        # monotonic clock does not promise.
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._issuer = issuer
         self._jwks_url = jwks_url
@@ -203,6 +205,12 @@ class JwksCache:
             if key is None:
                 raise Unauthorized("token signed with an unknown key")
             return key
+
+    def prefetch(self) -> None:
+        """Fetch the keys now (SnapStart priming); a failure leaves the first request to fetch them."""
+        with self._lock:
+            if not self._keys:
+                self._refresh(self._clock())
 
     def _timeout(self) -> float:
         deadline = invocation_deadline.get()

@@ -186,6 +186,10 @@ class AwsGateway:
         """A client signing with vended or session credentials in a bucket's Region (listings, uploads)."""
         return self._factory.create(service, credentials, region=region, read_timeout=read_timeout)
 
+    def prime_client(self, service: str, region: str) -> None:
+        """Create and drop a client: its model and endpoint rules stay loaded in the shared session."""
+        self._factory.create(service, region=region)
+
     def bucket_region(self, bucket: str) -> str | None:
         """The Region S3 names for a bucket (HeadBucket's `x-amz-bucket-region`, answered on 200, 301, 400
         and 403 alike, so the execution role needs no permission on the bucket), or None."""

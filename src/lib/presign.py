@@ -189,6 +189,10 @@ class S3Presigner:
         self._max_buckets = max_buckets
         self._signing_keys = SigningKeys()
 
+    def prime_bucket(self, bucket: str, region: str) -> None:
+        """Resolve the bucket's URL now (SnapStart priming; no AWS call)."""
+        self._bucket_origin(bucket, region)
+
     def _bucket_origin(self, bucket: str, region: str) -> tuple[str, str, str]:
         """(scheme://netloc, Host header, path) of the bucket's URL."""
         parts = self._bucket_parts.get((region, bucket))

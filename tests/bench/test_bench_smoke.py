@@ -125,3 +125,12 @@ def test_table_is_printed_with_every_target(quick_run: tuple[dict, str]) -> None
     for target in result["targets"]:
         assert target["target"] in stdout
     assert "repeat_one_user" in stdout and "cold start" in stdout.lower()
+
+
+def test_primed_starts_are_measured_beside_a_warm_uncached_request(quick_run: tuple[dict, str]) -> None:
+    result, text = quick_run
+    snapstart = result["snapstart"]
+    assert set(snapstart["first_invoke_ms"]) == set(HANDLER_MODULES)
+    assert snapstart["prime_ms"]["handlers.credentials"] > 0  # the hooks ran
+    assert snapstart["ratio_to_warm_uncached"]["handlers.credentials"] > 0
+    assert "Primed start (SnapStart" in text
