@@ -23,9 +23,10 @@ discovery document and the JWKS, two HTTPS round trips, to every restored enviro
 After restore, Python's `random` is re-seeded (its state would otherwise be the same in every restored
 environment); `secrets` and `uuid4` read the OS's randomness, which Lambda re-seeds itself.
 
-`snapshot_restore_py` ships with Lambda's Python runtimes (3.12+): it must not be packaged with the
-function (a copy in the package would hold a registry the runtime never reads), so it is a development
-dependency only (requirements-dev.txt), for tests and `make bench`.
+`snapshot_restore_py` is "included in Python managed runtimes" (AWS Lambda Developer Guide, "Lambda
+SnapStart runtime hooks for Python"): it must not be packaged with the function (a copy in the package
+would hold a registry the runtime never reads), so it is a development dependency only
+(requirements-dev.txt), for tests and `make bench`. The hooks here do not depend on their order.
 """
 
 from __future__ import annotations
