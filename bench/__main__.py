@@ -36,6 +36,7 @@ from bench.runner import (
     warm_uncached_by_route,
     workloads_section,
 )
+from bench.scale_model import scale_model
 from bench.service import service_environment
 from bench.uploads import measure_uploads
 from bench.workloads import ROOT, Sizes, all_workloads, demo_users
@@ -205,6 +206,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "cold_init_ms": {module: figures["init_ms"] for module, figures in cold.items()},
         "cold_start": cold,
         "snapstart": snapstart_section(primed, warm_uncached_by_route(passes)),
+        "scale_model": None,  # below, from the figures above
         "peak_rss_mb": round(memory["peak_rss_mb"], 3),
         "rss_growth_mb": memory["rss_growth_mb"],
         "memory": memory,
@@ -253,6 +255,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - started, 1),
     }
+    result["scale_model"] = scale_model(result)
     result["targets"] = evaluate_targets(result)
     return result
 

@@ -290,6 +290,36 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
             write,
         )
 
+    model = result.get("scale_model") or {}
+    if model.get("rows"):
+        write(
+            "\nScale model (per-environment caches, 900 s reuse bound; 1,000 active users; see"
+            " bench/scale_model.py for the assumptions):\n"
+        )
+        _table(
+            (
+                "environments",
+                "requests/user/h",
+                "AWS calls/h",
+                "calls/request",
+                "GetDataAccess/s peak",
+                "cold starts/h",
+            ),
+            [
+                (
+                    _fmt(row["environments"]),
+                    _fmt(row["requests_per_user_hour"]),
+                    _fmt(row["aws_calls_per_hour"]),
+                    _fmt(row["aws_calls_per_request"], 3),
+                    _fmt(row["get_data_access_per_second_peak"], 1),
+                    _fmt(row["cold_starts_per_hour"], 1),
+                )
+                for row in model["rows"]
+                if row["active_users"] == 1_000
+            ],
+            write,
+        )
+
     memory = result.get("memory") or {}
     if memory:
         peak = _fmt(result.get("peak_rss_mb"), 1)

@@ -134,3 +134,23 @@ def test_primed_starts_are_measured_beside_a_warm_uncached_request(quick_run: tu
     assert snapstart["prime_ms"]["handlers.credentials"] > 0  # the hooks ran
     assert snapstart["ratio_to_warm_uncached"]["handlers.credentials"] > 0
     assert "Primed start (SnapStart" in text
+
+
+def test_the_scale_model_rows_go_from_one_environment_to_five_hundred(quick_run: tuple[dict, str]) -> None:
+    result, text = quick_run
+    rows = result["scale_model"]["rows"]
+    assert {row["environments"] for row in rows} == {1, 10, 50, 100, 200, 500}
+    one = next(
+        r
+        for r in rows
+        if r["environments"] == 1 and r["active_users"] == 1000 and r["requests_per_user_hour"] == 120
+    )
+    many = next(
+        r
+        for r in rows
+        if r["environments"] == 500 and r["active_users"] == 1000 and r["requests_per_user_hour"] == 120
+    )
+    # One environment serves most requests from its cache; spread over 500, nearly every request pays the
+    # uncached flow's 3 calls (the identity exchange and one GetDataAccess).
+    assert one["aws_calls_per_request"] < 0.5 < 2.5 < many["aws_calls_per_request"] <= 3
+    assert "Scale model" in text
