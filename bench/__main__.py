@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from bench.cold_start import FIRST_REQUESTS, measure_cold_starts
 from bench.memory import measure_memory
+from bench.peers import measure_plugin_peer
 from bench.report import evaluate_targets, markdown_summary, print_report
 from bench.runner import (
     failures,
@@ -171,6 +172,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             reuse_bound = measure_reuse_bound(stack, workloads[0], tokens, progress)
             regions = measure_cold_request_per_region(stack, tokens, progress)
             uploads = measure_uploads(stack, tokens, progress, parts=sizes.upload_parts)
+            peers = {"aws_access_grants_plugin": measure_plugin_peer(stack, workloads, tokens, progress)}
             progress("cold starts:")
             cold = measure_cold_starts(
                 service_environment(stack.config(), cache_enabled=True),
@@ -207,6 +209,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "cold_start": cold,
         "snapstart": snapstart_section(primed, warm_uncached_by_route(passes)),
         "scale_model": None,  # below, from the figures above
+        "peers": peers,
         "peak_rss_mb": round(memory["peak_rss_mb"], 3),
         "rss_growth_mb": memory["rss_growth_mb"],
         "memory": memory,

@@ -290,6 +290,35 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
             write,
         )
 
+    plugin = (result.get("peers") or {}).get("aws_access_grants_plugin") or {}
+    if plugin:
+        write(
+            "\nPeer: AWS's aws-s3-access-grants-boto3-plugin, same emulator and latency (its time includes"
+            " the S3 call it wraps; the service's is the vend alone; identity exchanges counted in both):\n"
+        )
+        _table(
+            (
+                "workload",
+                "service AWS calls",
+                "service p50 ms",
+                "plugin AWS calls",
+                "plugin p50 ms",
+                "plugin p95 ms",
+            ),
+            [
+                (
+                    name,
+                    _fmt(_get(result, "workloads", name, "cached", "aws_calls")),
+                    _fmt(_get(result, "workloads", name, "cached", "p50_ms")),
+                    _fmt(figures["aws_calls"]),
+                    _fmt(figures["p50_ms"]),
+                    _fmt(figures["p95_ms"]),
+                )
+                for name, figures in plugin.items()
+            ],
+            write,
+        )
+
     model = result.get("scale_model") or {}
     if model.get("rows"):
         write(

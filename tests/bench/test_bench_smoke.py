@@ -154,3 +154,13 @@ def test_the_scale_model_rows_go_from_one_environment_to_five_hundred(quick_run:
     # uncached flow's 3 calls (the identity exchange and one GetDataAccess).
     assert one["aws_calls_per_request"] < 0.5 < 2.5 < many["aws_calls_per_request"] <= 3
     assert "Scale model" in text
+
+
+def test_aws_access_grants_plugin_runs_beside_the_service(quick_run: tuple[dict, str]) -> None:
+    result, text = quick_run
+    plugin = result["peers"]["aws_access_grants_plugin"]
+    assert set(plugin) == {"repeat_one_user", "six_users"}
+    repeat = plugin["repeat_one_user"]
+    assert repeat["requests"] == result["workloads"]["repeat_one_user"]["cached"]["requests"]
+    assert repeat["calls_by_operation"]["GetDataAccess"] >= 1 and repeat["object_calls"] == repeat["requests"]
+    assert "Peer: AWS's aws-s3-access-grants-boto3-plugin" in text
