@@ -60,8 +60,9 @@ CALL_SECONDS = 60
 COMPLETE_READ_TIMEOUT_SECONDS = 25.0
 MAX_ETAG_CHARS = 128
 MAX_UPLOAD_ID_CHARS = 1024
-# Completing 10,000 parts takes ~600 KB of JSON.
-MAX_COMPLETE_BODY_BYTES = 1024 * 1024
+# Completing 10,000 parts takes ~600 KB of JSON with S3's ETags; the longest valid body (128-character
+# ETags) is ~1.7 MB.
+MAX_COMPLETE_BODY_BYTES = 2 * 1024 * 1024
 _MAC_BYTES = 32
 _UPLOAD_ID = re.compile(r"^[\x21-\x7e]+\.[A-Za-z0-9_-]{43}$")
 _ETAG = re.compile(r'^"?[\x21\x23-\x7e]+"?$')
