@@ -217,14 +217,9 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "machine": machine_at_start | {"loadavg_at_end": [round(load, 2) for load in os.getloadavg()]},
         "failures": failures(passes)
         + [
-            f"cold start {module}: first request answered HTTP {status}"
-            for module, figures in cold.items()
-            for status in figures["first_invoke_statuses"]
-            if status >= 500
-        ]
-        + [
-            f"primed start {module}: first request answered HTTP {status}"
-            for module, figures in primed.items()
+            f"{kind} start {module}: first request answered HTTP {status}"
+            for kind, starts in (("cold", cold), ("primed", primed))
+            for module, figures in starts.items()
             for status in figures["first_invoke_statuses"]
             if status >= 500
         ]

@@ -184,7 +184,6 @@ class S3Presigner:
         # One botocore session for all of them: each session loads S3's model again (~11 MB of JSON).
         self._session: botocore.session.Session | None = None
         self._clients: dict[str, Any] = dict(clients or {})
-        self._bucket_urls: dict[tuple[str, str], str] = {}
         self._bucket_parts: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._max_buckets = max_buckets
         self._signing_keys = SigningKeys()
@@ -194,10 +193,10 @@ class S3Presigner:
         self._bucket_origin(bucket, region)
 
     def _bucket_origin(self, bucket: str, region: str) -> tuple[str, str, str]:
-        """(scheme://netloc, Host header, path) of the bucket's URL."""
+        """(scheme://netloc, Host header, path) of the bucket's URL; the URL itself is origin + path."""
         parts = self._bucket_parts.get((region, bucket))
         if parts is None:
-            split = urlsplit(self._bucket_url(bucket, region))
+            split = urlsplit(self._resolve_bucket_url(bucket, region))
             host = split.hostname or ""
             if split.port is not None and split.port != {"http": 80, "https": 443}.get(split.scheme):
                 host = f"{host}:{split.port}"
@@ -207,24 +206,15 @@ class S3Presigner:
             self._bucket_parts[(region, bucket)] = parts
         return parts
 
-    def _bucket_url(self, bucket: str, region: str) -> str:
-        url = self._bucket_urls.get((region, bucket))
-        if url is None:
-            client = self._clients.get(region)
-            if client is None:
-                self._session = self._session or botocore.session.Session()
-                client = self._clients[region] = _unsigned_s3_client(
-                    self._session, region, self._endpoint_url
-                )
-            object_url = client.generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY}
-            )
-            url = object_url.removesuffix(f"/{_PROBE_KEY}")
-            if url == object_url:  # not the shape botocore builds today: refuse rather than guess
-                raise RuntimeError(f"unexpected S3 object URL for bucket {bucket!r}")
-            if len(self._bucket_urls) >= self._max_buckets:
-                self._bucket_urls.clear()
-            self._bucket_urls[(region, bucket)] = url
+    def _resolve_bucket_url(self, bucket: str, region: str) -> str:
+        client = self._clients.get(region)
+        if client is None:
+            self._session = self._session or botocore.session.Session()
+            client = self._clients[region] = _unsigned_s3_client(self._session, region, self._endpoint_url)
+        object_url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY})
+        url = object_url.removesuffix(f"/{_PROBE_KEY}")
+        if url == object_url:  # not the shape botocore builds today: refuse rather than guess
+            raise RuntimeError(f"unexpected S3 object URL for bucket {bucket!r}")
         return url
 
     def presign(
@@ -313,7 +303,8 @@ class S3Presigner:
             conditions.append({"Content-Type": content_type})
         expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=expires_in)
         policy = {"expiration": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "conditions": conditions}
-        aws_request = AWSRequest(method="POST", url=self._bucket_url(target.bucket, region))
+        origin, _, path = self._bucket_origin(target.bucket, region)
+        aws_request = AWSRequest(method="POST", url=f"{origin}{path}")
         aws_request.context["s3-presign-post-fields"] = fields
         aws_request.context["s3-presign-post-policy"] = policy
         S3SigV4PostAuth(_signing_keys(credentials), "s3", region).add_auth(aws_request)
