@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import botocore.session
+from botocore import xform_name
 from botocore.config import Config
 
 from lib.audit import logger, record_latency
@@ -175,16 +176,18 @@ class AwsGateway:
     def s3control_for(self, credentials: AwsCredentials, region: str) -> Any:
         return self._factory.create("s3control", credentials, region=region)
 
-    def client_for(
+    def s3_call(
         self,
-        service: str,
+        operation: str,
         credentials: AwsCredentials,
         region: str,
         *,
         read_timeout: float = READ_TIMEOUT_SECONDS,
-    ) -> Any:
-        """A client signing with vended or session credentials in a bucket's Region (listings, uploads)."""
-        return self._factory.create(service, credentials, region=region, read_timeout=read_timeout)
+        **parameters: Any,
+    ) -> dict[str, Any]:
+        """One S3 operation (by its API name) signed with vended credentials, in the bucket's Region."""
+        client = self._factory.create("s3", credentials, region=region, read_timeout=read_timeout)
+        return call(operation, getattr(client, xform_name(operation)), **parameters)
 
     def prime_client(self, service: str, region: str) -> None:
         """Create and drop a client: its model and endpoint rules stay loaded in the shared session."""

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lib.auth import Caller
-from lib.aws import StaleSession, call
+from lib.aws import StaleSession
 from lib.config import ServiceConfig
 from lib.errors import InvalidRequest
 from lib.targets import GrantTarget, parse_prefix
@@ -117,11 +117,7 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
         caller, credential_request, min_remaining_seconds=LISTING_MIN_REMAINING_SECONDS
     )
     try:
-        page = call(
-            "ListObjectsV2",
-            service.gateway.client_for("s3", vended.credentials, region).list_objects_v2,
-            **parameters,
-        )
+        page = service.gateway.s3_call("ListObjectsV2", vended.credentials, region, **parameters)
     except StaleSession:
         # S3 refused cached credentials as expired (clock skew, revoked session): vend fresh ones, once,
         # rather than serving the refused ones from the cache until they age out.
@@ -129,11 +125,7 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
         vended = service.signing_credentials(
             caller, credential_request, min_remaining_seconds=LISTING_MIN_REMAINING_SECONDS
         )
-        page = call(
-            "ListObjectsV2",
-            service.gateway.client_for("s3", vended.credentials, region).list_objects_v2,
-            **parameters,
-        )
+        page = service.gateway.s3_call("ListObjectsV2", vended.credentials, region, **parameters)
     bucket = request.folder.bucket
     next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
     return {

@@ -30,7 +30,7 @@ from typing import Any
 
 from lib.audit import audit
 from lib.auth import Caller
-from lib.aws import READ_TIMEOUT_SECONDS, AwsGateway, StaleSession, call
+from lib.aws import READ_TIMEOUT_SECONDS, AwsGateway, StaleSession
 from lib.config import ServiceConfig
 from lib.errors import InternalError, InvalidRequest, NotFound, ServiceError, ServiceUnavailable
 from lib.http import Fields
@@ -372,8 +372,10 @@ class Uploads:
         read_timeout = (
             COMPLETE_READ_TIMEOUT_SECONDS if operation == "CompleteMultipartUpload" else READ_TIMEOUT_SECONDS
         )
-        client = self._service.gateway.client_for("s3", vended.credentials, region, read_timeout=read_timeout)
-        return call(operation, getattr(client, _snake_case(operation)), **parameters), vended
+        answer = self._service.gateway.s3_call(
+            operation, vended.credentials, region, read_timeout=read_timeout, **parameters
+        )
+        return answer, vended
 
     def _sign_parts(
         self,
@@ -414,7 +416,3 @@ class Uploads:
             accessKeyId=vended.credentials.access_key_id,
             **fields,
         )
-
-
-def _snake_case(operation: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
