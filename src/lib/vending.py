@@ -338,17 +338,7 @@ class VendingService:
         entries: list[dict[str, Any]] = []
         next_token: str | None = None
         for _ in range(MAX_GRANT_LIST_PAGES):
-            kwargs: dict[str, Any] = {"MaxResults": GRANT_LIST_PAGE}
-            if next_token is not None:
-                kwargs["NextToken"] = next_token
-            _, page = self._as_caller(
-                caller,
-                role,
-                "ListCallerAccessGrants",
-                lambda session, kwargs=kwargs: self.gateway.list_caller_access_grants(  # type: ignore[misc]
-                    session.s3control(region), **kwargs
-                ),
-            )
+            page = self._grants_page(caller, role, region, None, GRANT_LIST_PAGE, next_token)
             entries.extend(page.get("CallerAccessGrantsList", []))
             next_token = page.get("NextToken")
             if not next_token:
