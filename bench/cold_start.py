@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import median, rounded
-from bench.service import HANDLERS, Request, prepare
+from bench.service import Request, prepare
 from bench.workloads import ROOT
+from local.functions import functions, handler_module
 
 # Runs in the fresh process. Nothing of the service, boto3 or bench is imported before the clock starts.
 CHILD = """
@@ -30,8 +31,7 @@ module = importlib.import_module(sys.argv[1])
 init_ms = (time.perf_counter() - started) * 1000.0
 init_cpu_ms = (time.process_time() - cpu_started) * 1000.0
 from bench.measure import UpstreamTimer, timed_call
-from bench.service import FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS
-from local.lambda_context import LambdaContext
+from local.functions import functions, lambda_context
 with open(sys.argv[2]) as event_file:
     event = json.load(event_file)
 prime_ms = 0.0
@@ -43,7 +43,7 @@ if sys.argv[5] == "primed":
     prime_ms = (time.perf_counter() - primed) * 1000.0
     for hook, args, kwargs in snapshot_restore_py.get_after_restore():
         hook(*args, **kwargs)
-context = LambdaContext(sys.argv[4], timeout_seconds=FUNCTION_TIMEOUT_SECONDS, memory_mb=FUNCTION_MEMORY_MB)
+context = lambda_context(functions()[sys.argv[4]])
 timer = UpstreamTimer().install()
 sample, _ = timed_call(timer, lambda: module.lambda_handler(event, context))
 with open(sys.argv[3], "w") as out:
@@ -88,9 +88,10 @@ def measure_cold_starts(
 ) -> dict[str, Any]:
     """Median over `runs` fresh processes per handler module (`primed`: SnapStart's hooks run first)."""
     child_env = {**os.environ, **environment, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
-    per_module: dict[str, list[dict[str, float]]] = {module: [] for module in HANDLERS}
+    function_of_module = {handler_module(function): function.logical_id for function in functions().values()}
+    per_module: dict[str, list[dict[str, float]]] = {module: [] for module in function_of_module}
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch, log_path.open("ab") as log:
-        for module, function_name in HANDLERS.items():
+        for module, function_name in function_of_module.items():
             progress(f"  {'primed' if primed else 'cold'} start {module} x {runs}")
             event_path = Path(scratch) / f"{module}.json"
             event_path.write_text(json.dumps(prepare(FIRST_REQUESTS[module], tokens).event))

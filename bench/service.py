@@ -20,72 +20,24 @@ from typing import Any
 import jwt
 
 from local.apigw_events import build_http_api_event
-from local.gateway.server import execution_role_credentials
-from local.lambda_context import LambdaContext
-
-# handler module -> function logical id, and route -> handler module, as in template.yaml
-HANDLERS: dict[str, str] = {
-    "handlers.health": "HealthFunction",
-    "handlers.identity": "IdentityFunction",
-    "handlers.credentials": "CredentialsFunction",
-    "handlers.presign": "PresignFunction",
-    "handlers.objects": "ObjectsFunction",
-    "handlers.uploads": "UploadsFunction",
-}
-ROUTE_HANDLERS: dict[str, str] = {
-    "GET /v1/health": "handlers.health",
-    "GET /v1/me": "handlers.identity",
-    "GET /v1/grants": "handlers.identity",
-    "POST /v1/credentials": "handlers.credentials",
-    "POST /v1/presign": "handlers.presign",
-    "GET /v1/objects": "handlers.objects",
-    "POST /v1/uploads": "handlers.uploads",
-    "POST /v1/uploads/parts": "handlers.uploads",
-    "POST /v1/uploads/complete": "handlers.uploads",
-    "POST /v1/uploads/abort": "handlers.uploads",
-}
-FUNCTION_TIMEOUT_SECONDS = 29.0
-FUNCTION_MEMORY_MB = 512
+from local.functions import lambda_context, routes
+from local.functions import service_environment as functions_environment
+from local.gateway.runtime import load_handler
+from local.gateway.template import Function
 
 
 def service_environment(
     stack_config: Mapping[str, Any], *, cache_enabled: bool, **extra: str
 ) -> dict[str, str]:
-    """The Lambda environment for identity-center mode, built from the emulator's /_local/config (as `make
-    deploy` would fill it: the buckets' Regions and Identity Center's); `extra` adds or overrides."""
-    return {
-        "IDENTITY_MODE": "identity-center",
-        "JWT_ISSUER": stack_config["issuer"],
-        "JWT_AUDIENCE": stack_config["audience"],
-        "IDC_APPLICATION_ARN": stack_config["applicationArn"],
-        "IDENTITY_BEARER_ROLE_ARN": stack_config["identityBearerRoleArn"],
-        "ACCESS_GRANTS_ACCOUNT_ID": stack_config["accountId"],
-        "CACHE_ENABLED": "true" if cache_enabled else "false",
-        "AWS_ENDPOINT_URL": stack_config["endpoint"],
-        "AWS_REGION": stack_config["region"],
-        "AWS_DEFAULT_REGION": stack_config["region"],
-        "IDC_REGION": stack_config["region"],
-        "BUCKET_REGIONS": json.dumps(stack_config.get("bucketRegions") or {}),
-        "UPLOAD_BINDING_SECRET": stack_config["uploadBindingSecret"],
-        "POWERTOOLS_SERVICE_NAME": "shopfast-vending",
-        "POWERTOOLS_METRICS_NAMESPACE": "ShopFastVending",
+    """The functions' environment as template.yaml and the local stack give it (`local.functions`), with
+    caching on or off; `extra` adds or overrides."""
+    return functions_environment(
+        stack_config,
+        CACHE_ENABLED="true" if cache_enabled else "false",
         # No X-Ray daemon here; tracing would only add failed UDP sends that Lambda does not pay.
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        **_execution_role(stack_config),
+        POWERTOOLS_TRACE_DISABLED="true",
         **extra,
-    }
-
-
-def _execution_role(stack_config: Mapping[str, Any]) -> dict[str, str]:
-    """The execution role's session, as Lambda hands it to the function (the role trusts Lambda only)."""
-    credentials = execution_role_credentials(
-        stack_config["endpoint"], stack_config["clientApplicationRoleArn"]
     )
-    return {
-        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": credentials["SessionToken"],
-    }
 
 
 @dataclass(frozen=True)
@@ -100,7 +52,7 @@ class Request:
 
 @dataclass(frozen=True)
 class PreparedRequest:
-    handler_module: str
+    function: Function
     event: dict[str, Any]
 
 
@@ -120,7 +72,7 @@ def prepare(request: Request, tokens: Mapping[str, str]) -> PreparedRequest:
         claims=jwt.decode(token, options={"verify_signature": False}),
         route_key=request.route,
     )
-    return PreparedRequest(ROUTE_HANDLERS[request.route], event)
+    return PreparedRequest(routes()[request.route], event)
 
 
 class ExecutionEnvironment:
@@ -143,15 +95,13 @@ class ExecutionEnvironment:
     def bind(self, prepared: PreparedRequest) -> Callable[[], Callable[[], dict[str, Any]]]:
         """A factory of the invocation: call it right before timing (the Lambda context's deadline
         starts when it is built), then time the zero-argument call it returns."""
-        module = prepared.handler_module
-        if module not in self._handlers:  # imported here, before any timing starts
-            self._handlers[module] = importlib.import_module(module).lambda_handler
-        handler = self._handlers[module]
+        function = prepared.function
+        if function.logical_id not in self._handlers:  # imported here, before any timing starts
+            self._handlers[function.logical_id] = load_handler(function)
+        handler = self._handlers[function.logical_id]
 
         def invocation() -> Callable[[], dict[str, Any]]:
-            context = LambdaContext(
-                HANDLERS[module], timeout_seconds=FUNCTION_TIMEOUT_SECONDS, memory_mb=FUNCTION_MEMORY_MB
-            )
+            context = lambda_context(function)
             return lambda: handler(prepared.event, context)
 
         return invocation

@@ -13,17 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from local.functions import functions, handler_module
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ("repeat_one_user", "frontend_session", "six_users", "batch_presign_100")
 PASS_FIELDS = ("aws_calls", "p50_ms", "p95_ms", "handler_p50_ms")
-HANDLER_MODULES = (
-    "handlers.health",
-    "handlers.identity",
-    "handlers.credentials",
-    "handlers.presign",
-    "handlers.objects",
-    "handlers.uploads",
-)
+# One per function of template.yaml.
+HANDLER_MODULES = {handler_module(function) for function in functions().values()}
 
 pytestmark = pytest.mark.integration
 

@@ -1,8 +1,8 @@
 """Calling the service's Lambda handlers in-process, as the local gateway and Lambda do.
 
-The functions' environment is derived exactly as the local gateway derives it (template.yaml's
-Environment resolved against parameter values from the emulator's `/_local/config`, plus the AWS
-endpoint), so these tests and `make run` configure the service the same way. `service_configured`
+The route table, the functions' environment and the invoke come from `local.functions` (template.yaml
+resolved against parameter values from the emulator's `/_local/config`, as the local gateway resolves
+it), so these tests and `make run` configure and call the service the same way. `service_configured`
 installs it (with optional overrides) and gives the handlers a fresh execution environment (no
 configuration, caches or sessions from a previous configuration).
 """
@@ -10,7 +10,6 @@ configuration, caches or sessions from a previous configuration).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,29 +18,10 @@ from typing import Any
 import pytest
 
 from local.apigw_events import build_http_api_event
-from local.gateway.runtime import merged_environment
-from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
-from local.lambda_context import LambdaContext
+from local.functions import function_for, invoke, lambda_context, stack_environment
 from local.stack import LocalStack
 
-HANDLERS = {
-    ("GET", "/v1/health"): "handlers.health",
-    ("GET", "/v1/me"): "handlers.identity",
-    ("GET", "/v1/grants"): "handlers.identity",
-    ("POST", "/v1/credentials"): "handlers.credentials",
-    ("POST", "/v1/presign"): "handlers.presign",
-    ("GET", "/v1/objects"): "handlers.objects",
-    ("POST", "/v1/uploads"): "handlers.uploads",
-    ("POST", "/v1/uploads/parts"): "handlers.uploads",
-    ("POST", "/v1/uploads/complete"): "handlers.uploads",
-    ("POST", "/v1/uploads/abort"): "handlers.uploads",
-}
 _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE")
-
-
-def service_environment(stack: LocalStack) -> dict[str, str]:
-    loaded = load_api(DEFAULT_TEMPLATE, stack.aws_endpoint, "http://127.0.0.1:0")
-    return merged_environment(loaded.api.functions.values(), local_environment(loaded.config))
 
 
 def _fresh_execution_environment() -> None:
@@ -57,7 +37,7 @@ def _fresh_execution_environment() -> None:
 @contextlib.contextmanager
 def service_configured(stack: LocalStack, **overrides: str) -> Iterator[dict[str, str]]:
     """The functions' environment (plus `overrides`) installed for the duration of the block."""
-    environment = {**service_environment(stack), **overrides}
+    environment = stack_environment(stack.aws_endpoint, **overrides)
     with pytest.MonkeyPatch.context() as patch:
         for name in _FOREIGN_AWS_VARIABLES:
             patch.delenv(name, raising=False)
@@ -100,8 +80,8 @@ def call(
     if token is not None:
         all_headers["authorization"] = f"Bearer {token}"
     event = build_http_api_event(method, path, headers=all_headers, query=query, body=body)
-    module = importlib.import_module(HANDLERS[(method, path)])
-    result = module.lambda_handler(event, LambdaContext(module.__name__, timeout_seconds=timeout_seconds))
+    function = function_for(method, path)
+    result = invoke(function, event, context=lambda_context(function, timeout_seconds=timeout_seconds))
     return Answer(
         status=result["statusCode"],
         headers={name.lower(): value for name, value in (result.get("headers") or {}).items()},

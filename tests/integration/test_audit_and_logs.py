@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import re
@@ -13,9 +12,8 @@ import pytest
 
 from lib.audit import logger
 from local.apigw_events import build_http_api_event
-from local.lambda_context import LambdaContext
+from local.functions import function_for, invoke
 from local.stack import LocalStack
-from tests.integration.handler_calls import HANDLERS
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +32,7 @@ class Invoker:
         if token:
             self.secrets.add(token)
         event = build_http_api_event(method, path, headers=headers, request_id=request_id, **kwargs)
-        module = importlib.import_module(HANDLERS[(method, path)])
-        result = module.lambda_handler(event, LambdaContext(module.__name__))
+        result = invoke(function_for(method, path), event)
         body = json.loads(result["body"]) if result.get("body") else {}
         credentials = body.get("credentials") or {}
         for name in ("secretAccessKey", "sessionToken"):

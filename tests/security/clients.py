@@ -21,19 +21,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-# Handlers per route, as the shared contract (template.yaml) fixes them.
-HANDLERS = {
-    ("GET", "/v1/health"): "handlers.health.lambda_handler",
-    ("GET", "/v1/me"): "handlers.identity.lambda_handler",
-    ("GET", "/v1/grants"): "handlers.identity.lambda_handler",
-    ("POST", "/v1/credentials"): "handlers.credentials.lambda_handler",
-    ("POST", "/v1/presign"): "handlers.presign.lambda_handler",
-    ("GET", "/v1/objects"): "handlers.objects.lambda_handler",
-    ("POST", "/v1/uploads"): "handlers.uploads.lambda_handler",
-    ("POST", "/v1/uploads/parts"): "handlers.uploads.lambda_handler",
-    ("POST", "/v1/uploads/complete"): "handlers.uploads.lambda_handler",
-    ("POST", "/v1/uploads/abort"): "handlers.uploads.lambda_handler",
-}
 # Environment variable through which test_fuzz hands the schemathesis checks (fuzz_checks.py, loaded
 # by the `st` child process only) a forged token to replay requests with.
 FORGED_TOKEN_VARIABLE = "SECURITY_SUITE_FORGED_TOKEN"

@@ -27,10 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from local.apigw_events import build_http_api_event
-from local.gateway.runtime import merged_environment
-from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
-from local.lambda_context import LambdaContext
-from tests.security.clients import HANDLERS
+from local.functions import function_for, invoke, lambda_context, stack_environment
 
 # Lambda runs one invocation at a time per execution environment.
 _one_at_a_time = threading.Lock()
@@ -38,8 +35,7 @@ _one_at_a_time = threading.Lock()
 
 def _invoke(request: dict[str, Any]) -> dict[str, Any]:
     method, path = request["method"], request["path"]
-    module_name, _, attribute = HANDLERS[(method, path)].rpartition(".")
-    handler = getattr(importlib.import_module(module_name), attribute)
+    function = function_for(method, path)
     event = build_http_api_event(
         method,
         path,
@@ -48,11 +44,9 @@ def _invoke(request: dict[str, Any]) -> dict[str, Any]:
         body=base64.b64decode(request["bodyBase64"]) if request.get("bodyBase64") else request.get("body"),
         claims=request.get("claims"),
     )
-    context = LambdaContext(
-        module_name.split(".")[-1], timeout_seconds=float(request.get("timeoutSeconds", 10))
-    )
+    context = lambda_context(function, timeout_seconds=float(request.get("timeoutSeconds", 10)))
     with _one_at_a_time:
-        result = handler(event, context)
+        result = invoke(function, event, context=context)
     return {"result": result, "remainingMs": context.get_remaining_time_in_millis()}
 
 
@@ -76,10 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def install_environment(aws_endpoint: str, overrides: dict[str, str]) -> None:
-    loaded = load_api(DEFAULT_TEMPLATE, aws_endpoint, "http://127.0.0.1:0")
-    environment = merged_environment(loaded.api.functions.values(), local_environment(loaded.config))
-    environment.update(overrides)
-    os.environ.update(environment)  # exactly as the gateway's runtime does
+    os.environ.update(stack_environment(aws_endpoint, **overrides))  # exactly as the gateway's runtime does
 
 
 def main() -> None:
