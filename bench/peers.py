@@ -27,9 +27,9 @@ from aws_s3_access_grants_boto3_plugin.s3_access_grants_plugin import S3AccessGr
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from adapters.loopback import _strip_account_prefix
 from bench.measure import percentile, rounded
 from bench.workloads import Workload
-from lib.loopback import _strip_account_prefix
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"

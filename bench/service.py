@@ -1,8 +1,8 @@
 """The service under measurement: handlers invoked in-process the way the local gateway invokes them.
 
-Each benchmark pass runs in a fresh execution environment: the service's modules (`lib.*`,
-`handlers.*`) are dropped from `sys.modules` and imported again with the pass's environment, so
-configuration, AWS clients, JWKS keys and every cache start empty, exactly as in a new Lambda
+Each benchmark pass runs in a fresh execution environment: the service's modules (every package of
+src/: `handlers.*`, `domain.*`...) are dropped from `sys.modules` and imported again with the pass's
+environment, so configuration, AWS clients, JWKS keys and every cache start empty, exactly as in a new Lambda
 container. Third-party libraries (boto3, Powertools, pyjwt) stay imported: warm workloads measure
 request handling, cold starts are measured separately in fresh processes (`bench.cold_start`).
 """
@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -24,6 +25,8 @@ from local.functions import lambda_context, routes
 from local.functions import service_environment as functions_environment
 from local.gateway.runtime import load_handler
 from local.gateway.template import Function
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def service_environment(
@@ -107,5 +110,9 @@ class ExecutionEnvironment:
         return invocation
 
 
+# The service's top-level packages: every package directly under src/ (SAM's CodeUri).
+SERVICE_PACKAGES = frozenset(path.parent.name for path in SRC.glob("*/__init__.py"))
+
+
 def _is_service_module(name: str) -> bool:
-    return name in {"lib", "handlers"} or name.startswith(("lib.", "handlers."))
+    return name.partition(".")[0] in SERVICE_PACKAGES

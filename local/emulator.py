@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     # moto's Flask apps would answer every origin with CORS `*`; S3 CORS follows bucket configuration instead.
     os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
-    if str(ROOT / "src") not in sys.path:  # the service's package root (lib.*), as SAM's CodeUri has it
+    if str(ROOT / "src") not in sys.path:  # the service's package root, as SAM's CodeUri has it
         sys.path.insert(0, str(ROOT / "src"))
 
     from local.aws_emulator.app import EmulatorApp

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=4000, help="emulated AWS")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="keys and logs (default .local/)")
     args = parser.parse_args(argv)
-    if str(REPO_ROOT / "src") not in sys.path:  # local.stack uses the service's lib.* (SAM's CodeUri root)
+    if str(REPO_ROOT / "src") not in sys.path:  # local.stack uses the service's packages (SAM's CodeUri root)
         sys.path.insert(0, str(REPO_ROOT / "src"))
     from local.stack import LocalStack
 

@@ -25,7 +25,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from lib.loopback import use_loopback_endpoint
+from adapters.loopback import use_loopback_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"

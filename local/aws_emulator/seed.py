@@ -23,7 +23,7 @@ from botocore.config import Config
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
-from lib.loopback import use_loopback_endpoint
+from adapters.loopback import use_loopback_endpoint
 from local.aws_emulator.sso_admin.models import INSTANCE_ID, JWT_BEARER
 
 if TYPE_CHECKING:

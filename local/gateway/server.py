@@ -237,7 +237,7 @@ class _AuditTee:
 
 
 def _copy_audit_records(path: Path) -> None:
-    from lib.audit import logger  # the handlers' logger, imported by build_gateway
+    from domain.audit import logger  # the handlers' logger, imported by build_gateway
 
     handler = logger.registered_handler
     handler.setStream(_AuditTee(handler.stream, path))

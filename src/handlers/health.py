@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lib.http import build_lambda_handler, create_resolver
+from edge.http import build_lambda_handler, create_resolver
 
 SERVICE_VERSION = "0.1.0"
 

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import lib.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
-from lib.auth import authenticate
-from lib.config import load_config
-from lib.errors import ServiceError
-from lib.http import build_lambda_handler, create_resolver, json_body, query_fields, request_id_of
-from lib.presign import Presigner, parse_batch, parse_presign_request, signer_for
-from lib.vending import get_service
+import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
+from composition.root import environment
+from domain.errors import ServiceError
+from edge.http import build_lambda_handler, create_resolver, json_body, query_fields, request_id_of
+from edge.requests import parse_batch, parse_presign_request
 
 app = create_resolver()
 
 
 @app.post("/v1/presign")
 def presign() -> dict[str, Any]:
-    config = load_config()
-    caller = authenticate(app.current_event.headers, config)
+    env = environment()
+    caller = env.authenticate(app.current_event.headers)
     query_fields(app)
     body = json_body(app)
-    presigner = Presigner(caller, service=get_service(), signer=signer_for(config.aws_endpoint_url))
+    presigner = env.presigner(caller)
     if "objects" not in body:
-        return presigner.presign(parse_presign_request(body, config)).to_json()
+        return presigner.presign(parse_presign_request(body, env.config)).to_json()
     request_id = request_id_of(app.current_event.raw_event)
-    results = presigner.presign_all(parse_batch(body, config))
+    results = presigner.presign_all(parse_batch(body, env.config))
     return {
         "results": [
             result.problem(request_id) if isinstance(result, ServiceError) else result.to_json()

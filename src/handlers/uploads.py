@@ -8,42 +8,26 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-import lib.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
-from lib.auth import authenticate
-from lib.config import load_config
-from lib.http import build_lambda_handler, create_resolver, json_body, query_fields
-from lib.presign import signer_for
-from lib.uploads import (
-    MAX_COMPLETE_BODY_BYTES,
-    Uploads,
-    binding_for,
-    parse_abort,
-    parse_complete,
-    parse_part_urls,
-    parse_start,
-)
-from lib.vending import get_service
+import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
+from composition.root import ExecutionEnvironment, environment
+from domain.uploads import MAX_COMPLETE_BODY_BYTES, Uploads
+from edge.http import build_lambda_handler, create_resolver, json_body, query_fields
+from edge.requests import parse_abort, parse_complete, parse_part_urls, parse_start
 
 app = create_resolver()
 
 
-def _uploads() -> Uploads:
-    config = load_config()
-    caller = authenticate(app.current_event.headers, config)
+def _uploads() -> tuple[Uploads, ExecutionEnvironment]:
+    env = environment()
+    caller = env.authenticate(app.current_event.headers)
     query_fields(app)
-    service = get_service()
-    return Uploads(
-        caller,
-        service=service,
-        signer=signer_for(config.aws_endpoint_url),
-        binding=binding_for(service.gateway, config.upload_binding_secret),
-    )
+    return env.uploads(caller), env
 
 
 @app.post("/v1/uploads")
 def start() -> Response:
-    uploads = _uploads()
-    result = uploads.start(parse_start(json_body(app), load_config()))
+    uploads, env = _uploads()
+    result = uploads.start(parse_start(json_body(app), env.config))
     return Response(
         status_code=201, content_type="application/json", body=json.dumps(result, separators=(",", ":"))
     )
@@ -51,20 +35,20 @@ def start() -> Response:
 
 @app.post("/v1/uploads/parts")
 def parts() -> dict[str, Any]:
-    uploads = _uploads()
-    return uploads.part_urls(parse_part_urls(json_body(app), load_config()))
+    uploads, env = _uploads()
+    return uploads.part_urls(parse_part_urls(json_body(app), env.config))
 
 
 @app.post("/v1/uploads/complete")
 def complete() -> dict[str, Any]:
-    uploads = _uploads()
-    return uploads.complete(parse_complete(json_body(app, max_bytes=MAX_COMPLETE_BODY_BYTES), load_config()))
+    uploads, env = _uploads()
+    return uploads.complete(parse_complete(json_body(app, max_bytes=MAX_COMPLETE_BODY_BYTES), env.config))
 
 
 @app.post("/v1/uploads/abort")
 def abort() -> Response:
-    uploads = _uploads()
-    uploads.abort(parse_abort(json_body(app), load_config()))
+    uploads, env = _uploads()
+    uploads.abort(parse_abort(json_body(app), env.config))
     return Response(status_code=204, body="")
 
 

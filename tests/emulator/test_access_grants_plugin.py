@@ -19,7 +19,7 @@ from aws_s3_access_grants_boto3_plugin.s3_access_grants_plugin import S3AccessGr
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lib.loopback import _strip_account_prefix
+from adapters.loopback import _strip_account_prefix
 from local.stack import LocalStack
 from tests.emulator.helpers import role_session
 

@@ -1,7 +1,7 @@
 """A plain boto3 program, no project code: endpoint + proxy settings only (how Terraform reaches us too).
 
 botocore puts `123456789012.` in front of the s3control host; with the emulator as HTTP proxy that
-host never needs to resolve (the alternative is `lib.loopback.use_loopback_endpoint`).
+host never needs to resolve (the alternative is `adapters.loopback.use_loopback_endpoint`).
 """
 
 from __future__ import annotations

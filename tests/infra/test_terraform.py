@@ -583,8 +583,7 @@ def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
 @pytest.fixture(scope="module")
 def service_from_outputs(deployment: Deployment, sam_parameters: dict[str, str]) -> Iterator[dict[str, str]]:
     """The Lambda functions' environment from template.yaml with `deploy.sh`'s parameters, installed."""
-    from lib.presign import signer_for
-    from lib.vending import reset_service
+    from composition.root import reset
 
     api = read_http_api(DEFAULT_TEMPLATE, sam_parameters, account_id=ACCOUNT_ID, region=REGION)
     environment = merged_environment(
@@ -599,13 +598,11 @@ def service_from_outputs(deployment: Deployment, sam_parameters: dict[str, str])
             patch.delenv(name, raising=False)
         for name, value in environment.items():
             patch.setenv(name, value)
-        reset_service()
-        signer_for.cache_clear()
+        reset()
         try:
             yield environment
         finally:
-            reset_service()
-            signer_for.cache_clear()
+            reset()
 
 
 def _user_of(department: str) -> str:

@@ -25,13 +25,9 @@ _FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOK
 
 
 def _fresh_execution_environment() -> None:
-    from lib.presign import signer_for
-    from lib.uploads import binding_for
-    from lib.vending import reset_service
+    from composition.root import reset
 
-    reset_service()
-    signer_for.cache_clear()
-    binding_for.cache_clear()
+    reset()
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lib.audit import logger
+from domain.audit import logger
 from local.apigw_events import build_http_api_event
 from local.functions import function_for, invoke
 from local.stack import LocalStack

@@ -1,6 +1,6 @@
-"""SnapStart priming (src/lib/snapstart.py): the before-snapshot hooks build what every request shares and
-nothing of a user, call no AWS API, and a primed environment then serves requests with no more AWS calls
-than an unprimed one would."""
+"""SnapStart priming (src/composition/snapstart.py): the before-snapshot hooks build what every request
+shares and nothing of a user, call no AWS API, and a primed environment then serves requests with no more
+AWS calls than an unprimed one would."""
 
 from __future__ import annotations
 

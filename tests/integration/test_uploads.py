@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from lib.audit import logger
+from domain.audit import logger
 from local.stack import LocalStack
 from tests.integration.handler_calls import Answer, call, problem_of, service_configured
 

@@ -85,7 +85,7 @@ def main() -> None:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)
     # The shared library is imported before announcing readiness, as an init phase would; each handler
     # module on its first invocation.
-    importlib.import_module("lib.http")
+    importlib.import_module("edge.http")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     print(f"PORT {server.server_address[1]}", flush=True)

@@ -23,7 +23,7 @@ from tests.security.conftest import LambdaHosts, Tokens, operation_calls
 pytestmark = pytest.mark.security
 
 PROBLEM = "application/problem+json"
-# lib.aws: standard retries, three attempts in all; a read timeout of 3 s.
+# adapters.aws: standard retries, three attempts in all; a read timeout of 3 s.
 MAX_ATTEMPTS = 3
 READ_TIMEOUT_SECONDS = 3.0
 USERS_LIST = {"target": "s3://shopfast-data/users/user_list", "permission": "READ"}

@@ -14,7 +14,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from lib.auth import (
+from domain.config import ServiceConfig
+from domain.errors import ServiceUnavailable, Unauthorized
+from edge.auth import (
     COLD_RETRY_SECONDS,
     JWKS_MAX_AGE_SECONDS,
     MAX_TOKEN_BYTES,
@@ -22,8 +24,6 @@ from lib.auth import (
     JwtVerifier,
     bearer_token,
 )
-from lib.config import ServiceConfig
-from lib.errors import ServiceUnavailable, Unauthorized
 
 pytestmark = pytest.mark.unit
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from lib.cache import CachedGrant, CredentialCache, DenialCache, SessionCache, TtlCache
-from lib.grants import satisfies
-from lib.targets import parse_target
+from domain.cache import CachedGrant, CredentialCache, DenialCache, SessionCache, TtlCache
+from domain.permissions import satisfies
+from domain.targets import parse_target
 
 pytestmark = pytest.mark.unit
 

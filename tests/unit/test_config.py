@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from lib.config import ServiceConfig
-from lib.errors import ConfigError
+from domain.config import ServiceConfig
+from domain.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 
@@ -166,7 +166,7 @@ def test_an_issuer_with_a_trailing_slash_is_taken_as_its_tokens_say() -> None:
     """JumpCloud's tokens say iss "https://oauth.id.jumpcloud.com/": compared exactly, slash included; its
     discovery document is at <issuer without the final slash>/.well-known/openid-configuration (OpenID
     Connect Discovery 1.0 §4)."""
-    from lib.auth import discovery_url
+    from edge.auth import discovery_url
 
     config = ServiceConfig.from_env({**BASE, "JWT_ISSUER": "https://oauth.id.jumpcloud.com/"})
     assert config.jwt_issuer == "https://oauth.id.jumpcloud.com/"

@@ -7,9 +7,9 @@ import re
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
-from lib.auth import Caller
-from lib.config import ServiceConfig
-from lib.errors import (
+from domain.caller import Caller
+from domain.config import ServiceConfig
+from domain.errors import (
     AccessDenied,
     InvalidRequest,
     ServiceUnavailable,
@@ -18,7 +18,7 @@ from lib.errors import (
     UpstreamTimeout,
     from_aws_error,
 )
-from lib.identity import IdentityExchange, session_name_for
+from domain.identity import IdentityExchange, session_name_for
 
 pytestmark = pytest.mark.unit
 

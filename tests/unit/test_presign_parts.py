@@ -11,20 +11,15 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from lib.aws import AwsCredentials
-from lib.config import ServiceConfig
-from lib.errors import InvalidRequest
-from lib.loopback import is_loopback_url
-from lib.objects import parse_list_request, unwrap_token, wrap_token
-from lib.presign import (
-    PresignRequest,
-    S3Presigner,
-    content_disposition,
-    parse_batch,
-    parse_presign_request,
-    usable_seconds,
-)
-from lib.targets import parse_target
+from adapters.loopback import is_loopback_url
+from adapters.s3_signer import S3Presigner
+from domain.config import ServiceConfig
+from domain.credentials import AwsCredentials
+from domain.errors import InvalidRequest
+from domain.objects import unwrap_token, wrap_token
+from domain.presign import PresignRequest, content_disposition, usable_seconds
+from domain.targets import parse_target
+from edge.requests import parse_batch, parse_list_request, parse_presign_request
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.regions import BucketRegions
+from domain.regions import BucketRegions
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""The presigner's own SigV4 query signer (`lib.sigv4`, signing key derived once) against botocore's
+"""The presigner's own SigV4 query signer (`adapters.sigv4`, signing key derived once) against botocore's
 `generate_presigned_url`: byte for byte, over thousands of random keys, methods, expiries, content types,
 sizes, file names, Regions, endpoints and credentials."""
 
@@ -13,11 +13,12 @@ from botocore.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.aws import AwsCredentials
-from lib.loopback import is_loopback_url
-from lib.presign import PresignRequest, S3Presigner, content_disposition
-from lib.sigv4 import SigningKeys
-from lib.targets import GrantTarget
+from adapters.loopback import is_loopback_url
+from adapters.s3_signer import S3Presigner
+from adapters.sigv4 import SigningKeys
+from domain.credentials import AwsCredentials
+from domain.presign import PresignRequest, content_disposition
+from domain.targets import GrantTarget
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib.errors import InvalidRequest
-from lib.targets import GrantTarget, covers, parse_prefix, parse_target
+from domain.errors import InvalidRequest
+from domain.targets import GrantTarget, covers, parse_prefix, parse_target
 
 pytestmark = pytest.mark.unit
 

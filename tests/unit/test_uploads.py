@@ -11,12 +11,13 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from lib.auth import Caller
-from lib.config import ServiceConfig
-from lib.errors import ConfigError, InternalError, InvalidRequest, NotFound
-from lib.presign import S3Presigner, parse_presign_request
-from lib.targets import parse_target
-from lib.uploads import UploadBinding, parse_complete, parse_part_urls, parse_start
+from adapters.s3_signer import S3Presigner
+from domain.caller import Caller
+from domain.config import ServiceConfig
+from domain.errors import ConfigError, InternalError, InvalidRequest, NotFound
+from domain.targets import parse_target
+from domain.uploads import UploadBinding
+from edge.requests import parse_complete, parse_part_urls, parse_presign_request, parse_start
 from tests.unit.test_config import BASE
 from tests.unit.test_presign_parts import CONFIG, CREDENTIALS
 

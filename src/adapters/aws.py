@@ -7,24 +7,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config
 
-from lib.audit import logger, record_latency
-from lib.budget import invocation_budget
-from lib.config import ServiceConfig
-from lib.deadline import invocation_deadline
-from lib.errors import ServiceUnavailable, UpstreamTimeout, aws_error_code, from_aws_error
-from lib.loopback import use_loopback_endpoint
+from adapters.loopback import use_loopback_endpoint
+from domain.audit import logger, record_latency
+from domain.budget import invocation_budget
+from domain.config import ServiceConfig
+from domain.credentials import AwsCredentials, StaleSession
+from domain.deadline import invocation_deadline
+from domain.errors import UpstreamTimeout, aws_error_code, from_aws_error
 
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 3.0
 MAX_ATTEMPTS = 3
+MAX_S3CONTROL_CLIENTS = 256
 # The SDK's debug logs carry request bodies (the caller's JWT as CreateTokenWithIAM assertion) and
 # responses (credentials): whatever the log level of the function, they never go below WARNING.
 for _sdk_logger in ("botocore", "boto3", "urllib3", "s3transfer"):
@@ -77,19 +77,6 @@ def client_config(read_timeout: float = READ_TIMEOUT_SECONDS) -> Config:
     )
 
 
-@dataclass(frozen=True)
-class AwsCredentials:
-    access_key_id: str
-    secret_access_key: str
-    session_token: str
-    expiration: datetime
-
-    def __repr__(self) -> str:
-        return (
-            f"AwsCredentials(access_key_id={self.access_key_id!r}, expiration={self.expiration.isoformat()})"
-        )
-
-
 class ClientFactory:
     """Creates AWS clients from one shared session (cheap after the first) with the service's settings.
 
@@ -134,7 +121,7 @@ class ClientFactory:
 class AwsGateway:
     """The AWS operations the service performs. The service's own clients (sso-oidc in Identity Center's
     home Region, sts and s3 in the function's) are created once; s3control clients are created per identity
-    session and Region by the caller (see `s3control_for`)."""
+    session and Region, signing with that session's credentials."""
 
     def __init__(
         self,
@@ -150,6 +137,8 @@ class AwsGateway:
         self._sso_oidc = sso_oidc
         self._sts = sts
         self._s3 = s3
+        # Per identity session (its access key) and Region: each signs with the session's credentials.
+        self._s3control: dict[tuple[str, str], Any] = {}
 
     @property
     def sso_oidc(self) -> Any:
@@ -173,8 +162,14 @@ class AwsGateway:
             self._s3.meta.events.register_first("needs-retry.s3.HeadBucket", _answered)
         return self._s3
 
-    def s3control_for(self, credentials: AwsCredentials, region: str) -> Any:
-        return self._factory.create("s3control", credentials, region=region)
+    def _s3control_client(self, credentials: AwsCredentials, region: str) -> Any:
+        key = (credentials.access_key_id, region)
+        client = self._s3control.get(key)
+        if client is None:
+            if len(self._s3control) >= MAX_S3CONTROL_CLIENTS:
+                self._s3control.clear()  # sessions expire within the hour: old clients are rarely useful
+            client = self._s3control[key] = self._factory.create("s3control", credentials, region=region)
+        return client
 
     def s3_call(
         self,
@@ -221,7 +216,7 @@ class AwsGateway:
     def assume_role(self, **kwargs: Any) -> dict[str, Any]:
         return call("AssumeRole", self.sts.assume_role, **kwargs)
 
-    def get_data_access(self, s3control: Any, **kwargs: Any) -> dict[str, Any]:
+    def get_data_access(self, credentials: AwsCredentials, region: str, **kwargs: Any) -> dict[str, Any]:
         budget = invocation_budget.get()
         if budget is not None:
             budget.spend_data_access_call()
@@ -231,31 +226,22 @@ class AwsGateway:
             kwargs["AuditContext"] = request_id
         return call(
             "GetDataAccess",
-            s3control.get_data_access,
+            self._s3control_client(credentials, region).get_data_access,
             AccountId=self._config.access_grants_account_id,
             InstanceScope=self._config.instance_scope,
             **kwargs,
         )
 
-    def list_caller_access_grants(self, s3control: Any, **kwargs: Any) -> dict[str, Any]:
+    def list_caller_access_grants(
+        self, credentials: AwsCredentials, region: str, **kwargs: Any
+    ) -> dict[str, Any]:
         return call(
             "ListCallerAccessGrants",
-            s3control.list_caller_access_grants,
+            self._s3control_client(credentials, region).list_caller_access_grants,
             AccountId=self._config.access_grants_account_id,
             InstanceScope=self._config.instance_scope,
             **kwargs,
         )
-
-
-class StaleSession(ServiceUnavailable):
-    """The identity session signing a call has expired upstream: drop it and build a new one.
-
-    Where nothing rebuilds it (an identity context that expired while AssumeRole ran, vended credentials
-    S3 calls expired), the caller gets 503 with Retry-After: a retry starts from a fresh session."""
-
-    def __init__(self, operation: str) -> None:
-        super().__init__(f"{operation}: the session expired upstream; retry the request")
-        self.operation = operation
 
 
 def call(operation: str, method: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
@@ -269,12 +255,3 @@ def call(operation: str, method: Callable[..., dict[str, Any]], **kwargs: Any) -
         raise from_aws_error(error, operation) from error
     finally:
         record_latency(operation, (time.perf_counter() - started) * 1000)
-
-
-def credentials_from(response_credentials: dict[str, Any]) -> AwsCredentials:
-    return AwsCredentials(
-        access_key_id=response_credentials["AccessKeyId"],
-        secret_access_key=response_credentials["SecretAccessKey"],
-        session_token=response_credentials["SessionToken"],
-        expiration=response_credentials["Expiration"],
-    )

@@ -21,20 +21,19 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
 
-from lib.audit import audit, count
-from lib.auth import Caller
-from lib.aws import AwsCredentials, AwsGateway, StaleSession, credentials_from
-from lib.cache import CachedGrant, CredentialCache, DenialCache, TtlCache
-from lib.config import IDENTITY_CENTER, ServiceConfig, load_config
-from lib.errors import AccessDenied, InvalidRequest, ServiceError, UpstreamError
-from lib.grants import GrantList, explain_denial
-from lib.identity import IdentityExchange, IdentitySession
-from lib.regions import BucketRegions
-from lib.targets import GrantTarget
+from domain.audit import audit, count
+from domain.cache import CachedGrant, CredentialCache, DenialCache, TtlCache
+from domain.caller import Caller
+from domain.config import IDENTITY_CENTER, ServiceConfig
+from domain.credentials import AwsCredentials, StaleSession, credentials_from
+from domain.errors import AccessDenied, InvalidRequest, ServiceError, UpstreamError
+from domain.grants import GrantList, explain_denial
+from domain.identity import IdentityExchange, IdentitySession
+from domain.permissions import Permission, Privilege, TargetType
+from domain.ports import AwsOperations
+from domain.regions import BucketRegions
+from domain.targets import GrantTarget
 
-PERMISSIONS = ("READ", "WRITE", "READWRITE")
-PRIVILEGES = ("Default", "Minimal")
-TARGET_TYPES = ("Object",)
 MAX_GRANTS_PAGE = 100
 MAX_NEXT_TOKEN_CHARS = 2048
 # The caller's whole grant list (pre-filter and denial explanations): pages of ListCallerAccessGrants.
@@ -55,18 +54,28 @@ GrantSource = Callable[[], GrantList | None]
 @dataclass(frozen=True)
 class CredentialRequest:
     target: GrantTarget
-    permission: str  # READ | WRITE | READWRITE
-    privilege: str = "Default"  # Default | Minimal
+    permission: Permission
+    privilege: Privilege = "Default"
     duration_seconds: int | None = None  # None = DEFAULT_DURATION_SECONDS
-    target_type: str | None = None  # None = "Object" for object targets
+    target_type: TargetType | None = None  # None = "Object" for object targets
     role: str | None = None  # iam-role mode: the group (or role ARN) to act as
+
+
+@dataclass(frozen=True)
+class GrantsQuery:
+    """GET /v1/grants: the caller's grants, optionally under `scope`, one page at a time."""
+
+    scope: GrantTarget | None = None
+    next_token: str | None = None
+    max_results: int | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True)
 class VendResult:
     credentials: AwsCredentials
     matched_grant_target: str
-    permission: str  # what the credentials allow
+    permission: Permission  # what the credentials allow
     grantee_type: str | None
     grantee_identifier: str | None
     cached: bool
@@ -100,20 +109,20 @@ def _iso(credentials: AwsCredentials) -> str:
 
 
 class VendingService:
-    """Vending with its caches and AWS gateway; one per execution environment (see `get_service`)."""
+    """Vending with its caches and AWS gateway; one per execution environment (`composition.root`)."""
 
     def __init__(
         self,
         config: ServiceConfig,
+        gateway: AwsOperations,
         *,
-        gateway: AwsGateway | None = None,
         identities: IdentityExchange | None = None,
         credentials: CredentialCache[VendResult] | None = None,
         denials: DenialCache | None = None,
         regions: BucketRegions | None = None,
     ) -> None:
         self.config = config
-        self.gateway = gateway or AwsGateway(config)
+        self.gateway = gateway
         self.identities = identities or IdentityExchange(config, self.gateway)
         self.regions = regions or BucketRegions(
             config.bucket_regions, config.aws_region, self.gateway.bucket_region
@@ -262,7 +271,7 @@ class VendingService:
                 caller,
                 request.role,
                 "GetDataAccess",
-                lambda session: self.gateway.get_data_access(session.s3control(region), **kwargs),
+                lambda session: self.gateway.get_data_access(session.credentials, region, **kwargs),
             )
         except AccessDenied:
             detail = self._explain(caller, request)
@@ -350,18 +359,11 @@ class VendingService:
             self._grant_lists.put(cache_key, grants, time.time() + self._grant_list_ttl)
         return grants
 
-    def list_grants(
-        self,
-        caller: Caller,
-        *,
-        scope: GrantTarget | None = None,
-        next_token: str | None = None,
-        max_results: int | None = None,
-        role: str | None = None,
-    ) -> dict[str, Any]:
+    def list_grants(self, caller: Caller, query: GrantsQuery) -> dict[str, Any]:
         """ListCallerAccessGrants as the caller: `{"grants": [...], "nextToken": ...}`. With a scope, in its
         bucket's Region; without, every configured Region's grants one after the other (sorted by Region,
         each paginated), so a `nextToken` always names where the next page starts."""
+        scope, next_token, max_results, role = query.scope, query.next_token, query.max_results, query.role
         regions = self.regions.access_grants_regions
         if scope is not None:
             regions = (self.regions.region_of(scope.bucket),)
@@ -433,7 +435,7 @@ class VendingService:
             caller,
             role,
             "ListCallerAccessGrants",
-            lambda session: self.gateway.list_caller_access_grants(session.s3control(region), **kwargs),
+            lambda session: self.gateway.list_caller_access_grants(session.credentials, region, **kwargs),
         )
         return page
 
@@ -496,52 +498,3 @@ def _principal_fields(session: IdentitySession | None) -> dict[str, Any]:
 
 def _elapsed_ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-_service: VendingService | None = None
-
-
-def get_service() -> VendingService:
-    """The vending service of this execution environment, built lazily (no AWS call at import time)."""
-    global _service
-    if _service is None:
-        _service = VendingService(load_config())
-    return _service
-
-
-def reset_service() -> None:
-    """Forget the environment's service, caches and configuration (tests switch configurations)."""
-    global _service
-    _service = None
-    load_config.cache_clear()
-
-
-def vend_credentials(
-    caller: Caller, request: CredentialRequest, *, service: VendingService | None = None
-) -> VendResult:
-    """Credentials for `request.target` with `request.permission`, from the cache or GetDataAccess.
-
-    Raises AccessDenied (403) when no grant covers the request, InvalidRequest (400), and the upstream
-    errors of `lib.errors.from_aws_error`. Writes one audit record.
-    """
-    return (service or get_service()).vend(caller, request)
-
-
-def list_caller_grants(
-    caller: Caller,
-    *,
-    scope: GrantTarget | None = None,
-    next_token: str | None = None,
-    max_results: int | None = None,
-    role: str | None = None,
-    service: VendingService | None = None,
-) -> dict[str, Any]:
-    return (service or get_service()).list_grants(
-        caller, scope=scope, next_token=next_token, max_results=max_results, role=role
-    )
-
-
-def describe_caller(
-    caller: Caller, *, role: str | None = None, service: VendingService | None = None
-) -> dict:
-    return (service or get_service()).describe(caller, role=role)

@@ -1,8 +1,8 @@
 """The invocation's upstream budget: at most MAX_DATA_ACCESS_CALLS GetDataAccess calls per request.
 
 A batch of 100 presign items over 100 prefixes would otherwise make 100 calls (and with 80 ms each outlive
-the function). Set once per invocation by the Lambda entry point (`lib.http`), spent by the AWS adapter
-(`lib.aws`); a batch turns the refusal into that item's problem and goes on with the items it can serve
+the function). Set once per invocation by the Lambda entry point (`edge.http`), spent by the AWS adapter
+(`adapters.aws`); a batch turns the refusal into that item's problem and goes on with the items it can serve
 from credentials it already holds.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from lib.errors import UpstreamBudgetExhausted
+from domain.errors import UpstreamBudgetExhausted
 
 MAX_DATA_ACCESS_CALLS = 10
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from lib.errors import ConfigError
-from lib.targets import is_valid_bucket_name
+from domain.errors import ConfigError
+from domain.targets import is_valid_bucket_name
 
 IDENTITY_CENTER = "identity-center"
 IAM_ROLE = "iam-role"
@@ -68,7 +66,6 @@ class ServiceConfig:
     idc_region: str
     bucket_regions: Mapping[str, str]
     aws_endpoint_url: str | None
-    service_name: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -139,7 +136,6 @@ class ServiceConfig:
             idc_region=reader.pattern("IDC_REGION", _REGION) or aws_region,
             bucket_regions=reader.bucket_regions("BUCKET_REGIONS"),
             aws_endpoint_url=reader.url("AWS_ENDPOINT_URL"),
-            service_name=reader.text("POWERTOOLS_SERVICE_NAME") or "shopfast-vending",
         )
 
 
@@ -242,9 +238,3 @@ class _Reader:
             if not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn) or not group:
                 raise ConfigError(name, f"group {group!r} must map to an IAM role ARN")
         return MappingProxyType(dict(mapping))
-
-
-@lru_cache(maxsize=1)
-def load_config() -> ServiceConfig:
-    """The configuration of this execution environment (tests call `load_config.cache_clear()`)."""
-    return ServiceConfig.from_env(os.environ)

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from lib.grants import satisfies
-from lib.targets import GrantTarget, covers
+from domain.permissions import Permission, Privilege, satisfies
+from domain.targets import GrantTarget, covers
 
 Clock = Callable[[], float]
 V = TypeVar("V")
@@ -33,8 +33,7 @@ SESSION_REFRESH_MARGIN_SECONDS = 300
 CREDENTIALS_REFRESH_MARGIN_SECONDS = 300
 DENIAL_TTL_SECONDS = 30
 MAX_IDENTITIES = 1000
-# Each identity session holds its own s3control client per Region used (~0.3 MB each), so fewer sessions
-# than identities.
+# As many as the AWS adapter keeps s3control clients (one per session and Region, ~0.3 MB each).
 MAX_SESSIONS = 256
 MAX_CREDENTIALS_PER_IDENTITY = 32
 MAX_DENIALS = 4096
@@ -99,8 +98,8 @@ class CachedGrant(Generic[V]):
     """Credentials valid for `scope` with `permission` until `expires_at`, issued for `duration_seconds`."""
 
     scope: str
-    permission: str
-    privilege: str
+    permission: Permission
+    privilege: Privilege
     duration_seconds: int
     expires_at: float
     value: V
@@ -129,7 +128,12 @@ class CredentialCache(Generic[V]):
         self._max_age = max_age_seconds
 
     def find_exact(
-        self, identity: str, target: GrantTarget, permission: str, privilege: str, duration_seconds: int
+        self,
+        identity: str,
+        target: GrantTarget,
+        permission: Permission,
+        privilege: Privilege,
+        duration_seconds: int,
     ) -> V | None:
         """Credentials to hand to a caller: what GetDataAccess would answer this very request, no wider.
 
@@ -151,7 +155,7 @@ class CredentialCache(Generic[V]):
         return self._find(identity, matches)
 
     def find_covering(
-        self, identity: str, target: GrantTarget, permission: str, min_remaining_seconds: int
+        self, identity: str, target: GrantTarget, permission: Permission, min_remaining_seconds: int
     ) -> V | None:
         """Credentials the service signs with itself (presigned URLs, listings): any entry whose scope
         covers the target with enough permission and at least `min_remaining_seconds` of life left."""
@@ -234,11 +238,13 @@ class DenialCache:
         self._clock = clock
         self._ttl = ttl_seconds
 
-    def is_denied(self, identity: str, target: GrantTarget, permission: str, privilege: str) -> str | None:
+    def is_denied(
+        self, identity: str, target: GrantTarget, permission: Permission, privilege: Privilege
+    ) -> str | None:
         return self._entries.get((identity, str(target), permission, privilege))
 
     def remember(
-        self, identity: str, target: GrantTarget, permission: str, privilege: str, detail: str
+        self, identity: str, target: GrantTarget, permission: Permission, privilege: Privilege, detail: str
     ) -> None:
         self._entries.put((identity, str(target), permission, privilege), detail, self._clock() + self._ttl)
 

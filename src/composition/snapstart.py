@@ -35,26 +35,22 @@ import random
 
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
-from lib.auth import get_verifier
-from lib.config import IDENTITY_CENTER, load_config
-from lib.presign import signer_for
-from lib.vending import get_service
+from composition.root import environment
+from domain.config import IDENTITY_CENTER
 
 
 def prime() -> None:
-    config = load_config()
-    get_verifier(config).jwks.prefetch()
-    service = get_service()
-    gateway = service.gateway
+    env = environment()
+    env.jwks.prefetch()
+    gateway = env.gateway
     gateway.sts  # noqa: B018 - builds the client
     gateway.s3  # noqa: B018
-    if config.identity_mode == IDENTITY_CENTER:
+    if env.config.identity_mode == IDENTITY_CENTER:
         gateway.sso_oidc  # noqa: B018
-    for region in sorted({*config.bucket_regions.values(), config.aws_region}):
+    for region in sorted({*env.config.bucket_regions.values(), env.config.aws_region}):
         gateway.prime_client("s3control", region)
-    signer = signer_for(config.aws_endpoint_url)
-    for bucket, region in config.bucket_regions.items():
-        signer.prime_bucket(bucket, region)
+    for bucket, region in env.config.bucket_regions.items():
+        env.signer.prime_bucket(bucket, region)
 
 
 def reseed() -> None:

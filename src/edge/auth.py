@@ -17,16 +17,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 
-from lib.audit import logger
-from lib.cache import TtlCache
-from lib.config import EMAIL_CLAIM, ServiceConfig
-from lib.deadline import invocation_deadline
-from lib.errors import ServiceUnavailable, Unauthorized
+from domain.audit import logger
+from domain.cache import TtlCache
+from domain.caller import Caller
+from domain.config import EMAIL_CLAIM, ServiceConfig
+from domain.deadline import invocation_deadline
+from domain.errors import ServiceUnavailable, Unauthorized
 
 MAX_TOKEN_BYTES = 8192
 MAX_JWKS_BYTES = 256 * 1024
@@ -51,39 +51,6 @@ Fetch = Callable[[str, float], bytes]
 def discovery_url(issuer: str) -> str:
     """OpenID Connect Discovery 1.0 §4: a terminating '/' of the issuer is removed before the suffix."""
     return f"{issuer.rstrip('/')}/.well-known/openid-configuration"
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated end user. The raw token is kept for the Identity Center exchange only.
-
-    `user` is the value of the configured user claim (`USER_CLAIM`): what Identity Center maps to a
-    directory user, and what session names and source identities are derived from."""
-
-    issuer: str
-    subject: str
-    email: str | None
-    username: str | None
-    groups: tuple[str, ...]
-    token: str = field(repr=False)
-    expires_at: int = 0
-    user: str = ""
-    user_claim: str = EMAIL_CLAIM
-
-    @property
-    def identity_key(self) -> str:
-        """Who this is, for caches: never shared between two end users, nor between two values of the
-        mapped claim (a token whose email changed must not reuse the session of the old address)."""
-        return f"{self.issuer}|{self.subject}|{normalised_claim(self.user_claim, self.user)}"
-
-    @property
-    def display_name(self) -> str:
-        return self.user or self.email or self.username or self.subject
-
-
-def normalised_claim(claim: str, value: str) -> str:
-    """The claim value as Identity Center compares it: email addresses case-insensitively."""
-    return value.lower() if claim == EMAIL_CLAIM else value
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -177,7 +144,6 @@ class JwksCache:
         self._fetched_at: float | None = None
         self._last_attempt: float | None = None
         self._last_unknown_kid_refetch: float | None = None
-        self.fetch_count = 0
         self.generation = 0  # changes whenever the published key set does
 
     def key_for(self, kid: str) -> dict[str, Any]:
@@ -234,7 +200,6 @@ class JwksCache:
 
     def _refresh(self, now: float) -> None:
         self._last_attempt = now
-        self.fetch_count += 1
         try:
             document = json.loads(self._fetch(self._jwks_location(), self._timeout()))
             keys = _usable_keys(document)
@@ -274,10 +239,6 @@ class JwtVerifier:
         self._jwks = jwks or JwksCache(config.jwt_issuer, config.jwt_jwks_url)
         self._verified: TtlCache[Caller] = TtlCache(MAX_VERIFIED_TOKENS)
         self._verified_generation = self._jwks.generation
-
-    @property
-    def jwks(self) -> JwksCache:
-        return self._jwks
 
     def verify(self, token: str) -> Caller:
         if len(token) > MAX_TOKEN_BYTES:
@@ -401,19 +362,3 @@ def _groups(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(item for item in value if isinstance(item, str) and item)
     return ()
-
-
-_verifier: JwtVerifier | None = None
-
-
-def get_verifier(config: ServiceConfig) -> JwtVerifier:
-    """The verifier of this execution environment (its JWKS cache lives as long as the environment)."""
-    global _verifier
-    if _verifier is None or _verifier._config is not config:
-        _verifier = JwtVerifier(config)
-    return _verifier
-
-
-def authenticate(headers: Mapping[str, str], config: ServiceConfig) -> Caller:
-    """Verify the request's bearer token; raises Unauthorized (401) or ServiceUnavailable (503)."""
-    return get_verifier(config).verify(bearer_token(headers))

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.auth import Caller
-from lib.aws import StaleSession
-from lib.config import ServiceConfig
-from lib.errors import InvalidRequest
-from lib.targets import GrantTarget, parse_prefix
-from lib.vending import CredentialRequest, VendingService
+from domain.caller import Caller
+from domain.credentials import StaleSession
+from domain.errors import InvalidRequest
+from domain.targets import GrantTarget
+from domain.vending import CredentialRequest, VendingService
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
@@ -45,39 +44,8 @@ class ListRequest:
         return folder_uri(self.folder)
 
 
-def parse_list_request(query: Mapping[str, str], config: ServiceConfig) -> ListRequest:
-    """Validate the query string; raises InvalidRequest naming the parameter."""
-    unknown = sorted(set(query) - {"prefix", "continuationToken", "pageSize", "role"})
-    if unknown:
-        raise InvalidRequest(f"unknown query parameter(s) {', '.join(repr(n[:64]) for n in unknown[:5])}")
-    prefix_text = query.get("prefix")
-    if not prefix_text:
-        raise InvalidRequest("query parameter prefix is required, e.g. s3://bucket/folder/")
-    if not prefix_text.endswith("/"):
-        # `s3://b/users` would also list `users-archive/`, which no `users/*` grant covers.
-        raise InvalidRequest(
-            "query parameter prefix must end with '/' (a folder such as s3://bucket/folder/)"
-        )
-    folder = parse_prefix(prefix_text, config.allowed_buckets)
-    page_size = _page_size(query.get("pageSize"))
-    role = query.get("role")
-    if role is not None and not 1 <= len(role) <= 2048:
-        raise InvalidRequest("query parameter role must be 1 to 2048 characters")
-    token = query.get("continuationToken")
-    s3_token = unwrap_token(token, folder_uri(folder)) if token is not None else None
-    return ListRequest(folder=folder, continuation_token=s3_token, page_size=page_size, role=role)
-
-
 def folder_uri(folder: GrantTarget) -> str:
     return f"s3://{folder.bucket}/{folder.key}"
-
-
-def _page_size(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_PAGE_SIZE
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
-        raise InvalidRequest(f"query parameter pageSize must be an integer between 1 and {MAX_PAGE_SIZE}")
-    return int(text)
 
 
 def wrap_token(s3_token: str, prefix: str) -> str:

@@ -14,10 +14,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lib.audit import count, logger, metrics, tracer
-from lib.budget import UpstreamBudget, invocation_budget
-from lib.deadline import Deadline, invocation_deadline
-from lib.errors import (
+from domain.audit import count, logger, metrics, tracer
+from domain.budget import UpstreamBudget, invocation_budget
+from domain.deadline import Deadline, invocation_deadline
+from domain.errors import (
     InternalError,
     InvalidRequest,
     NotFound,

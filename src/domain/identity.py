@@ -13,28 +13,24 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from lib.auth import Caller
-from lib.aws import AwsCredentials, AwsGateway, StaleSession, credentials_from
-from lib.cache import SessionCache
-from lib.config import IDENTITY_CENTER, ServiceConfig
-from lib.errors import AccessDenied, InvalidRequest, UpstreamError
+from domain.cache import SessionCache
+from domain.caller import Caller
+from domain.config import IDENTITY_CENTER, ServiceConfig
+from domain.credentials import AwsCredentials, StaleSession, credentials_from
+from domain.errors import AccessDenied, InvalidRequest, UpstreamError
+from domain.ports import AwsOperations
 
 IDENTITY_CENTER_CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
 MAX_SESSION_NAME = 64
 _NOT_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
-S3ControlFactory = Callable[[AwsCredentials, str], Any]
-
-
 @dataclass
 class IdentitySession:
-    """An AWS session acting for one end user, in every Region: its credentials are STS's (global), and
-    `s3control(region)` is that Region's client signing with them, created at first use."""
+    """An AWS session acting for one end user, in every Region: its credentials are STS's (global)."""
 
     identity_key: str
     role_arn: str
@@ -43,19 +39,10 @@ class IdentitySession:
     directory_user_id: str | None = None
     source_identity: str | None = None
     group: str | None = None
-    s3control_factory: S3ControlFactory | None = field(default=None, repr=False)
-    _s3control: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def expires_at(self) -> float:
         return self.credentials.expiration.timestamp()
-
-    def s3control(self, region: str) -> Any:
-        client = self._s3control.get(region)
-        if client is None:
-            assert self.s3control_factory is not None, "a session is given its factory when it is made"
-            client = self._s3control[region] = self.s3control_factory(self.credentials, region)
-        return client
 
 
 def session_name_for(caller: Caller) -> str:
@@ -82,7 +69,7 @@ def _unverified_claims(id_token: str | None) -> dict[str, Any]:
 
 class IdentityExchange:
     def __init__(
-        self, config: ServiceConfig, gateway: AwsGateway, sessions: SessionCache | None = None
+        self, config: ServiceConfig, gateway: AwsOperations, sessions: SessionCache | None = None
     ) -> None:
         self._config = config
         self._gateway = gateway
@@ -138,7 +125,6 @@ class IdentityExchange:
                 session = self._identity_center_session(caller, key)
         else:
             session = self._role_session(caller, key, role)
-        session.s3control_factory = self._gateway.s3control_for
         if self._sessions is not None:
             self._sessions.store(key, session, session.expires_at)
         return session, False

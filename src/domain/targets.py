@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from lib.errors import InvalidRequest
+from domain.errors import InvalidRequest
 
 MAX_KEY_BYTES = 1024
 MAX_TARGET_CHARS = 1100

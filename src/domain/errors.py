@@ -1,6 +1,6 @@
 """The service's errors and the one mapping from AWS SDK failures to them.
 
-Every failure a caller can see is a `ServiceError`; `lib.http` turns it into an RFC 9457 problem
+Every failure a caller can see is a `ServiceError`; `edge.http` turns it into an RFC 9457 problem
 document. Nothing here imports boto3: botocore exceptions are recognised by their class names and
 attributes so the domain core stays free of the SDK.
 """
@@ -115,7 +115,7 @@ class UnsupportedMediaType(ServiceError):
 
 
 class UpstreamBudgetExhausted(ServiceError):
-    """The request reached its cap of upstream calls (`lib.budget`): only this item is refused."""
+    """The request reached its cap of upstream calls (`domain.budget`): only this item is refused."""
 
     status, code, title = 429, "upstream_budget_exhausted", "Too many distinct grants in one request"
 

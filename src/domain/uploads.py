@@ -25,25 +25,21 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from lib.audit import audit
-from lib.auth import Caller
-from lib.aws import READ_TIMEOUT_SECONDS, AwsGateway, StaleSession
-from lib.config import ServiceConfig
-from lib.errors import InternalError, InvalidRequest, NotFound, ServiceError, ServiceUnavailable
-from lib.http import Fields
-from lib.presign import (
-    S3Presigner,
+from domain.audit import audit
+from domain.caller import Caller
+from domain.credentials import StaleSession
+from domain.errors import InternalError, NotFound, ServiceError, ServiceUnavailable
+from domain.ports import RequestSigner
+from domain.presign import (
     credentials_for_signing,
     isoformat,
     usable_seconds,
     utcnow,
-    validate_content_type,
 )
-from lib.targets import MAX_TARGET_CHARS, GrantTarget, parse_target
-from lib.vending import VendingService, VendResult
+from domain.targets import GrantTarget
+from domain.vending import VendingService, VendResult
 
 UPLOAD_PERMISSION = "WRITE"
 MAX_PARTS = 10_000  # S3's limit per upload
@@ -104,107 +100,6 @@ class AbortUpload:
     role: str | None = None
 
 
-def _object_target(fields: Fields, config: ServiceConfig) -> GrantTarget:
-    target = parse_target(
-        fields.string("target", required=True, max_length=MAX_TARGET_CHARS), config.allowed_buckets
-    )
-    if target.is_prefix:
-        raise InvalidRequest("target must name one object (s3://bucket/key), not a prefix")
-    return target
-
-
-def _upload_id(fields: Fields) -> str:
-    upload_id = fields.string("uploadId", required=True, max_length=MAX_UPLOAD_ID_CHARS)
-    assert upload_id is not None
-    return upload_id
-
-
-def _expires_in(fields: Fields, config: ServiceConfig) -> int | None:
-    return fields.integer("expiresIn", minimum=1, maximum=config.max_presign_expires_seconds)
-
-
-def parse_start(body: dict[str, Any], config: ServiceConfig) -> StartUpload:
-    fields = Fields(body, allowed=("target", "partCount", "contentType", "expiresIn", "role"))
-    target = _object_target(fields, config)
-    part_count = fields.integer("partCount", minimum=1, maximum=MAX_PARTS, required=True)
-    content_type = fields.string("contentType", max_length=255)
-    assert part_count is not None
-    return StartUpload(
-        target=target,
-        part_count=part_count,
-        content_type=validate_content_type(content_type) if content_type is not None else None,
-        expires_in=_expires_in(fields, config),
-        role=fields.string("role", max_length=2048),
-    )
-
-
-def parse_part_urls(body: dict[str, Any], config: ServiceConfig) -> PartUrls:
-    fields = Fields(body, allowed=("target", "uploadId", "partNumbers", "expiresIn", "role"))
-    target = _object_target(fields, config)
-    upload_id = _upload_id(fields)
-    numbers = fields.array("partNumbers", required=True, max_items=MAX_PART_URLS_PER_ANSWER)
-    assert numbers is not None
-    if not numbers:
-        raise InvalidRequest("partNumbers must name at least one part")
-    for index, number in enumerate(numbers):
-        if not _is_part_number(number):
-            raise InvalidRequest(f"partNumbers[{index}] must be an integer between 1 and {MAX_PARTS}")
-    if len(set(numbers)) != len(numbers):
-        raise InvalidRequest("partNumbers must not repeat a part")
-    return PartUrls(
-        target=target,
-        upload_id=upload_id,
-        part_numbers=tuple(numbers),
-        expires_in=_expires_in(fields, config),
-        role=fields.string("role", max_length=2048),
-    )
-
-
-def parse_complete(body: dict[str, Any], config: ServiceConfig) -> CompleteUpload:
-    fields = Fields(body, allowed=("target", "uploadId", "parts", "role"))
-    target = _object_target(fields, config)
-    upload_id = _upload_id(fields)
-    items = fields.array("parts", required=True, max_items=MAX_PARTS)
-    assert items is not None
-    if not items:
-        raise InvalidRequest("parts must list at least one part")
-    parts: list[tuple[int, str]] = []
-    for index, item in enumerate(items):
-        part = (
-            Fields(item, allowed=("partNumber", "etag"), where=f"parts[{index}].")
-            if isinstance(item, dict)
-            else None
-        )
-        if part is None:
-            raise InvalidRequest(f"parts[{index}] must be an object with partNumber and etag")
-        number = part.integer("partNumber", minimum=1, maximum=MAX_PARTS, required=True)
-        etag = part.string("etag", required=True, max_length=MAX_ETAG_CHARS)
-        assert number is not None and etag is not None
-        if not _ETAG.match(etag):
-            raise InvalidRequest(f"parts[{index}].etag must be the ETag S3 answered for that part")
-        if parts and number <= parts[-1][0]:
-            raise InvalidRequest("parts must be listed in ascending partNumber order, each once")
-        parts.append((number, etag if etag.startswith('"') else f'"{etag}"'))
-    return CompleteUpload(
-        target=target, upload_id=upload_id, parts=tuple(parts), role=fields.string("role", max_length=2048)
-    )
-
-
-def parse_abort(body: dict[str, Any], config: ServiceConfig) -> AbortUpload:
-    fields = Fields(body, allowed=("target", "uploadId", "role"))
-    target = _object_target(fields, config)
-    return AbortUpload(
-        target=target, upload_id=_upload_id(fields), role=fields.string("role", max_length=2048)
-    )
-
-
-def _is_part_number(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PARTS
-
-
-# --- ownership ----------------------------------------------------------------------------------------
-
-
 class UploadBinding:
     """Seals S3's UploadId to the caller and target that started it; opens only for the same two."""
 
@@ -231,14 +126,6 @@ class UploadBinding:
         raise NotFound("no upload with this uploadId for this caller and target")
 
 
-@lru_cache(maxsize=4)
-def binding_for(gateway: AwsGateway, secret_id: str | None) -> UploadBinding:
-    """The environment's binding, its key read once from Secrets Manager (UPLOAD_BINDING_SECRET)."""
-    if not secret_id:
-        raise InternalError("uploads are not configured (UPLOAD_BINDING_SECRET)")
-    return UploadBinding(gateway.secret_string(secret_id).encode())
-
-
 # --- the operations -----------------------------------------------------------------------------------
 
 
@@ -250,7 +137,7 @@ class Uploads:
         caller: Caller,
         *,
         service: VendingService,
-        signer: S3Presigner,
+        signer: RequestSigner,
         binding: UploadBinding,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -369,12 +256,11 @@ class Uploads:
     ) -> tuple[dict[str, Any], VendResult]:
         vended = self._credentials(target, role, seconds)
         region = self._service.regions.region_of(target.bucket)
-        read_timeout = (
-            COMPLETE_READ_TIMEOUT_SECONDS if operation == "CompleteMultipartUpload" else READ_TIMEOUT_SECONDS
+        # CompleteMultipartUpload may take S3 minutes to answer: a longer read timeout than other calls.
+        timeout = (
+            {"read_timeout": COMPLETE_READ_TIMEOUT_SECONDS} if operation == "CompleteMultipartUpload" else {}
         )
-        answer = self._service.gateway.s3_call(
-            operation, vended.credentials, region, read_timeout=read_timeout, **parameters
-        )
+        answer = self._service.gateway.s3_call(operation, vended.credentials, region, **timeout, **parameters)
         return answer, vended
 
     def _sign_parts(

@@ -1,7 +1,7 @@
 """The invocation's deadline: the instant by which every upstream call must be done.
 
-Set once per invocation by the Lambda entry point (`lib.http`) from the context's remaining time; read
-by the AWS adapters (`lib.aws`) and the JWKS fetch (`lib.auth`). No AWS SDK here, so handlers that make
+Set once per invocation by the Lambda entry point (`edge.http`) from the context's remaining time; read
+by the AWS adapters (`adapters.aws`) and the JWKS fetch (`edge.auth`). No AWS SDK here, so handlers that make
 no AWS call do not pay for importing it.
 """
 

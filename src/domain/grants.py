@@ -9,14 +9,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lib.targets import GrantTarget, covers
+from domain.permissions import Permission, satisfies
+from domain.targets import GrantTarget, covers
 
 # How many of the caller's grants a denial names at most.
 MAX_GRANTS_NAMED = 5
-
-
-def satisfies(held_permission: str, wanted_permission: str) -> bool:
-    return held_permission == wanted_permission or held_permission == "READWRITE"
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,7 @@ class GrantList:
             if entry.get("GrantScope") and entry.get("Permission")
         )
 
-    def allows(self, target: GrantTarget, permission: str) -> bool:
+    def allows(self, target: GrantTarget, permission: Permission) -> bool:
         return any(
             covers(grant.scope, target) and satisfies(grant.permission, permission) for grant in self.grants
         )
@@ -57,7 +54,7 @@ class GrantList:
         return found
 
 
-def explain_denial(grants: GrantList | None, target: GrantTarget, permission: str) -> str:
+def explain_denial(grants: GrantList | None, target: GrantTarget, permission: Permission) -> str:
     """Why no grant covers `target` with `permission`, and what the caller holds near it."""
     refusal = f"no grant of yours covers {target} with {permission}"
     if grants is None:

@@ -1,0 +1,88 @@
+"""The composition root: the one place that builds what an execution environment holds, from its
+environment variables, and the one place tests reset.
+
+Lambda keeps module state between invocations of one execution environment, so the configuration, the
+token verifier with its JWKS cache, the AWS gateway with its clients, the vending service with its caches,
+the request signer and the uploads' binding key are built once (lazily: no AWS call at import) and shared
+by every handler of the process. Handlers ask `environment()` for them; nothing else builds them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from adapters.aws import AwsGateway
+from adapters.s3_signer import S3Presigner
+from domain.caller import Caller
+from domain.config import ServiceConfig
+from domain.errors import InternalError
+from domain.presign import Presigner
+from domain.uploads import UploadBinding, Uploads
+from domain.vending import VendingService
+from edge.auth import JwksCache, JwtVerifier, bearer_token
+
+
+@dataclass
+class ExecutionEnvironment:
+    """Everything one execution environment builds once, wired together."""
+
+    config: ServiceConfig
+    jwks: JwksCache
+    verifier: JwtVerifier
+    gateway: AwsGateway
+    service: VendingService
+    signer: S3Presigner
+    _binding: UploadBinding | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, environ: Mapping[str, str]) -> ExecutionEnvironment:
+        config = ServiceConfig.from_env(environ)
+        jwks = JwksCache(config.jwt_issuer, config.jwt_jwks_url)
+        gateway = AwsGateway(config)
+        return cls(
+            config=config,
+            jwks=jwks,
+            verifier=JwtVerifier(config, jwks),
+            gateway=gateway,
+            service=VendingService(config, gateway),
+            signer=S3Presigner(endpoint_url=config.aws_endpoint_url),
+        )
+
+    def authenticate(self, headers: Mapping[str, str]) -> Caller:
+        """The caller of a request, from its bearer token: 401, or 503 while the issuer's keys are
+        unavailable."""
+        return self.verifier.verify(bearer_token(headers))
+
+    def presigner(self, caller: Caller) -> Presigner:
+        return Presigner(caller, service=self.service, signer=self.signer)
+
+    def uploads(self, caller: Caller) -> Uploads:
+        return Uploads(caller, service=self.service, signer=self.signer, binding=self.upload_binding())
+
+    def upload_binding(self) -> UploadBinding:
+        """The uploads' MAC key, read from Secrets Manager (UPLOAD_BINDING_SECRET) at first use."""
+        if self._binding is None:
+            secret_id = self.config.upload_binding_secret
+            if not secret_id:
+                raise InternalError("uploads are not configured (UPLOAD_BINDING_SECRET)")
+            self._binding = UploadBinding(self.gateway.secret_string(secret_id).encode())
+        return self._binding
+
+
+_environment: ExecutionEnvironment | None = None
+
+
+def environment() -> ExecutionEnvironment:
+    """This execution environment's objects, built from `os.environ` on first use."""
+    global _environment
+    if _environment is None:
+        _environment = ExecutionEnvironment.build(os.environ)
+    return _environment
+
+
+def reset() -> None:
+    """Forget everything built (tests switch configurations between execution environments)."""
+    global _environment
+    _environment = None

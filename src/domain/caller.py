@@ -1,0 +1,41 @@
+"""Who is asking: the authenticated end user, as the edge makes it of a verified token (the domain never
+sees the token's encoding; the raw token travels only to Identity Center's exchange)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.config import EMAIL_CLAIM
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated end user. The raw token is kept for the Identity Center exchange only.
+
+    `user` is the value of the configured user claim (`USER_CLAIM`): what Identity Center maps to a
+    directory user, and what session names and source identities are derived from."""
+
+    issuer: str
+    subject: str
+    email: str | None
+    username: str | None
+    groups: tuple[str, ...]
+    token: str = field(repr=False)
+    expires_at: int = 0
+    user: str = ""
+    user_claim: str = EMAIL_CLAIM
+
+    @property
+    def identity_key(self) -> str:
+        """Who this is, for caches: never shared between two end users, nor between two values of the
+        mapped claim (a token whose email changed must not reuse the session of the old address)."""
+        return f"{self.issuer}|{self.subject}|{normalised_claim(self.user_claim, self.user)}"
+
+    @property
+    def display_name(self) -> str:
+        return self.user or self.email or self.username or self.subject
+
+
+def normalised_claim(claim: str, value: str) -> str:
+    """The claim value as Identity Center compares it: email addresses case-insensitively."""
+    return value.lower() if claim == EMAIL_CLAIM else value

@@ -1,0 +1,43 @@
+"""AWS credentials as the domain holds them (STS's and GetDataAccess's answers), and the one failure that
+says a session signing with them has expired upstream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.errors import ServiceUnavailable
+
+
+@dataclass(frozen=True)
+class AwsCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime
+
+    def __repr__(self) -> str:
+        return (
+            f"AwsCredentials(access_key_id={self.access_key_id!r}, expiration={self.expiration.isoformat()})"
+        )
+
+
+class StaleSession(ServiceUnavailable):
+    """The identity session signing a call has expired upstream: drop it and build a new one.
+
+    Where nothing rebuilds it (an identity context that expired while AssumeRole ran, vended credentials
+    S3 calls expired), the caller gets 503 with Retry-After: a retry starts from a fresh session."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"{operation}: the session expired upstream; retry the request")
+        self.operation = operation
+
+
+def credentials_from(response_credentials: dict[str, Any]) -> AwsCredentials:
+    return AwsCredentials(
+        access_key_id=response_credentials["AccessKeyId"],
+        secret_access_key=response_credentials["SecretAccessKey"],
+        session_token=response_credentials["SessionToken"],
+        expiration=response_credentials["Expiration"],
+    )
