@@ -12,7 +12,7 @@ AWSCLI_VENV := .tools/awscli
 # sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps one here.
 PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; then dirname "$$d"; else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
 
-.PHONY: help venv tools test lint fmt run emulator invoke bench deploy clean
+.PHONY: help venv tools test unit typecheck lint fmt run emulator invoke bench deploy clean
 
 help:
 	@echo "make run       the local stack: emulated AWS, OIDC issuer, API and demo page on 127.0.0.1"
@@ -27,6 +27,8 @@ help:
 	@echo "                 JWT_ISSUER, JWT_AUDIENCE, USER_CLAIM, ROLE_CLAIM (iam-role), REQUIRE_EMAIL_VERIFIED,"
 	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
 	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"
+	@echo "make unit      the unit tests only (no servers, under 30 s)"
+	@echo "make typecheck mypy --strict on src/ and lint-imports (the layers declared in pyproject.toml)"
 	@echo "make lint      ruff check and format check;  make fmt  fix both"
 	@echo "make clean     remove build and cache folders"
 	@echo "All targets read PYTHON (default python3) to create .venv."
@@ -62,10 +64,17 @@ tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || { echo "chromium is required for the browser tests and could not be installed" >&2; exit 1; }; }
 
-test: tools
+test: tools typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(PY) -m pytest --durations=15
+
+unit: venv
+	$(PY) -m pytest -m unit -q
+
+typecheck: venv
+	$(VENV)/bin/mypy
+	PYTHONPATH=src $(VENV)/bin/lint-imports
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import botocore.session
 from botocore import xform_name
@@ -97,22 +97,22 @@ class ClientFactory:
     ) -> Any:
         """A client of `service` in `region` (default: the function's), signing with `credentials`
         (default: the execution role's)."""
-        keys: dict[str, str] = {}
-        if credentials is not None:
-            keys = {
-                "aws_access_key_id": credentials.access_key_id,
-                "aws_secret_access_key": credentials.secret_access_key,
-                "aws_session_token": credentials.session_token,
-            }
         client = self._session.create_client(
             service,
             region_name=region or self._config.aws_region,
             endpoint_url=self._config.aws_endpoint_url,
             config=client_config(read_timeout),
-            **keys,
+            # None: the execution role's credentials, from the environment
+            aws_access_key_id=credentials.access_key_id if credentials else None,
+            aws_secret_access_key=credentials.secret_access_key if credentials else None,
+            aws_session_token=credentials.session_token if credentials else None,
         )
         client.meta.events.register("before-send", _refuse_attempt_past_deadline)
-        client.meta.events.register_first("needs-retry", _stop_retrying_past_deadline)
+        # A needs-retry handler's answer decides the retry (botocore.retryhandler); the stubs type every
+        # handler as returning None.
+        client.meta.events.register_first(
+            "needs-retry", cast(Callable[..., None], _stop_retrying_past_deadline)
+        )
         if service == "s3control":
             use_loopback_endpoint(client)
         return client

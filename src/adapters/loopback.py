@@ -24,7 +24,7 @@ def is_loopback_url(url: str | None) -> bool:
         return False
 
 
-def _strip_account_prefix(request: Any, **_: Any) -> None:
+def _strip_account_prefix(request: Any, **kwargs: Any) -> None:
     parts = urlsplit(request.url)
     host = parts.hostname or ""
     label, _, rest = host.partition(".")

@@ -73,7 +73,9 @@ class S3Presigner:
         if client is None:
             self._session = self._session or botocore.session.Session()
             client = self._clients[region] = _unsigned_s3_client(self._session, region, self._endpoint_url)
-        object_url = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY})
+        object_url: str = client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY}
+        )
         url = object_url.removesuffix(f"/{_PROBE_KEY}")
         if url == object_url:  # not the shape botocore builds today: refuse rather than guess
             raise RuntimeError(f"unexpected S3 object URL for bucket {bucket!r}")
@@ -171,7 +173,7 @@ class S3Presigner:
         aws_request.context["s3-presign-post-policy"] = policy
         S3SigV4PostAuth(_signing_keys(credentials), "s3", region).add_auth(aws_request)
         return PresignedRequest(
-            url=aws_request.url,
+            url=f"{origin}{path}",
             method="POST",
             headers={},
             expires_at=expires_at,
@@ -191,10 +193,9 @@ _PROBE_KEY = "probe"
 
 def _unsigned_s3_client(session: botocore.session.Session, region: str, endpoint_url: str | None) -> Any:
     # A loopback endpoint has no per-bucket host names; elsewhere botocore picks the addressing.
-    addressing = {"addressing_style": "path"} if is_loopback_url(endpoint_url) else {}
-    return session.create_client(
-        "s3",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=Config(signature_version=UNSIGNED, s3=addressing),
+    config = (
+        Config(signature_version=UNSIGNED, s3={"addressing_style": "path"})
+        if is_loopback_url(endpoint_url)
+        else Config(signature_version=UNSIGNED)
     )
+    return session.create_client("s3", region_name=region, endpoint_url=endpoint_url, config=config)

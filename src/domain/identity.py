@@ -69,7 +69,10 @@ def _unverified_claims(id_token: str | None) -> dict[str, Any]:
 
 class IdentityExchange:
     def __init__(
-        self, config: ServiceConfig, gateway: AwsOperations, sessions: SessionCache | None = None
+        self,
+        config: ServiceConfig,
+        gateway: AwsOperations,
+        sessions: SessionCache[IdentitySession] | None = None,
     ) -> None:
         self._config = config
         self._gateway = gateway

@@ -20,13 +20,14 @@ from typing import Any
 from domain.caller import Caller
 from domain.credentials import StaleSession
 from domain.errors import InvalidRequest
+from domain.permissions import Permission
 from domain.targets import GrantTarget
 from domain.vending import CredentialRequest, VendingService
 
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
 MAX_TOKEN_CHARS = 2048
-LIST_PERMISSION = "READ"
+LIST_PERMISSION: Permission = "READ"
 # A listing is one call made now: credentials with a minute left are enough.
 LISTING_MIN_REMAINING_SECONDS = 60
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -63,7 +64,8 @@ def unwrap_token(token: str, prefix: str) -> str:
         raise invalid from None
     if not isinstance(decoded, dict) or decoded.get("p") != prefix or not isinstance(decoded.get("t"), str):
         raise invalid
-    return decoded["t"]
+    s3_token: str = decoded["t"]
+    return s3_token
 
 
 def list_folder(caller: Caller, request: ListRequest, *, service: VendingService) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from domain.audit import audit
 from domain.caller import Caller
 from domain.credentials import StaleSession
 from domain.errors import InternalError, NotFound, ServiceError, ServiceUnavailable
+from domain.permissions import Permission
 from domain.ports import RequestSigner
 from domain.presign import (
     credentials_for_signing,
@@ -41,7 +42,7 @@ from domain.presign import (
 from domain.targets import GrantTarget
 from domain.vending import VendingService, VendResult
 
-UPLOAD_PERMISSION = "WRITE"
+UPLOAD_PERMISSION: Permission = "WRITE"
 MAX_PARTS = 10_000  # S3's limit per upload
 # URLs signed per answer: 1,000 URLs stay well inside Lambda's 6 MB response limit whatever the length of
 # the session token in them; a larger upload gets the rest from POST /v1/uploads/parts (`nextPartNumber`).

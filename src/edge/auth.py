@@ -94,7 +94,7 @@ def bearer_token(headers: Mapping[str, str]) -> str:
 def _read_url(url: str, timeout: float) -> bytes:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310 - configured URL
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked in config
-        body = response.read(MAX_JWKS_BYTES + 1)
+        body: bytes = response.read(MAX_JWKS_BYTES + 1)
     if len(body) > MAX_JWKS_BYTES:
         raise ValueError("response too large")
     return body
@@ -119,7 +119,8 @@ def _default_fetch(url: str, timeout: float) -> bytes:
         raise TimeoutError("the JWKS endpoint did not answer within the time budget")
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["body"]
+    body: bytes = outcome["body"]
+    return body
 
 
 class JwksCache:

@@ -31,7 +31,8 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
 _JSON_CONTENT_TYPES = ("application/json",)
 
-LambdaHandler = Callable[[dict, LambdaContext], dict]
+Event = dict[str, Any]
+LambdaHandler = Callable[[Event, LambdaContext], dict[str, Any]]
 
 
 def create_resolver() -> APIGatewayHttpResolver:
@@ -39,24 +40,25 @@ def create_resolver() -> APIGatewayHttpResolver:
     # debug=False whatever POWERTOOLS_DEV says: debug mode prints whole events, Authorization header included.
     app = APIGatewayHttpResolver(debug=False)
 
-    @app.exception_handler(ServiceError)
-    def _service_error(error: ServiceError) -> Response:
+    def _service_error(error: ServiceError) -> Response[str]:
         return problem_response(error, request_id_of(app.current_event.raw_event))
 
-    @app.not_found
-    def _not_found(_: NotFoundError) -> Response:
+    def _not_found(_: NotFoundError) -> Response[str]:
         return problem_response(NotFound("no such route"), request_id_of(app.current_event.raw_event))
 
-    @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response:
+    def _unexpected(error: Exception) -> Response[str]:
         # The caller gets no detail; the log has the trace (never request bodies or tokens).
         logger.exception("unhandled error", extra={"errorType": type(error).__name__})
         return problem_response(InternalError(), request_id_of(app.current_event.raw_event))
 
+    # Registered by call rather than as decorators: Powertools' registration decorators are untyped.
+    app.exception_handler(ServiceError)(_service_error)
+    app.not_found(_not_found)
+    app.exception_handler(Exception)(_unexpected)
     return app
 
 
-def problem_response(error: ServiceError, request_id: str | None) -> Response:
+def problem_response(error: ServiceError, request_id: str | None) -> Response[str]:
     return Response(
         status_code=error.status,
         content_type=PROBLEM_CONTENT_TYPE,
@@ -65,7 +67,7 @@ def problem_response(error: ServiceError, request_id: str | None) -> Response:
     )
 
 
-def request_id_of(event: dict) -> str | None:
+def request_id_of(event: Event) -> str | None:
     context = event.get("requestContext") if isinstance(event, dict) else None
     return context.get("requestId") if isinstance(context, dict) else None
 
@@ -75,7 +77,7 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     correlation id (never the event itself), flushes metrics, and puts `Cache-Control: no-store` on
     every response, including ones for events the resolver cannot even parse."""
 
-    def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    def lambda_handler(event: Event, context: LambdaContext) -> dict[str, Any]:
         logger.set_correlation_id(request_id_of(event))
         token = invocation_deadline.set(Deadline.from_context(context))
         budget_token = invocation_budget.set(UpstreamBudget())

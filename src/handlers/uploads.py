@@ -25,7 +25,7 @@ def _uploads() -> tuple[Uploads, ExecutionEnvironment]:
 
 
 @app.post("/v1/uploads")
-def start() -> Response:
+def start() -> Response[str]:
     uploads, env = _uploads()
     result = uploads.start(parse_start(json_body(app), env.config))
     return Response(
@@ -46,7 +46,7 @@ def complete() -> dict[str, Any]:
 
 
 @app.post("/v1/uploads/abort")
-def abort() -> Response:
+def abort() -> Response[str]:
     uploads, env = _uploads()
     uploads.abort(parse_abort(json_body(app), env.config))
     return Response(status_code=204, body="")
