@@ -12,7 +12,7 @@ AWSCLI_VENV := .tools/awscli
 # sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps one here.
 PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; then dirname "$$d"; else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
 
-.PHONY: help venv tools test unit typecheck lint fmt run emulator invoke bench deploy clean
+.PHONY: help venv tools test unit typecheck openapi lint fmt run emulator invoke bench deploy clean
 
 help:
 	@echo "make run       the local stack: emulated AWS, OIDC issuer, API and demo page on 127.0.0.1"
@@ -29,6 +29,7 @@ help:
 	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"
 	@echo "make unit      the unit tests only (no servers, under 30 s)"
 	@echo "make typecheck mypy --strict on src/ and lint-imports (the layers declared in pyproject.toml)"
+	@echo "make openapi   regenerate openapi.yaml from the declared contract (src/edge/contract.py)"
 	@echo "make lint      ruff check and format check;  make fmt  fix both"
 	@echo "make clean     remove build and cache folders"
 	@echo "All targets read PYTHON (default python3) to create .venv."
@@ -75,6 +76,9 @@ unit: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 	PYTHONPATH=src $(VENV)/bin/lint-imports
+
+openapi: venv
+	PYTHONPATH=src $(PY) -m edge.openapi > openapi.yaml
 
 lint: venv
 	$(VENV)/bin/ruff check .

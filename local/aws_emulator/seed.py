@@ -1,11 +1,13 @@
 """Seed the running emulator from the access plan (the file Terraform reads too) and the demo users.
 
-Everything is created with boto3 through the emulator's own WSGI application, with the same wire format
-and checks as any client's call: IAM roles, buckets, the directory (identitystore), Access Grants. The
-bytes go to the application in this process rather than over a socket (a tenth of the seeding time; no
-library offers botocore a WSGI transport, moto's stubber answers from moto's backends). Only the vending
-application and its trusted token issuer are made directly, because their ARNs are fixed (the local
-stack's configuration and the tests name them) and sso-admin's CreateApplication chooses ARNs itself.
+IAM roles, buckets, objects, the directory (identitystore) and Access Grants are created with boto3
+through the emulator's own WSGI application, with the same wire format and checks as any client's call;
+the bytes go to the application in this process rather than over a socket (botocore has no WSGI
+transport, so `_InProcessHttp` stands in for its HTTP session). The vending application is made
+directly, with everything hanging off it (its trusted token issuer, jwt-bearer grant, IAM
+authentication method with the actor policy, Access Grants scope and assignment setting), because its
+ARNs are fixed (the local stack's configuration and the tests name them) and sso-admin's
+CreateApplication chooses ARNs itself.
 """
 
 from __future__ import annotations

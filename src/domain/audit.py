@@ -8,10 +8,15 @@ vended credentials.
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Mapping
+from types import TracebackType
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+
+from domain.errors import AccessDenied, ServiceError
 
 SERVICE_NAME = "shopfast-vending"
 METRICS_NAMESPACE = "ShopFastVending"
@@ -66,6 +71,49 @@ def audit(action: str, outcome: str, **fields: Any) -> dict[str, Any]:
     record["requestId"] = logger.get_correlation_id()
     audit_logger.info("audit", extra=record)
     return record
+
+
+class Decision:
+    """One audited decision: exactly one audit record, written when the `with` block ends.
+
+    Fields known at the start are given here, more are added as they are learnt (`add`), and the block
+    states its outcome with `record`. A `ServiceError` leaving the block is recorded as `denied` (403) or
+    `error` with its status and code, then goes on; anything else is the unhandled-error log's to report.
+    `metrics` names the metric each outcome counts (`granted`/`denied`/`error`...), if any."""
+
+    def __init__(self, action: str, *, metrics: Mapping[str, str] | None = None, **fields: Any) -> None:
+        self._action = action
+        self._metrics = metrics or {}
+        self._fields = fields
+        self._outcome: str | None = None
+        self._started = time.perf_counter()
+
+    def add(self, **fields: Any) -> None:
+        self._fields.update(fields)
+
+    def record(self, outcome: str, **fields: Any) -> None:
+        self._outcome = outcome
+        self._fields.update(fields)
+
+    def __enter__(self) -> Decision:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        latency_ms = round((time.perf_counter() - self._started) * 1000)
+        if isinstance(error, ServiceError):
+            outcome = "denied" if isinstance(error, AccessDenied) else "error"
+            self._fields.update(status=error.status, code=error.code)
+        elif error is None:
+            if self._outcome is None:
+                raise RuntimeError(f"the {self._action} decision ended without an outcome")
+            outcome = self._outcome
+        else:
+            return
+        if outcome in self._metrics:
+            count(self._metrics[outcome])
+        audit(self._action, outcome, latencyMs=latency_ms, **self._fields)
 
 
 def count(name: str, value: float = 1) -> None:

@@ -35,6 +35,10 @@ _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _CLAIM = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
 
+# A presigned URL: 1 hour unless the deployment allows more; SigV4 allows 7 days at most.
+DEFAULT_MAX_PRESIGN_EXPIRES_SECONDS = 3600
+MAX_PRESIGN_EXPIRES_SECONDS = 604800
+
 
 @dataclass(frozen=True)
 class ServiceConfig:
@@ -66,6 +70,12 @@ class ServiceConfig:
     idc_region: str
     bucket_regions: Mapping[str, str]
     aws_endpoint_url: str | None
+
+    @property
+    def reuse_seconds(self) -> int:
+        """How long anything cached may be reused: CACHE_MAX_AGE_SECONDS, or 0 (nothing is kept) with
+        CACHE_ENABLED=false."""
+        return self.cache_max_age_seconds if self.cache_enabled else 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -125,7 +135,12 @@ class ServiceConfig:
             allowed_buckets=buckets,
             default_duration_seconds=default_duration,
             max_duration_seconds=max_duration,
-            max_presign_expires_seconds=reader.integer("MAX_PRESIGN_EXPIRES_SECONDS", 3600, 1, 604800),
+            max_presign_expires_seconds=reader.integer(
+                "MAX_PRESIGN_EXPIRES_SECONDS",
+                DEFAULT_MAX_PRESIGN_EXPIRES_SECONDS,
+                1,
+                MAX_PRESIGN_EXPIRES_SECONDS,
+            ),
             default_post_bytes=default_post_bytes,
             max_post_bytes=max_post_bytes,
             upload_binding_secret=reader.text("UPLOAD_BINDING_SECRET"),

@@ -3,11 +3,14 @@ says a session signing with them has expired upstream."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from domain.errors import ServiceUnavailable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,3 +44,18 @@ def credentials_from(response_credentials: dict[str, Any]) -> AwsCredentials:
         session_token=response_credentials["SessionToken"],
         expiration=response_credentials["Expiration"],
     )
+
+
+def retry_once_if_stale(attempt: Callable[[], T], *, forget: Callable[[], None]) -> T:
+    """The one stale-session retry: run `attempt`; if AWS finds the session it signed with stale, `forget`
+    that session (or the credentials cached from it) and run `attempt` once more. A second refusal is a
+    plain 503 with Retry-After (a later request starts from a fresh session), no longer `StaleSession`: a
+    retry around this one (an S3 call around the vend that made its credentials) does not multiply it."""
+    try:
+        return attempt()
+    except StaleSession:
+        forget()
+    try:
+        return attempt()
+    except StaleSession as stale:
+        raise ServiceUnavailable(stale.detail) from stale

@@ -115,7 +115,8 @@ class UnsupportedMediaType(ServiceError):
 
 
 class UpstreamBudgetExhausted(ServiceError):
-    """The request reached its cap of upstream calls (`domain.budget`): only this item is refused."""
+    """The request reached its cap of upstream calls (`domain.budget`): in a batch only the items past the
+    cap are refused (each with this problem); a single request is refused whole."""
 
     status, code, title = 429, "upstream_budget_exhausted", "Too many distinct grants in one request"
 
@@ -165,8 +166,11 @@ def _http_status(exc: BaseException) -> int:
 def from_aws_error(exc: BaseException, operation: str) -> ServiceError:
     """The one mapping from an AWS SDK failure (after botocore's standard retries) to a ServiceError.
 
-    AccessDenied → 403; throttling → 503 with Retry-After (retries were already spent); Identity Center
-    refusing the JWT → 401; timeouts → 504; other 5xx, connection failures and unknown errors → 502.
+    AccessDenied → 403; throttling → 503 with Retry-After (retries were already spent); a page token AWS
+    did not issue, or a multipart upload described wrongly → 400; NoSuchUpload → 404; Identity Center
+    refusing the JWT → 401; timeouts → 504; any other AWS error (4xx or 5xx), connection failures and
+    unknown errors → 502. (A session AWS finds expired never reaches here: `adapters.aws.call` raises
+    `StaleSession` for it.)
     """
     if isinstance(exc, ServiceError):
         return exc

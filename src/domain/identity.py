@@ -19,7 +19,7 @@ from typing import Any
 from domain.cache import SessionCache
 from domain.caller import Caller
 from domain.config import IDENTITY_CENTER, ServiceConfig
-from domain.credentials import AwsCredentials, StaleSession, credentials_from
+from domain.credentials import AwsCredentials, credentials_from, retry_once_if_stale
 from domain.errors import AccessDenied, InvalidRequest, UpstreamError
 from domain.ports import AwsOperations
 
@@ -76,10 +76,8 @@ class IdentityExchange:
     ) -> None:
         self._config = config
         self._gateway = gateway
-        self._sessions: SessionCache[IdentitySession] | None = (
-            (sessions or SessionCache(max_age_seconds=config.cache_max_age_seconds))
-            if config.cache_enabled
-            else None
+        self._sessions: SessionCache[IdentitySession] = sessions or SessionCache(
+            max_age_seconds=config.reuse_seconds
         )
 
     def mapped_role(self, caller: Caller, role: str | None) -> tuple[str, str]:
@@ -108,33 +106,31 @@ class IdentityExchange:
 
     def cached_session(self, key: str) -> IdentitySession | None:
         """The cached session for `key`, if any (no AWS call): for audit records."""
-        return self._sessions.get(key) if self._sessions is not None else None
+        return self._sessions.get(key)
 
-    def session_for(self, caller: Caller, role: str | None = None) -> tuple[IdentitySession, bool]:
-        """The caller's identity session and whether it came from the cache."""
+    def session_for(
+        self, caller: Caller, role: str | None = None, key: str | None = None
+    ) -> tuple[IdentitySession, bool]:
+        """The caller's identity session and whether it came from the cache (`key`: its `session_key`,
+        when the caller already has it)."""
         if self._config.identity_mode == IDENTITY_CENTER and role is not None:
             raise InvalidRequest("'role' applies only in iam-role mode")
-        key = self.session_key(caller, role)
-        if self._sessions is not None:
-            cached = self._sessions.get(key)
-            if cached is not None:
-                return cached, True
+        key = key or self.session_key(caller, role)
+        cached = self._sessions.get(key)
+        if cached is not None:
+            return cached, True
         if self._config.identity_mode == IDENTITY_CENTER:
-            try:
-                session = self._identity_center_session(caller, key)
-            except StaleSession:
-                # The context expired (or STS no longer honours it) between the exchange and AssumeRole:
-                # one fresh exchange; a second refusal stays a retryable 503.
-                session = self._identity_center_session(caller, key)
+            # The context may expire (or STS stop honouring it) between the exchange and AssumeRole: then
+            # one fresh exchange (nothing was cached yet, so there is nothing to forget).
+            session = retry_once_if_stale(lambda: self._identity_center_session(caller, key), forget=_nothing)
         else:
             session = self._role_session(caller, key, role)
-        if self._sessions is not None:
-            self._sessions.store(key, session, session.expires_at)
+        self._sessions.store(key, session, session.expires_at)
         return session, False
 
-    def forget(self, session: IdentitySession) -> None:
-        if self._sessions is not None:
-            self._sessions.forget(session.identity_key)
+    def forget(self, key: str) -> None:
+        """Drop the identity session cached under `key` (AWS found it stale)."""
+        self._sessions.forget(key)
 
     def _identity_center_session(self, caller: Caller, key: str) -> IdentitySession:
         token = self._gateway.create_token_with_iam(caller.token)
@@ -172,3 +168,7 @@ class IdentityExchange:
             source_identity=session_name,
             group=group,
         )
+
+
+def _nothing() -> None:
+    pass

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.caller import Caller
-from domain.credentials import StaleSession
+from domain.credentials import retry_once_if_stale
 from domain.errors import InvalidRequest
 from domain.permissions import Permission
 from domain.targets import GrantTarget
@@ -83,19 +83,16 @@ def list_folder(caller: Caller, request: ListRequest, *, service: VendingService
         parameters["ContinuationToken"] = request.continuation_token
     region = service.regions.region_of(request.folder.bucket)
     # ListObjectsV2 names the prefix itself, so cached wider credentials may list it (the signing rule).
-    vended = service.signing_credentials(
-        caller, credential_request, min_remaining_seconds=LISTING_MIN_REMAINING_SECONDS
-    )
-    try:
-        page = service.gateway.s3_call("ListObjectsV2", vended.credentials, region, **parameters)
-    except StaleSession:
-        # S3 refused cached credentials as expired (clock skew, revoked session): vend fresh ones, once,
-        # rather than serving the refused ones from the cache until they age out.
-        service.forget_credentials(caller, request.role)
+
+    def list_page() -> dict[str, Any]:
         vended = service.signing_credentials(
             caller, credential_request, min_remaining_seconds=LISTING_MIN_REMAINING_SECONDS
         )
-        page = service.gateway.s3_call("ListObjectsV2", vended.credentials, region, **parameters)
+        return service.gateway.s3_call("ListObjectsV2", vended.credentials, region, **parameters)
+
+    # S3 refusing cached credentials as expired (clock skew, a revoked session): vend fresh ones, once,
+    # rather than serving the refused ones from the cache until they age out.
+    page = retry_once_if_stale(list_page, forget=lambda: service.forget_credentials(caller, request.role))
     bucket = request.folder.bucket
     next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
     return {

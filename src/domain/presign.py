@@ -42,7 +42,7 @@ MAX_BATCH_ITEMS = 100
 CREDENTIALS_MARGIN = timedelta(seconds=30)
 # S3's largest single PUT (S3 User Guide, "Uploading objects"): a larger one needs a multipart upload.
 MAX_PUT_BYTES = 5 * 1024**3
-_CONTENT_TYPE = re.compile(
+CONTENT_TYPE = re.compile(
     r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+"
     r"( *; *[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\x00-\x1f\x7f]*\"|[A-Za-z0-9!#$&^_.+-]+))*$"
 )
@@ -129,7 +129,7 @@ def _is_utf8(value: str) -> bool:
 
 
 def validate_content_type(value: str) -> str:
-    if not 3 <= len(value) <= 255 or not _CONTENT_TYPE.match(value):
+    if not 3 <= len(value) <= 255 or not CONTENT_TYPE.match(value):
         raise InvalidRequest("contentType must be a media type such as text/csv or text/plain; charset=utf-8")
     return value
 

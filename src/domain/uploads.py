@@ -29,7 +29,7 @@ from typing import Any
 
 from domain.audit import audit
 from domain.caller import Caller
-from domain.credentials import StaleSession
+from domain.credentials import retry_once_if_stale
 from domain.errors import InternalError, NotFound, ServiceError, ServiceUnavailable
 from domain.permissions import Permission
 from domain.ports import RequestSigner
@@ -62,7 +62,7 @@ MAX_UPLOAD_ID_CHARS = 1024
 MAX_COMPLETE_BODY_BYTES = 2 * 1024 * 1024
 _MAC_BYTES = 32
 _UPLOAD_ID = re.compile(r"^[\x21-\x7e]+\.[A-Za-z0-9_-]{43}$")
-_ETAG = re.compile(r'^"?[\x21\x23-\x7e]+"?$')
+ETAG = re.compile(r'^"?[\x21\x23-\x7e]+"?$')
 
 
 # --- the contract -------------------------------------------------------------------------------------
@@ -240,12 +240,11 @@ class Uploads:
         parameters: Mapping[str, Any],
     ) -> tuple[dict[str, Any], VendResult]:
         """One S3 call with WRITE credentials that live `seconds` more."""
-        try:
-            return self._call_once(operation, target, role, seconds, parameters)
-        except StaleSession:
-            # S3 refused cached credentials as expired (a revoked or skewed session): fresh ones, once.
-            self._service.forget_credentials(self._caller, role)
-            return self._call_once(operation, target, role, seconds, parameters)
+        # S3 refusing cached credentials as expired (a revoked or skewed session): fresh ones, once.
+        return retry_once_if_stale(
+            lambda: self._call_once(operation, target, role, seconds, parameters),
+            forget=lambda: self._service.forget_credentials(self._caller, role),
+        )
 
     def _call_once(
         self,

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
 
-from domain.audit import audit, count
+from domain.audit import Decision, count
 from domain.cache import CachedGrant, CredentialCache, DenialCache, TtlCache
 from domain.caller import Caller
 from domain.config import IDENTITY_CENTER, ServiceConfig
-from domain.credentials import AwsCredentials, StaleSession, credentials_from
-from domain.errors import AccessDenied, InvalidRequest, ServiceError, UpstreamError
+from domain.credentials import AwsCredentials, credentials_from, retry_once_if_stale
+from domain.errors import AccessDenied, InvalidRequest, ServiceError
 from domain.grants import GrantList, explain_denial
 from domain.identity import IdentityExchange, IdentitySession
 from domain.permissions import Permission, Privilege, TargetType
@@ -42,6 +42,8 @@ MAX_GRANT_LIST_PAGES = 5
 GRANT_LIST_TTL_SECONDS = 60
 MAX_GRANT_LISTS = 1000
 DENIAL_TTL_SECONDS = 30
+# The metric each vend outcome counts.
+VEND_METRICS = {"granted": "Vends", "denied": "Denials", "error": "VendErrors"}
 _NEXT_TOKEN = re.compile(r"^[\x21-\x7e]{1,2048}$")
 # Our grants page token: the Region the next page comes from, then S3 Access Grants' own token there
 # (empty: that Region's first page). Region names hold no ':'.
@@ -127,13 +129,11 @@ class VendingService:
         self.regions = regions or BucketRegions(
             config.bucket_regions, config.aws_region, self.gateway.bucket_region
         )
-        caching = config.cache_enabled
-        max_age = config.cache_max_age_seconds
-        self._credentials = (credentials or CredentialCache(max_age_seconds=max_age)) if caching else None
-        self._denials = (
-            (denials or DenialCache(ttl_seconds=min(DENIAL_TTL_SECONDS, max_age))) if caching else None
-        )
-        self._grant_lists: TtlCache[GrantList] | None = TtlCache(MAX_GRANT_LISTS) if caching else None
+        # With caching off the reuse bound is 0: every cache keeps nothing, and no use needs a branch.
+        max_age = config.reuse_seconds
+        self._credentials = credentials or CredentialCache(max_age_seconds=max_age)
+        self._denials = denials or DenialCache(ttl_seconds=min(DENIAL_TTL_SECONDS, max_age))
+        self._grant_lists: TtlCache[GrantList] = TtlCache(MAX_GRANT_LISTS)
         self._grant_list_ttl = min(GRANT_LIST_TTL_SECONDS, max_age)
 
     def vend(self, caller: Caller, request: CredentialRequest) -> VendResult:
@@ -162,74 +162,50 @@ class VendingService:
         min_remaining_seconds: int | None,
         prefilter: GrantSource | None,
     ) -> VendResult:
-        started = time.perf_counter()
         duration = request.duration_seconds or self.config.default_duration_seconds
         target_type = request.target_type or request.target.target_type
         if target_type == "Object" and request.target.is_prefix:
             raise InvalidRequest("targetType Object needs an object target (s3://bucket/key)")
-        fields: dict[str, Any] = {
-            "subject": caller.subject,
-            "target": str(request.target),
-            "permission": request.permission,
-            "privilege": request.privilege,
-            "purpose": "credentials" if min_remaining_seconds is None else "signing",
-        }
-        try:
+        with Decision(
+            "vend",
+            metrics=VEND_METRICS,
+            subject=caller.subject,
+            target=str(request.target),
+            permission=request.permission,
+            privilege=request.privilege,
+            purpose="credentials" if min_remaining_seconds is None else "signing",
+        ) as decision:
             identity = self.identities.session_key(caller, request.role)
-            fields["identity"] = identity
-            fields.update(_principal_fields(self.identities.cached_session(identity)))
+            decision.add(identity=identity, **_principal_fields(self.identities.cached_session(identity)))
             result = self._cached(identity, request, duration, min_remaining_seconds)
             if result is None:
                 if prefilter is not None:
                     self._refuse_if_no_grant_covers(prefilter(), identity, request)
                 result = self._fetch(caller, request, identity, duration, target_type)
-        except ServiceError as error:
-            outcome = "denied" if isinstance(error, AccessDenied) else "error"
-            count("Denials" if outcome == "denied" else "VendErrors")
-            audit(
-                "vend",
-                outcome,
-                status=error.status,
-                code=error.code,
-                latencyMs=_elapsed_ms(started),
-                **fields,
+            decision.record(
+                "granted",
+                requestedPermission=request.permission if result.permission != request.permission else None,
+                permission=result.permission,
+                directoryUserId=result.directory_user_id,
+                sourceIdentity=result.source_identity,
+                matchedGrantTarget=result.matched_grant_target,
+                expiration=_iso(result.credentials),
+                accessKeyId=result.credentials.access_key_id,
+                cached=result.cached,
             )
-            raise
-        count("Vends")
-        if result.permission != request.permission:
-            fields["requestedPermission"] = request.permission
-        fields.update(
-            permission=result.permission,
-            directoryUserId=result.directory_user_id,
-            sourceIdentity=result.source_identity,
-        )
-        audit(
-            "vend",
-            "granted",
-            matchedGrantTarget=result.matched_grant_target,
-            expiration=_iso(result.credentials),
-            accessKeyId=result.credentials.access_key_id,
-            cached=result.cached,
-            latencyMs=_elapsed_ms(started),
-            **fields,
-        )
         return result
 
     def forget_credentials(self, caller: Caller, role: str | None = None) -> None:
         """Drop the caller's cached credentials: AWS refused them (expired or revoked upstream)."""
-        if self._credentials is not None:
-            self._credentials.forget(self.identities.session_key(caller, role))
+        self._credentials.forget(self.identities.session_key(caller, role))
 
     def _cached(
         self, identity: str, request: CredentialRequest, duration: int, min_remaining_seconds: int | None
     ) -> VendResult | None:
-        if self._denials is not None:
-            denied = self._denials.is_denied(identity, request.target, request.permission, request.privilege)
-            if denied is not None:
-                count("CacheHits")
-                raise AccessDenied(denied)
-        if self._credentials is None:
-            return None
+        denied = self._denials.is_denied(identity, request.target, request.permission, request.privilege)
+        if denied is not None:
+            count("CacheHits")
+            raise AccessDenied(denied)
         if min_remaining_seconds is None:
             found = self._credentials.find_exact(
                 identity, request.target, request.permission, request.privilege, duration
@@ -270,7 +246,7 @@ class VendingService:
             session, response = self._as_caller(
                 caller,
                 request.role,
-                "GetDataAccess",
+                identity,
                 lambda session: self.gateway.get_data_access(session.credentials, region, **kwargs),
             )
         except AccessDenied:
@@ -288,25 +264,23 @@ class VendingService:
             directory_user_id=session.directory_user_id,
             source_identity=session.source_identity,
         )
-        if self._credentials is not None:
-            # Minimal privilege scopes the credentials to the target itself, not to the matched grant.
-            scope = result.matched_grant_target if request.privilege == "Default" else str(request.target)
-            self._credentials.store(
-                identity,
-                CachedGrant(
-                    scope,
-                    request.permission,
-                    request.privilege,
-                    duration,
-                    result.credentials.expiration.timestamp(),
-                    result,
-                ),
-            )
+        # Minimal privilege scopes the credentials to the target itself, not to the matched grant.
+        scope = result.matched_grant_target if request.privilege == "Default" else str(request.target)
+        self._credentials.store(
+            identity,
+            CachedGrant(
+                scope,
+                request.permission,
+                request.privilege,
+                duration,
+                result.credentials.expiration.timestamp(),
+                result,
+            ),
+        )
         return result
 
     def _remember_denial(self, identity: str, request: CredentialRequest, detail: str) -> None:
-        if self._denials is not None:
-            self._denials.remember(identity, request.target, request.permission, request.privilege, detail)
+        self._denials.remember(identity, request.target, request.permission, request.privilege, detail)
 
     def _explain(self, caller: Caller, request: CredentialRequest) -> str:
         """A denial's detail naming the caller's grants near the target. The grant list is a convenience
@@ -319,20 +293,16 @@ class VendingService:
         return explain_denial(grants, request.target, request.permission)
 
     def _as_caller(
-        self, caller: Caller, role: str | None, operation: str, send: Callable[[IdentitySession], T]
+        self, caller: Caller, role: str | None, identity: str, send: Callable[[IdentitySession], T]
     ) -> tuple[IdentitySession, T]:
-        """Run `send` with the caller's identity session; a session AWS finds stale is rebuilt once."""
-        session, _ = self.identities.session_for(caller, role)
-        try:
+        """Run `send` with the caller's identity session (`identity` is its key); a session AWS finds
+        stale (e.g. its identity context expired) is rebuilt once."""
+
+        def attempt() -> tuple[IdentitySession, T]:
+            session, _ = self.identities.session_for(caller, role, identity)
             return session, send(session)
-        except StaleSession:
-            # The cached identity session expired upstream (e.g. its identity context): one fresh try.
-            self.identities.forget(session)
-        session, _ = self.identities.session_for(caller, role)
-        try:
-            return session, send(session)
-        except StaleSession as stale:
-            raise UpstreamError(f"{operation} refused a fresh session") from stale
+
+        return retry_once_if_stale(attempt, forget=lambda: self.identities.forget(identity))
 
     def caller_grants(self, caller: Caller, role: str | None, region: str) -> GrantList | None:
         """Every grant the caller holds in one Region (ListCallerAccessGrants, all pages), cached per
@@ -340,14 +310,13 @@ class VendingService:
         nothing is pre-filtered)."""
         identity = self.identities.session_key(caller, role)
         cache_key = f"{identity}|{region}"
-        if self._grant_lists is not None:
-            cached = self._grant_lists.get(cache_key)
-            if cached is not None:
-                return cached
+        cached = self._grant_lists.get(cache_key)
+        if cached is not None:
+            return cached
         entries: list[dict[str, Any]] = []
         next_token: str | None = None
         for _ in range(MAX_GRANT_LIST_PAGES):
-            page = self._grants_page(caller, role, region, None, GRANT_LIST_PAGE, next_token)
+            page = self._grants_page(caller, role, identity, region, None, GRANT_LIST_PAGE, next_token)
             entries.extend(page.get("CallerAccessGrantsList", []))
             next_token = page.get("NextToken")
             if not next_token:
@@ -355,8 +324,7 @@ class VendingService:
         else:
             return None
         grants = GrantList.from_entries(entries)
-        if self._grant_lists is not None:
-            self._grant_lists.put(cache_key, grants, time.time() + self._grant_list_ttl)
+        self._grant_lists.put(cache_key, grants, time.time() + self._grant_list_ttl)
         return grants
 
     def list_grants(self, caller: Caller, query: GrantsQuery) -> dict[str, Any]:
@@ -370,14 +338,15 @@ class VendingService:
         region, upstream_token = _read_grants_token(next_token, regions)
         position = regions.index(region)
         limit = max_results or MAX_GRANTS_PAGE
-        started = time.perf_counter()
-        identity = None
         entries: list[dict[str, Any]] = []
-        try:
+        with Decision(
+            "list-grants", subject=caller.subject, target=str(scope) if scope else None
+        ) as decision:
             identity = self.identities.session_key(caller, role)
+            decision.add(identity=identity)
             while True:
                 page = self._grants_page(
-                    caller, role, regions[position], scope, limit - len(entries), upstream_token
+                    caller, role, identity, regions[position], scope, limit - len(entries), upstream_token
                 )
                 entries.extend(page.get("CallerAccessGrantsList", []))
                 upstream_token = page.get("NextToken") or None
@@ -385,18 +354,7 @@ class VendingService:
                     position += 1  # this Region is done: the next page starts the next one
                 if position == len(regions) or len(entries) >= limit:
                     break
-        except ServiceError as error:
-            audit(
-                "list-grants",
-                "denied" if isinstance(error, AccessDenied) else "error",
-                subject=caller.subject,
-                identity=identity,
-                target=str(scope) if scope else None,
-                status=error.status,
-                code=error.code,
-                latencyMs=_elapsed_ms(started),
-            )
-            raise
+            decision.record("listed")
         grants = [
             {
                 "grantScope": grant.get("GrantScope"),
@@ -405,14 +363,6 @@ class VendingService:
             }
             for grant in entries
         ]
-        audit(
-            "list-grants",
-            "listed",
-            subject=caller.subject,
-            identity=identity,
-            target=str(scope) if scope else None,
-            latencyMs=_elapsed_ms(started),
-        )
         more = position < len(regions)
         token = f"{regions[position]}{_REGION_TOKEN_SEPARATOR}{upstream_token or ''}" if more else None
         return {"grants": grants, "nextToken": token}
@@ -421,6 +371,7 @@ class VendingService:
         self,
         caller: Caller,
         role: str | None,
+        identity: str,
         region: str,
         scope: GrantTarget | None,
         max_results: int,
@@ -434,35 +385,18 @@ class VendingService:
         _, page = self._as_caller(
             caller,
             role,
-            "ListCallerAccessGrants",
+            identity,
             lambda session: self.gateway.list_caller_access_grants(session.credentials, region, **kwargs),
         )
         return page
 
     def describe(self, caller: Caller, *, role: str | None = None) -> dict[str, Any]:
         """Who the service thinks the caller is (this performs the identity exchange, cached)."""
-        started = time.perf_counter()
-        try:
+        with Decision("describe", subject=caller.subject) as decision:
             session, cached = self.identities.session_for(caller, role)
-        except ServiceError as error:
-            audit(
-                "describe",
-                "denied" if isinstance(error, AccessDenied) else "error",
-                subject=caller.subject,
-                status=error.status,
-                code=error.code,
-                latencyMs=_elapsed_ms(started),
+            decision.record(
+                "described", identity=session.identity_key, cached=cached, **_principal_fields(session)
             )
-            raise
-        audit(
-            "describe",
-            "described",
-            subject=caller.subject,
-            identity=session.identity_key,
-            cached=cached,
-            latencyMs=_elapsed_ms(started),
-            **_principal_fields(session),
-        )
         answer: dict[str, Any] = {
             "subject": caller.subject,
             "email": caller.email,
@@ -494,7 +428,3 @@ def _principal_fields(session: IdentitySession | None) -> dict[str, Any]:
     if session is None:
         return {}
     return {"directoryUserId": session.directory_user_id, "sourceIdentity": session.source_identity}
-
-
-def _elapsed_ms(started: float) -> int:
-    return round((time.perf_counter() - started) * 1000)

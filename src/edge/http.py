@@ -7,7 +7,7 @@ Status mapping lives only here (`problem_response`): handlers and the domain rai
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -154,76 +154,3 @@ def json_body(app: APIGatewayHttpResolver, *, max_bytes: int = MAX_BODY_BYTES) -
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     return body
-
-
-class Fields:
-    """Typed reads from a JSON object with 400s that name the field. Fields outside `allowed` are refused
-    first, before any complaint about a required or malformed one (a misspelt field is the likelier
-    mistake than a missing one)."""
-
-    def __init__(self, data: dict[str, Any], *, allowed: Iterable[str], where: str = "") -> None:
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            shown = ", ".join(repr(name[:64]) for name in unknown[:5])
-            what = "query parameter(s)" if where == QUERY_WHERE else "field(s)"
-            raise InvalidRequest(f"unknown {what} {shown}")
-        self._data = data
-        self._where = where
-
-    def _name(self, name: str) -> str:
-        return f"{self._where}{name}"
-
-    def _get(self, name: str, required: bool) -> Any:
-        value = self._data.get(name)
-        if value is None and required:
-            raise InvalidRequest(f"{self._name(name)} is required")
-        return value
-
-    def string(
-        self,
-        name: str,
-        *,
-        required: bool = False,
-        max_length: int = 2048,
-        choices: Iterable[str] | None = None,
-    ) -> str | None:
-        value = self._get(name, required)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise InvalidRequest(f"{self._name(name)} must be a string")
-        if len(value) > max_length:
-            raise InvalidRequest(f"{self._name(name)} must be at most {max_length} characters")
-        if choices is not None:
-            options = tuple(choices)
-            if value not in options:
-                raise InvalidRequest(f"{self._name(name)} must be one of {', '.join(options)}")
-        return value
-
-    def integer(self, name: str, *, minimum: int, maximum: int, required: bool = False) -> int | None:
-        value = self._get(name, required)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidRequest(f"{self._name(name)} must be an integer")
-        if not minimum <= value <= maximum:
-            raise InvalidRequest(f"{self._name(name)} must be between {minimum} and {maximum}")
-        return value
-
-    def array(self, name: str, *, max_items: int, required: bool = False) -> list[Any] | None:
-        value = self._get(name, required)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise InvalidRequest(f"{self._name(name)} must be an array")
-        if not 1 <= len(value) <= max_items:
-            raise InvalidRequest(f"{self._name(name)} must hold 1 to {max_items} items")
-        return value
-
-
-QUERY_WHERE = "query parameter "
-
-
-def query_fields(app: APIGatewayHttpResolver, *allowed: str) -> Fields:
-    """Query string parameters as Fields, with 400s naming the parameter."""
-    return Fields(dict(app.current_event.query_string_parameters or {}), allowed=allowed, where=QUERY_WHERE)

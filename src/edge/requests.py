@@ -1,113 +1,215 @@
-"""The request contract at the edge: every route's body or query string, validated into the domain's
-request types, with 400s that name the field (`edge.http.Fields`).
+"""Requests at the edge: every body and query string decoded into its declared type (`edge.contract`),
+then checked for what types cannot say, and handed to the domain as the domain's own request values.
 
-The domain receives only validated values; what depends on the deployment (allowed buckets, the longest
-duration or expiry) comes from the configuration passed in.
+Every refusal is a 400 whose detail names the field, in the words the API has always used ("target is
+required", "permission must be one of READ, WRITE, READWRITE", "unknown field(s) 'x'"). msgspec says
+what is wrong in a message of its own; `_detail` puts it in those words, with the bounds of the field's
+declaration (or the deployment's lower cap) and the path of the field (`parts[3].etag`, or
+`objects[2].target` for an item of a batch). Unknown fields are refused before anything else, all of them
+named: a misspelt field is the likelier mistake than a missing one.
 """
 
 from __future__ import annotations
 
+import re
+import types
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from domain.config import GET_DATA_ACCESS_MIN_DURATION, ServiceConfig
+import msgspec
+
+from domain.config import ServiceConfig
 from domain.errors import InvalidRequest, ServiceError
-from domain.objects import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListRequest, folder_uri, unwrap_token
-from domain.permissions import (
-    PERMISSIONS,
-    PRESIGN_METHODS,
-    PRIVILEGES,
-    TARGET_TYPES,
-    Permission,
-    PresignMethod,
-    Privilege,
-    TargetType,
-)
-from domain.presign import (
-    DEFAULT_EXPIRES_SECONDS,
-    MAX_BATCH_ITEMS,
-    MAX_PUT_BYTES,
-    PresignRequest,
-    validate_content_type,
-    validate_filename,
-)
-from domain.targets import MAX_TARGET_CHARS, GrantTarget, parse_prefix, parse_target
-from domain.uploads import (
-    _ETAG,
-    MAX_ETAG_CHARS,
-    MAX_PART_URLS_PER_ANSWER,
-    MAX_PARTS,
-    MAX_UPLOAD_ID_CHARS,
-    AbortUpload,
-    CompleteUpload,
-    PartUrls,
-    StartUpload,
-)
-from domain.vending import MAX_GRANTS_PAGE, MAX_NEXT_TOKEN_CHARS, CredentialRequest, GrantsQuery
-from edge.http import QUERY_WHERE, Fields
+from domain.objects import DEFAULT_PAGE_SIZE, ListRequest, folder_uri, unwrap_token
+from domain.presign import DEFAULT_EXPIRES_SECONDS, PresignRequest, validate_content_type, validate_filename
+from domain.targets import GrantTarget, parse_prefix, parse_target
+from domain.uploads import ETAG, AbortUpload, CompleteUpload, PartUrls, StartUpload
+from domain.vending import CredentialRequest, GrantsQuery
+from edge import contract
 
-MAX_ROLE_CHARS = 2048
-CREDENTIAL_FIELDS = ("target", "permission", "privilege", "durationSeconds", "targetType", "role")
-PRESIGN_FIELDS = (
-    "target",
-    "method",
-    "expiresIn",
-    "contentType",
-    "filename",
-    "contentLength",
-    "maxBytes",
-    "role",
-)
+Model = TypeVar("Model", bound=msgspec.Struct)
+QUERY_WHERE = "query parameter "
+_AT = r"(?: - at `\$\.?(?P<path>[^`]*)`)?$"
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`" + _AT)
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]*)`" + _AT)
+_ENUM = re.compile(r"^Invalid enum value .*?" + _AT)
+_EXPECTED = re.compile(r"^Expected `(?P<expected>[a-z]+)[^`]*`(?P<rest>.*?)" + _AT)
+_TYPE_WORDS = {"str": "a string", "int": "an integer", "array": "an array", "object": "an object"}
+
+
+# --- decoding ---------------------------------------------------------------------------------------
+
+
+def decode(
+    model: type[Model],
+    data: Mapping[str, Any],
+    *,
+    where: str = "",
+    caps: Mapping[str, int] | None = None,
+) -> Model:
+    """`data` as `model`, or InvalidRequest naming the field. `caps` lowers a field's declared maximum to
+    the deployment's (by wire name)."""
+    _refuse_unknown(model, data, where)
+    try:
+        decoded = msgspec.convert(data, model)
+    except msgspec.ValidationError as error:
+        raise InvalidRequest(_detail(model, str(error), where, caps or {})) from None
+    for name, cap in (caps or {}).items():
+        value = getattr(decoded, _attribute(model, name))
+        if value is not None and value > cap:
+            raise InvalidRequest(f"{where}{name} {_range(_declared(model, name), cap)}")
+    return decoded
+
+
+def decode_query(model: type[Model], query: Mapping[str, str]) -> Model:
+    """A query string as `model`: whole numbers are digits only (no sign, space, point or exponent)."""
+    data: dict[str, Any] = dict(query)
+    for info in msgspec.structs.fields(model):
+        value = data.get(info.encode_name)
+        if isinstance(value, str) and value.isascii() and value.isdigit() and _base(info.type)[0] is int:
+            data[info.encode_name] = int(value)
+    return decode(model, data, where=QUERY_WHERE)
+
+
+def _refuse_unknown(model: type[msgspec.Struct], data: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(data) - {info.encode_name for info in msgspec.structs.fields(model)})
+    if unknown:
+        shown = ", ".join(repr(str(name)[:64]) for name in unknown[:5])
+        what = "query parameter(s)" if where == QUERY_WHERE else "field(s)"
+        raise InvalidRequest(f"unknown {what} {shown}")
+
+
+def _detail(model: type[msgspec.Struct], message: str, where: str, caps: Mapping[str, int]) -> str:
+    if match := _UNKNOWN.match(message):
+        return f"unknown field(s) {match['name'][:64]!r}" + (
+            f" in {where}{match['path']}" if match["path"] else ""
+        )
+    if match := _MISSING.match(message):
+        return f"{where}{_join(match['path'], match['name'])} is required"
+    path = (_ENUM.match(message) or _EXPECTED.match(message) or _never(message))["path"] or ""
+    name = f"{where}{path}"
+    base, meta = _base(_field_type(model, path))
+    if match := _ENUM.match(message):
+        return f"{name} must be one of {', '.join(str(choice) for choice in get_args(base))}"
+    match = _EXPECTED.match(message)
+    assert match is not None
+    rest = match["rest"]
+    if rest.startswith(", got `null`"):
+        return f"{name} is required"
+    if rest.startswith(", got"):
+        return f"{name} must be {_TYPE_WORDS.get(match['expected'], 'of another type')}"
+    if match["expected"] == "int":
+        return f"{name} {_range(meta, caps.get(path.rpartition('.')[2]))}"
+    if match["expected"] == "array":
+        return f"{name} must hold {meta.get('min_length') or 0} to {meta.get('max_length')} items"
+    if meta.get("min_length"):
+        return f"{name} must be {meta['min_length']} to {meta.get('max_length')} characters"
+    return f"{name} must be at most {meta.get('max_length')} characters"
+
+
+def _never(message: str) -> re.Match[str]:
+    raise AssertionError(f"a validation message edge.requests does not know: {message}")
+
+
+def _join(path: str | None, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _range(meta: Mapping[str, Any], cap: int | None) -> str:
+    maximum = meta.get("le") if cap is None else min(cap, meta.get("le", cap))
+    return f"must be between {meta.get('ge')} and {maximum}"
+
+
+def _attribute(model: type[msgspec.Struct], wire_name: str) -> str:
+    return next(info.name for info in msgspec.structs.fields(model) if info.encode_name == wire_name)
+
+
+def _declared(model: type[msgspec.Struct], wire_name: str) -> dict[str, Any]:
+    return _base(_field_type(model, wire_name))[1]
+
+
+def _field_type(model: type[msgspec.Struct], path: str) -> Any:
+    """The declared type at a msgspec path such as `parts[3].etag` (list items by `[n]`)."""
+    current: Any = model
+    for part in re.findall(r"\[\d+\]|[^.\[\]]+", path):
+        current = _base(current)[0]
+        if part.startswith("["):
+            current = get_args(current)[0]
+        else:
+            current = next(info.type for info in msgspec.structs.fields(current) if info.encode_name == part)
+    return current
+
+
+def _base(declared: Any) -> tuple[Any, dict[str, Any]]:
+    """A declared type without `| None` and `Annotated`, and its constraints (the Meta of every layer)."""
+    meta: dict[str, Any] = {}
+    while True:
+        if get_origin(declared) is Annotated:
+            declared, *extras = get_args(declared)
+            for extra in extras:
+                if isinstance(extra, msgspec.Meta):
+                    meta.update(
+                        {key: getattr(extra, key) for key in _META_KEYS if getattr(extra, key) is not None}
+                    )
+        elif get_origin(declared) in (Union, types.UnionType) and type(None) in get_args(declared):
+            (declared,) = [member for member in get_args(declared) if member is not type(None)]
+        else:
+            return declared, meta
+
+
+_META_KEYS = ("ge", "le", "min_length", "max_length")
+
+
+def _target(text: str, config: ServiceConfig, where: str) -> GrantTarget:
+    try:
+        return parse_target(text, config.allowed_buckets)
+    except InvalidRequest as error:
+        raise InvalidRequest(f"{where}{error.detail}") from None
+
+
+def _object_target(text: str, config: ServiceConfig) -> GrantTarget:
+    target = _target(text, config, "")
+    if target.is_prefix:
+        raise InvalidRequest("target must name one object (s3://bucket/key), not a prefix")
+    return target
 
 
 # --- POST /v1/credentials, GET /v1/me, GET /v1/grants ---------------------------------------------------
 
 
-def parse_credential_request(body: dict[str, Any], config: ServiceConfig) -> CredentialRequest:
-    fields = Fields(body, allowed=CREDENTIAL_FIELDS)
+def parse_credential_request(body: Mapping[str, Any], config: ServiceConfig) -> CredentialRequest:
+    request = decode(contract.CredentialsRequest, body, caps={"durationSeconds": config.max_duration_seconds})
     return CredentialRequest(
-        target=parse_target(
-            fields.string("target", required=True, max_length=MAX_TARGET_CHARS), config.allowed_buckets
-        ),
-        permission=cast(Permission, fields.string("permission", required=True, choices=PERMISSIONS)),
-        privilege=cast(Privilege, fields.string("privilege", choices=PRIVILEGES) or "Default"),
-        duration_seconds=fields.integer(
-            "durationSeconds", minimum=GET_DATA_ACCESS_MIN_DURATION, maximum=config.max_duration_seconds
-        ),
-        target_type=cast(TargetType | None, fields.string("targetType", choices=TARGET_TYPES)),
-        role=fields.string("role", max_length=MAX_ROLE_CHARS),
+        target=_target(request.target, config, ""),
+        permission=request.permission,
+        privilege=request.privilege or "Default",
+        duration_seconds=request.duration_seconds,
+        target_type=request.target_type,
+        role=request.role,
     )
+
+
+def parse_credentials_format(query: Mapping[str, str]) -> Literal["json", "credential_process"]:
+    return decode_query(contract.CredentialsQuery, query).format or "json"
 
 
 def parse_role_query(query: Mapping[str, str]) -> str | None:
-    return Fields(dict(query), allowed=("role",), where=QUERY_WHERE).string("role", max_length=MAX_ROLE_CHARS)
+    return decode_query(contract.RoleQuery, query).role
 
 
 def parse_grants_query(query: Mapping[str, str], config: ServiceConfig) -> GrantsQuery:
-    fields = Fields(dict(query), allowed=("scope", "nextToken", "maxResults", "role"), where=QUERY_WHERE)
-    scope = fields.string("scope", max_length=MAX_TARGET_CHARS)
-    next_token = fields.string("nextToken", max_length=MAX_NEXT_TOKEN_CHARS)
-    max_results = fields.string("maxResults", max_length=4)
-    role = fields.string("role", max_length=MAX_ROLE_CHARS)
+    request = decode_query(contract.GrantsQuery, query)
     return GrantsQuery(
-        scope=parse_prefix(scope, config.allowed_buckets) if scope is not None else None,
-        next_token=next_token,
-        max_results=_digits("maxResults", max_results, MAX_GRANTS_PAGE),
-        role=role,
+        scope=parse_prefix(request.scope, config.allowed_buckets) if request.scope is not None else None,
+        next_token=request.next_token,
+        max_results=request.max_results,
+        role=request.role,
     )
 
 
-def _digits(name: str, value: str | None, maximum: int) -> int | None:
-    """A query parameter holding a whole number from 1 to `maximum`."""
-    if value is None:
-        return None
-    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise InvalidRequest(f"query parameter {name} must be an integer {_RANGE_WORDS[name]} {maximum}")
-    return int(value)
-
-
-# The words each parameter's message has always used (callers match on them).
-_RANGE_WORDS = {"maxResults": "from 1 to", "pageSize": "between 1 and"}
+def refuse_query(query: Mapping[str, str]) -> None:
+    """Routes that take no query parameter refuse any."""
+    decode_query(contract.NoQuery, query)
 
 
 # --- POST /v1/presign ----------------------------------------------------------------------------------
@@ -116,64 +218,54 @@ _RANGE_WORDS = {"maxResults": "from 1 to", "pageSize": "between 1 and"}
 def parse_presign_request(
     body: Mapping[str, Any], config: ServiceConfig, *, where: str = ""
 ) -> PresignRequest:
-    """Validate one presign request object; raises InvalidRequest naming the field."""
-    fields = Fields(dict(body), allowed=PRESIGN_FIELDS, where=where)
-    target_text = fields.string("target", required=True, max_length=MAX_TARGET_CHARS)
-    method = cast(PresignMethod, fields.string("method", required=True, choices=PRESIGN_METHODS))
-    default_expires = min(DEFAULT_EXPIRES_SECONDS, config.max_presign_expires_seconds)
-    expires_in = fields.integer("expiresIn", minimum=1, maximum=config.max_presign_expires_seconds)
-    content_type = fields.string("contentType", max_length=255)
-    filename = fields.string("filename", max_length=255)
-    content_length = fields.integer("contentLength", minimum=0, maximum=MAX_PUT_BYTES)
-    max_bytes = fields.integer("maxBytes", minimum=1, maximum=config.max_post_bytes)
-    role = fields.string("role", max_length=2048)
-    assert target_text is not None and method is not None
-    try:
-        target = parse_target(target_text, config.allowed_buckets)
-    except InvalidRequest as error:
-        raise InvalidRequest(f"{where}{error.detail}") from None
+    """One presign request (a single call, or an item of a batch: `where` is `objects[i].`)."""
+    request = decode(
+        contract.PresignRequest,
+        body,
+        where=where,
+        caps={"expiresIn": config.max_presign_expires_seconds, "maxBytes": config.max_post_bytes},
+    )
+    method = request.method
+    target = _target(request.target, config, where)
     if target.is_prefix and method != "POST":
         raise InvalidRequest(
             f"{where}target must name one object (s3://bucket/key), not a prefix (only POST takes a prefix)"
         )
-    if content_type is not None:
+    if request.content_type is not None:
         if method == "GET":
             raise InvalidRequest(f"{where}contentType applies to PUT and POST only")
-        validate_content_type(content_type)
-    if filename is not None and method != "GET":
-        raise InvalidRequest(f"{where}filename applies to GET only")
-    if filename is not None:
-        validate_filename(filename)
-    if content_length is not None and method != "PUT":
+        validate_content_type(request.content_type)
+    if request.filename is not None:
+        if method != "GET":
+            raise InvalidRequest(f"{where}filename applies to GET only")
+        validate_filename(request.filename)
+    if request.content_length is not None and method != "PUT":
         raise InvalidRequest(f"{where}contentLength applies to PUT only")
-    if max_bytes is not None and method != "POST":
+    if request.max_bytes is not None and method != "POST":
         raise InvalidRequest(f"{where}maxBytes applies to POST only")
     return PresignRequest(
         target=str(target),
         grant_target=target,
         method=method,
-        expires_in=expires_in or default_expires,
-        content_type=content_type,
-        filename=filename,
-        role=role,
-        content_length=content_length,
-        max_bytes=(max_bytes or config.default_post_bytes) if method == "POST" else None,
+        expires_in=request.expires_in or min(DEFAULT_EXPIRES_SECONDS, config.max_presign_expires_seconds),
+        content_type=request.content_type,
+        filename=request.filename,
+        role=request.role,
+        content_length=request.content_length,
+        max_bytes=(request.max_bytes or config.default_post_bytes) if method == "POST" else None,
     )
 
 
 def parse_batch(body: Mapping[str, Any], config: ServiceConfig) -> list[PresignRequest | ServiceError]:
     """The items of `{"objects": [...]}`: each a valid request or the InvalidRequest it raised."""
-    fields = Fields(dict(body), allowed=("objects",))
-    items = fields.array("objects", required=True, max_items=MAX_BATCH_ITEMS)
-    assert items is not None
+    items = decode(contract.PresignBatchRequest, body).objects
     parsed: list[PresignRequest | ServiceError] = []
     for index, item in enumerate(items):
-        where = f"objects[{index}]."
         if not isinstance(item, dict):
             parsed.append(InvalidRequest(f"objects[{index}] must be an object"))
             continue
         try:
-            parsed.append(parse_presign_request(item, config, where=where))
+            parsed.append(parse_presign_request(item, config, where=f"objects[{index}]."))
         except InvalidRequest as error:
             parsed.append(error)
     return parsed
@@ -183,130 +275,74 @@ def parse_batch(body: Mapping[str, Any], config: ServiceConfig) -> list[PresignR
 
 
 def parse_list_request(query: Mapping[str, str], config: ServiceConfig) -> ListRequest:
-    """GET /v1/objects' query string; raises InvalidRequest naming the parameter."""
-    Fields(dict(query), allowed=("prefix", "continuationToken", "pageSize", "role"), where=QUERY_WHERE)
-    prefix_text = query.get("prefix")
-    if not prefix_text:
+    """GET /v1/objects' query string."""
+    if not query.get("prefix"):
+        _refuse_unknown(contract.ObjectsQuery, query, QUERY_WHERE)
         raise InvalidRequest("query parameter prefix is required, e.g. s3://bucket/folder/")
-    if not prefix_text.endswith("/"):
+    request = decode_query(contract.ObjectsQuery, query)
+    if not request.prefix.endswith("/"):
         # `s3://b/users` would also list `users-archive/`, which no `users/*` grant covers.
         raise InvalidRequest(
             "query parameter prefix must end with '/' (a folder such as s3://bucket/folder/)"
         )
-    folder = parse_prefix(prefix_text, config.allowed_buckets)
-    page_size = _digits("pageSize", query.get("pageSize"), MAX_PAGE_SIZE)
-    role = query.get("role")
-    if role is not None and not 1 <= len(role) <= 2048:
-        raise InvalidRequest("query parameter role must be 1 to 2048 characters")
-    token = query.get("continuationToken")
-    s3_token = unwrap_token(token, folder_uri(folder)) if token is not None else None
+    folder = parse_prefix(request.prefix, config.allowed_buckets)
+    token = request.continuation_token
     return ListRequest(
         folder=folder,
-        continuation_token=s3_token,
-        page_size=DEFAULT_PAGE_SIZE if page_size is None else page_size,
-        role=role,
+        continuation_token=unwrap_token(token, folder_uri(folder)) if token is not None else None,
+        page_size=request.page_size or DEFAULT_PAGE_SIZE,
+        role=request.role,
     )
 
 
 # --- POST /v1/uploads, /parts, /complete, /abort --------------------------------------------------------
 
 
-def _object_target(fields: Fields, config: ServiceConfig) -> GrantTarget:
-    target = parse_target(
-        fields.string("target", required=True, max_length=MAX_TARGET_CHARS), config.allowed_buckets
+def parse_start(body: Mapping[str, Any], config: ServiceConfig) -> StartUpload:
+    request = decode(
+        contract.StartUploadRequest, body, caps={"expiresIn": config.max_presign_expires_seconds}
     )
-    if target.is_prefix:
-        raise InvalidRequest("target must name one object (s3://bucket/key), not a prefix")
-    return target
-
-
-def _upload_id(fields: Fields) -> str:
-    upload_id = fields.string("uploadId", required=True, max_length=MAX_UPLOAD_ID_CHARS)
-    assert upload_id is not None
-    return upload_id
-
-
-def _expires_in(fields: Fields, config: ServiceConfig) -> int | None:
-    return fields.integer("expiresIn", minimum=1, maximum=config.max_presign_expires_seconds)
-
-
-def parse_start(body: dict[str, Any], config: ServiceConfig) -> StartUpload:
-    fields = Fields(body, allowed=("target", "partCount", "contentType", "expiresIn", "role"))
-    target = _object_target(fields, config)
-    part_count = fields.integer("partCount", minimum=1, maximum=MAX_PARTS, required=True)
-    content_type = fields.string("contentType", max_length=255)
-    assert part_count is not None
+    target = _object_target(request.target, config)
     return StartUpload(
         target=target,
-        part_count=part_count,
-        content_type=validate_content_type(content_type) if content_type is not None else None,
-        expires_in=_expires_in(fields, config),
-        role=fields.string("role", max_length=MAX_ROLE_CHARS),
+        part_count=request.part_count,
+        content_type=validate_content_type(request.content_type)
+        if request.content_type is not None
+        else None,
+        expires_in=request.expires_in,
+        role=request.role,
     )
 
 
-def parse_part_urls(body: dict[str, Any], config: ServiceConfig) -> PartUrls:
-    fields = Fields(body, allowed=("target", "uploadId", "partNumbers", "expiresIn", "role"))
-    target = _object_target(fields, config)
-    upload_id = _upload_id(fields)
-    numbers = fields.array("partNumbers", required=True, max_items=MAX_PART_URLS_PER_ANSWER)
-    assert numbers is not None
-    if not numbers:
-        raise InvalidRequest("partNumbers must name at least one part")
-    for index, number in enumerate(numbers):
-        if not _is_part_number(number):
-            raise InvalidRequest(f"partNumbers[{index}] must be an integer between 1 and {MAX_PARTS}")
-    if len(set(numbers)) != len(numbers):
+def parse_part_urls(body: Mapping[str, Any], config: ServiceConfig) -> PartUrls:
+    request = decode(contract.PartUrlsRequest, body, caps={"expiresIn": config.max_presign_expires_seconds})
+    target = _object_target(request.target, config)
+    if len(set(request.part_numbers)) != len(request.part_numbers):
         raise InvalidRequest("partNumbers must not repeat a part")
     return PartUrls(
         target=target,
-        upload_id=upload_id,
-        part_numbers=tuple(numbers),
-        expires_in=_expires_in(fields, config),
-        role=fields.string("role", max_length=MAX_ROLE_CHARS),
+        upload_id=request.upload_id,
+        part_numbers=tuple(request.part_numbers),
+        expires_in=request.expires_in,
+        role=request.role,
     )
 
 
-def parse_complete(body: dict[str, Any], config: ServiceConfig) -> CompleteUpload:
-    fields = Fields(body, allowed=("target", "uploadId", "parts", "role"))
-    target = _object_target(fields, config)
-    upload_id = _upload_id(fields)
-    items = fields.array("parts", required=True, max_items=MAX_PARTS)
-    assert items is not None
-    if not items:
-        raise InvalidRequest("parts must list at least one part")
+def parse_complete(body: Mapping[str, Any], config: ServiceConfig) -> CompleteUpload:
+    request = decode(contract.CompleteUploadRequest, body)
+    target = _object_target(request.target, config)
     parts: list[tuple[int, str]] = []
-    for index, item in enumerate(items):
-        part = (
-            Fields(item, allowed=("partNumber", "etag"), where=f"parts[{index}].")
-            if isinstance(item, dict)
-            else None
-        )
-        if part is None:
-            raise InvalidRequest(f"parts[{index}] must be an object with partNumber and etag")
-        number = part.integer("partNumber", minimum=1, maximum=MAX_PARTS, required=True)
-        etag = part.string("etag", required=True, max_length=MAX_ETAG_CHARS)
-        assert number is not None and etag is not None
-        if not _ETAG.match(etag):
+    for index, part in enumerate(request.parts):
+        if not ETAG.match(part.etag):
             raise InvalidRequest(f"parts[{index}].etag must be the ETag S3 answered for that part")
-        if parts and number <= parts[-1][0]:
+        if parts and part.part_number <= parts[-1][0]:
             raise InvalidRequest("parts must be listed in ascending partNumber order, each once")
-        parts.append((number, etag if etag.startswith('"') else f'"{etag}"'))
-    return CompleteUpload(
-        target=target,
-        upload_id=upload_id,
-        parts=tuple(parts),
-        role=fields.string("role", max_length=MAX_ROLE_CHARS),
-    )
+        parts.append((part.part_number, part.etag if part.etag.startswith('"') else f'"{part.etag}"'))
+    return CompleteUpload(target=target, upload_id=request.upload_id, parts=tuple(parts), role=request.role)
 
 
-def parse_abort(body: dict[str, Any], config: ServiceConfig) -> AbortUpload:
-    fields = Fields(body, allowed=("target", "uploadId", "role"))
-    target = _object_target(fields, config)
+def parse_abort(body: Mapping[str, Any], config: ServiceConfig) -> AbortUpload:
+    request = decode(contract.AbortUploadRequest, body)
     return AbortUpload(
-        target=target, upload_id=_upload_id(fields), role=fields.string("role", max_length=MAX_ROLE_CHARS)
+        target=_object_target(request.target, config), upload_id=request.upload_id, role=request.role
     )
-
-
-def _is_part_number(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PARTS

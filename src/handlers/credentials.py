@@ -6,8 +6,8 @@ from typing import Any
 
 import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from composition.root import environment
-from edge.http import build_lambda_handler, create_resolver, json_body, query_fields
-from edge.requests import parse_credential_request
+from edge.http import build_lambda_handler, create_resolver, json_body
+from edge.requests import parse_credential_request, parse_credentials_format
 
 app = create_resolver()
 
@@ -16,7 +16,7 @@ app = create_resolver()
 def credentials() -> dict[str, Any]:
     env = environment()
     caller = env.authenticate(app.current_event.headers)
-    output = query_fields(app, "format").string("format", choices=("json", "credential_process")) or "json"
+    output = parse_credentials_format(app.current_event.query_string_parameters or {})
     result = env.service.vend(caller, parse_credential_request(json_body(app), env.config))
     return result.to_credential_process() if output == "credential_process" else result.to_json()
 

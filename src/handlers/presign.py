@@ -7,8 +7,8 @@ from typing import Any
 import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from composition.root import environment
 from domain.errors import ServiceError
-from edge.http import build_lambda_handler, create_resolver, json_body, query_fields, request_id_of
-from edge.requests import parse_batch, parse_presign_request
+from edge.http import build_lambda_handler, create_resolver, json_body, request_id_of
+from edge.requests import parse_batch, parse_presign_request, refuse_query
 
 app = create_resolver()
 
@@ -17,7 +17,7 @@ app = create_resolver()
 def presign() -> dict[str, Any]:
     env = environment()
     caller = env.authenticate(app.current_event.headers)
-    query_fields(app)
+    refuse_query(app.current_event.query_string_parameters or {})
     body = json_body(app)
     presigner = env.presigner(caller)
     if "objects" not in body:

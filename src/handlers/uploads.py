@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler import Response
 import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from composition.root import ExecutionEnvironment, environment
 from domain.uploads import MAX_COMPLETE_BODY_BYTES, Uploads
-from edge.http import build_lambda_handler, create_resolver, json_body, query_fields
-from edge.requests import parse_abort, parse_complete, parse_part_urls, parse_start
+from edge.http import build_lambda_handler, create_resolver, json_body
+from edge.requests import parse_abort, parse_complete, parse_part_urls, parse_start, refuse_query
 
 app = create_resolver()
 
@@ -20,7 +20,7 @@ app = create_resolver()
 def _uploads() -> tuple[Uploads, ExecutionEnvironment]:
     env = environment()
     caller = env.authenticate(app.current_event.headers)
-    query_fields(app)
+    refuse_query(app.current_event.query_string_parameters or {})
     return env.uploads(caller), env
 
 
