@@ -38,13 +38,15 @@ class S3Presigner:
         self,
         *,
         endpoint_url: str | None = None,
+        session: botocore.session.Session | None = None,
         clients: dict[str, Any] | None = None,
         max_buckets: int = 256,
     ) -> None:
         self._endpoint_url = endpoint_url
         # Only resolve bucket URLs (one per Region, created on first use); they never send anything.
-        # One botocore session for all of them: each session loads S3's model again (~11 MB of JSON).
-        self._session: botocore.session.Session | None = None
+        # One botocore session for all of them, best the AWS gateway's: each session loads S3's model again
+        # (~11 MB of JSON).
+        self._session = session
         self._clients: dict[str, Any] = dict(clients or {})
         self._bucket_parts: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._max_buckets = max_buckets

@@ -13,7 +13,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from adapters.aws import AwsGateway
+import botocore.session
+
+from adapters.aws import AwsGateway, ClientFactory
 from adapters.s3_signer import S3Presigner
 from domain.caller import Caller
 from domain.config import ServiceConfig
@@ -40,14 +42,16 @@ class ExecutionEnvironment:
     def build(cls, environ: Mapping[str, str]) -> ExecutionEnvironment:
         config = ServiceConfig.from_env(environ)
         jwks = JwksCache(config.jwt_issuer, config.jwt_jwks_url)
-        gateway = AwsGateway(config)
+        # One botocore session: the gateway's clients and the signer's bucket URLs share its loaded models.
+        botocore_session = botocore.session.Session()
+        gateway = AwsGateway(config, factory=ClientFactory(config, botocore_session))
         return cls(
             config=config,
             jwks=jwks,
             verifier=JwtVerifier(config, jwks),
             gateway=gateway,
             service=VendingService(config, gateway),
-            signer=S3Presigner(endpoint_url=config.aws_endpoint_url),
+            signer=S3Presigner(endpoint_url=config.aws_endpoint_url, session=botocore_session),
         )
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
