@@ -165,6 +165,7 @@ def test_a_failed_part_is_resumed_without_sending_the_others_again(page: Page, s
     page.route("**/*partNumber=2&*", lambda route: route.abort("connectionreset"))
 
     page.set_input_files("#upload-file", str(path))
+    expect(page.locator("#upload-target")).to_have_value(f"s3://shopfast-data/feedback/{name}")
     page.click("#upload")
 
     expect(page.locator("#upload-resume")).to_be_visible(timeout=60_000)
@@ -186,6 +187,8 @@ def test_cancelling_an_upload_aborts_it_and_stores_nothing(page: Page, s3_admin,
     page.route("**/*partNumber=3&*", lambda route: held.append(route))  # in flight until cancelled
 
     page.set_input_files("#upload-file", str(path))
+    # The destination follows the folder once its listing has answered, as a user would see it.
+    expect(page.locator("#upload-target")).to_have_value(f"s3://shopfast-data/feedback/{name}")
     page.click("#upload")
     expect(page.get_by_test_id("upload-status")).to_contain_text("2 of 3 parts", timeout=60_000)
     assert open_uploads(s3_admin, f"feedback/{name}")
