@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Mapping
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
@@ -64,15 +65,15 @@ def decode(
 def decode_query(model: type[Model], query: Mapping[str, str]) -> Model:
     """A query string as `model`: whole numbers are digits only (no sign, space, point or exponent)."""
     data: dict[str, Any] = dict(query)
-    for info in msgspec.structs.fields(model):
-        value = data.get(info.encode_name)
+    for name, info in _fields(model).items():
+        value = data.get(name)
         if isinstance(value, str) and value.isascii() and value.isdigit() and _base(info.type)[0] is int:
-            data[info.encode_name] = int(value)
+            data[name] = int(value)
     return decode(model, data, where=QUERY_WHERE)
 
 
 def _refuse_unknown(model: type[msgspec.Struct], data: Mapping[str, Any], where: str) -> None:
-    unknown = sorted(set(data) - {info.encode_name for info in msgspec.structs.fields(model)})
+    unknown = sorted(data.keys() - _fields(model).keys())
     if unknown:
         shown = ", ".join(repr(str(name)[:64]) for name in unknown[:5])
         what = "query parameter(s)" if where == QUERY_WHERE else "field(s)"
@@ -120,8 +121,14 @@ def _range(meta: Mapping[str, Any], cap: int | None) -> str:
     return f"must be between {meta.get('ge')} and {maximum}"
 
 
+@cache
+def _fields(model: type[msgspec.Struct]) -> dict[str, msgspec.structs.FieldInfo]:
+    """A model's fields by wire name (msgspec evaluates the annotations anew at every call: once here)."""
+    return {info.encode_name: info for info in msgspec.structs.fields(model)}
+
+
 def _attribute(model: type[msgspec.Struct], wire_name: str) -> str:
-    return next(info.name for info in msgspec.structs.fields(model) if info.encode_name == wire_name)
+    return _fields(model)[wire_name].name
 
 
 def _declared(model: type[msgspec.Struct], wire_name: str) -> dict[str, Any]:
@@ -133,10 +140,7 @@ def _field_type(model: type[msgspec.Struct], path: str) -> Any:
     current: Any = model
     for part in re.findall(r"\[\d+\]|[^.\[\]]+", path):
         current = _base(current)[0]
-        if part.startswith("["):
-            current = get_args(current)[0]
-        else:
-            current = next(info.type for info in msgspec.structs.fields(current) if info.encode_name == part)
+        current = get_args(current)[0] if part.startswith("[") else _fields(current)[part].type
     return current
 
 
