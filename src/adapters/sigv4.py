@@ -35,14 +35,20 @@ def _encode(value: str) -> str:
     return quote(value.encode("utf-8"), safe=_SAFE)
 
 
-@lru_cache(maxsize=64)
-def _encoded_token(token: str) -> str:
-    # A session token is ~1 KB and the same for every URL signed with the same credentials.
-    return _encode(token)
+@lru_cache(maxsize=1024)
+def _encoded(value: str) -> str:
+    """`_encode` of a value that repeats from URL to URL: the credential scope, the date (to the second),
+    the expiry, the signed headers and the session token (~1 KB, the same for every URL of a session)."""
+    return _encode(value)
 
 
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+
+
+@lru_cache(maxsize=16)
+def _amz_date(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ")  # the URLs of a batch are signed within a second or two
 
 
 class SigningKeys:
@@ -88,7 +94,7 @@ def presign(
 ) -> str:
     """The presigned URL `origin + path + ?query` of a `method` request (`path` already URL-encoded, `host`
     as the Host header is: no default port), valid `expires` seconds from `now` (UTC)."""
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+    amz_date = _amz_date(now)
     date = amz_date[:8]
     scope = f"{date}/{region}/{service}/aws4_request"
     signed: dict[str, str] = {}
@@ -108,9 +114,9 @@ def presign(
         ("X-Amz-SignedHeaders", signed_headers),
     ]
     pairs = [(_encode(name), _encode(value)) for name, value in params.items()]
-    pairs += [(name, _encode(value)) for name, value in auth]  # the names need no encoding
+    pairs += [(name, _encoded(value)) for name, value in auth]  # the names need no encoding
     if token is not None:
-        pairs.append(("X-Amz-Security-Token", _encoded_token(token)))
+        pairs.append(("X-Amz-Security-Token", _encoded(token)))
     query = "&".join(f"{name}={value}" for name, value in pairs)
     canonical_request = "\n".join(
         (

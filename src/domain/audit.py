@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+import msgspec
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -21,7 +22,21 @@ from domain.errors import AccessDenied, ServiceError
 SERVICE_NAME = "shopfast-vending"
 METRICS_NAMESPACE = "ShopFastVending"
 
-logger = Logger(service=SERVICE_NAME)
+# Log lines are written by msgspec (Powertools' own json.dumps is 3-4 times slower, and every presigned URL
+# writes an audit record), and a message is never parsed as JSON (Powertools tries, for messages that are
+# JSON strings; none of ours is, and the failed attempt costs an exception per line).
+_LOG_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
+def _log_line(record: dict[str, Any]) -> str:
+    return _LOG_ENCODER.encode(record).decode()
+
+
+def _message_as_is(message: Any) -> Any:
+    return message
+
+
+logger = Logger(service=SERVICE_NAME, json_serializer=_log_line, json_deserializer=_message_as_is)
 audit_logger = Logger(service=SERVICE_NAME, child=True)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
@@ -35,34 +50,36 @@ def _tracing_enabled() -> bool:
 
 tracer: Tracer | None = Tracer(service=SERVICE_NAME) if _tracing_enabled() else None
 
-AUDIT_FIELDS = (
-    "action",
-    "outcome",
-    "subject",
-    "identity",
-    "directoryUserId",
-    "sourceIdentity",
-    "purpose",
-    "target",
-    "permission",
-    "requestedPermission",
-    "privilege",
-    "matchedGrantTarget",
-    "expiration",
-    "accessKeyId",
-    "cached",
-    "uploadId",  # S3's UploadId: not a secret (the caller's uploadId adds the MAC binding it to them)
-    "partCount",
-    "maxBytes",
-    "status",
-    "code",
-    "latencyMs",
+AUDIT_FIELDS = frozenset(
+    {
+        "action",
+        "outcome",
+        "subject",
+        "identity",
+        "directoryUserId",
+        "sourceIdentity",
+        "purpose",
+        "target",
+        "permission",
+        "requestedPermission",
+        "privilege",
+        "matchedGrantTarget",
+        "expiration",
+        "accessKeyId",
+        "cached",
+        "uploadId",  # S3's UploadId: not a secret (the caller's uploadId adds the MAC binding it to them)
+        "partCount",
+        "maxBytes",
+        "status",
+        "code",
+        "latencyMs",
+    }
 )
 
 
 def audit(action: str, outcome: str, **fields: Any) -> dict[str, Any]:
     """Write one audit record (`audit: true`, the request id as correlation id) and return it."""
-    unknown = set(fields) - set(AUDIT_FIELDS)
+    unknown = fields.keys() - AUDIT_FIELDS
     if unknown:
         # A programming error, caught by tests: an unexpected field could carry a secret.
         raise ValueError(f"not an audit field: {sorted(unknown)}")

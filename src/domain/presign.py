@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -97,7 +98,9 @@ class PresignedRequest:
         }
 
 
+@lru_cache(maxsize=64)
 def isoformat(moment: datetime) -> str:
+    # Cached: the URLs of a batch share their expiry (to the second), and each states it twice.
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -61,6 +61,11 @@ def validate_bucket(bucket: str, allowed_buckets: Collection[str] = ()) -> str:
     return bucket
 
 
+# Control and format characters (Unicode categories; in ASCII only the C0 controls and DEL are any).
+_CONTROL = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_HAS_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _validate_key(text: str, key: str, *, is_prefix: bool) -> None:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise _invalid(text, f"keys are at most {MAX_KEY_BYTES} bytes")
@@ -68,7 +73,7 @@ def _validate_key(text: str, key: str, *, is_prefix: bool) -> None:
         key.encode("utf-8")
     except UnicodeEncodeError:
         raise _invalid(text, "the key is not valid UTF-8") from None
-    if any(unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"} for char in key):
+    if _HAS_CONTROL.search(key) if key.isascii() else any(unicodedata.category(c) in _CONTROL for c in key):
         raise _invalid(text, "control characters are not allowed")
     if key.startswith("/"):
         raise _invalid(text, "the key must not start with '/'")
