@@ -5,6 +5,10 @@ Lambda keeps module state between invocations of one execution environment, so t
 token verifier with its JWKS cache, the AWS gateway with its clients, the vending service with its caches,
 the request signer and the uploads' binding key are built once (lazily: no AWS call at import) and shared
 by every handler of the process. Handlers ask `environment()` for them; nothing else builds them.
+
+Each function imports only what it uses at cold start (our modules are compiled from source there): the
+signer, presigning and uploads modules are imported when a function first signs or uploads, which the
+credentials, identity and objects functions never do.
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import botocore.session
 
 from adapters.aws import AwsGateway, ClientFactory
-from adapters.s3_signer import S3Presigner
 from domain.caller import Caller
 from domain.config import ServiceConfig
 from domain.errors import InternalError
-from domain.presign import Presigner
-from domain.uploads import UploadBinding, Uploads
 from domain.vending import VendingService
 from edge.auth import JwksCache, JwtVerifier, bearer_token
+
+if TYPE_CHECKING:
+    from adapters.s3_signer import S3Presigner
+    from domain.presign import Presigner
+    from domain.uploads import UploadBinding, Uploads
 
 
 @dataclass
@@ -35,7 +42,8 @@ class ExecutionEnvironment:
     verifier: JwtVerifier
     gateway: AwsGateway
     service: VendingService
-    signer: S3Presigner
+    botocore_session: botocore.session.Session = field(repr=False)
+    _signer: S3Presigner | None = field(default=None, repr=False)
     _binding: UploadBinding | None = field(default=None, repr=False)
 
     @classmethod
@@ -51,7 +59,7 @@ class ExecutionEnvironment:
             verifier=JwtVerifier(config, jwks),
             gateway=gateway,
             service=VendingService(config, gateway),
-            signer=S3Presigner(endpoint_url=config.aws_endpoint_url, session=botocore_session),
+            botocore_session=botocore_session,
         )
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
@@ -59,10 +67,25 @@ class ExecutionEnvironment:
         unavailable."""
         return self.verifier.verify(bearer_token(headers))
 
+    @property
+    def signer(self) -> S3Presigner:
+        """The S3 request signer, sharing the gateway's botocore session (its loaded models)."""
+        if self._signer is None:
+            from adapters.s3_signer import S3Presigner
+
+            self._signer = S3Presigner(
+                endpoint_url=self.config.aws_endpoint_url, session=self.botocore_session
+            )
+        return self._signer
+
     def presigner(self, caller: Caller) -> Presigner:
+        from domain.presign import Presigner
+
         return Presigner(caller, service=self.service, signer=self.signer)
 
     def uploads(self, caller: Caller) -> Uploads:
+        from domain.uploads import Uploads
+
         return Uploads(caller, service=self.service, signer=self.signer, binding=self.upload_binding())
 
     def upload_binding(self) -> UploadBinding:
@@ -71,6 +94,8 @@ class ExecutionEnvironment:
             secret_id = self.config.upload_binding_secret
             if not secret_id:
                 raise InternalError("uploads are not configured (UPLOAD_BINDING_SECRET)")
+            from domain.uploads import UploadBinding
+
             self._binding = UploadBinding(self.gateway.secret_string(secret_id).encode())
         return self._binding
 

@@ -32,21 +32,15 @@ from domain.errors import (
     UpstreamBudgetExhausted,
 )
 from domain.grants import GrantList
+from domain.limits import CONTENT_TYPE
 from domain.permissions import METHOD_PERMISSION, Permission, PresignMethod, satisfies
 from domain.ports import RequestSigner
 from domain.targets import GrantTarget, covers
 from domain.vending import CredentialRequest, VendingService, VendResult
 
 DEFAULT_EXPIRES_SECONDS = 300
-MAX_BATCH_ITEMS = 100
 # A URL must stop working this long before its credentials do (clock skew between us and S3).
 CREDENTIALS_MARGIN = timedelta(seconds=30)
-# S3's largest single PUT (S3 User Guide, "Uploading objects"): a larger one needs a multipart upload.
-MAX_PUT_BYTES = 5 * 1024**3
-CONTENT_TYPE = re.compile(
-    r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+"
-    r"( *; *[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\x00-\x1f\x7f]*\"|[A-Za-z0-9!#$&^_.+-]+))*$"
-)
 _FILENAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 # RFC 8187 attr-char: what may stay unescaped in `filename*=UTF-8''...`.
 _ATTR_CHAR_SAFE = "!#$&+-.^_`|~"

@@ -31,6 +31,7 @@ from domain.audit import audit
 from domain.caller import Caller
 from domain.credentials import retry_once_if_stale
 from domain.errors import InternalError, NotFound, ServiceError, ServiceUnavailable
+from domain.limits import MAX_PART_URLS_PER_ANSWER
 from domain.permissions import Permission
 from domain.ports import RequestSigner
 from domain.presign import (
@@ -43,10 +44,6 @@ from domain.targets import GrantTarget
 from domain.vending import VendingService, VendResult
 
 UPLOAD_PERMISSION: Permission = "WRITE"
-MAX_PARTS = 10_000  # S3's limit per upload
-# URLs signed per answer: 1,000 URLs stay well inside Lambda's 6 MB response limit whatever the length of
-# the session token in them; a larger upload gets the rest from POST /v1/uploads/parts (`nextPartNumber`).
-MAX_PART_URLS_PER_ANSWER = 1_000
 DEFAULT_PART_EXPIRES_SECONDS = 3600
 # Credentials for a call made now (start, complete, abort): a minute of life left is enough.
 CALL_SECONDS = 60
@@ -55,14 +52,11 @@ CALL_SECONDS = 60
 # not be cut off by the usual 3 s read timeout and retried into NoSuchUpload: the UploadsFunction's
 # timeout (29 s) bounds this one.
 COMPLETE_READ_TIMEOUT_SECONDS = 25.0
-MAX_ETAG_CHARS = 128
-MAX_UPLOAD_ID_CHARS = 1024
 # Completing 10,000 parts takes ~600 KB of JSON with S3's ETags; the longest valid body (128-character
 # ETags) is ~1.7 MB.
 MAX_COMPLETE_BODY_BYTES = 2 * 1024 * 1024
 _MAC_BYTES = 32
 _UPLOAD_ID = re.compile(r"^[\x21-\x7e]+\.[A-Za-z0-9_-]{43}$")
-ETAG = re.compile(r'^"?[\x21\x23-\x7e]+"?$')
 
 
 # --- the contract -------------------------------------------------------------------------------------

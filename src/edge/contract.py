@@ -23,10 +23,17 @@ from domain.config import (
     DEFAULT_MAX_PRESIGN_EXPIRES_SECONDS,
     GET_DATA_ACCESS_MIN_DURATION,
 )
+from domain.limits import (
+    CONTENT_TYPE,
+    MAX_BATCH_ITEMS,
+    MAX_ETAG_CHARS,
+    MAX_PART_URLS_PER_ANSWER,
+    MAX_PARTS,
+    MAX_PUT_BYTES,
+    MAX_UPLOAD_ID_CHARS,
+)
 from domain.permissions import Permission, PresignMethod, Privilege, TargetType
-from domain.presign import CONTENT_TYPE, MAX_BATCH_ITEMS, MAX_PUT_BYTES
 from domain.targets import MAX_TARGET_CHARS
-from domain.uploads import MAX_ETAG_CHARS, MAX_PART_URLS_PER_ANSWER, MAX_PARTS, MAX_UPLOAD_ID_CHARS
 
 GET_DATA_ACCESS_MAX_DURATION = 43200  # S3 Access Grants' GetDataAccess: 12 hours
 MAX_POST_BYTES = 5 * 1024**3

@@ -7,7 +7,7 @@ from typing import Any
 import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from composition.root import environment
 from edge.http import build_lambda_handler, create_resolver, json_body
-from edge.requests import parse_credential_request, parse_credentials_format
+from edge.requests.credentials import parse_credential_request, parse_credentials_format
 
 app = create_resolver()
 

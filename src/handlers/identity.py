@@ -7,7 +7,7 @@ from typing import Any
 import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from composition.root import environment
 from edge.http import build_lambda_handler, create_resolver
-from edge.requests import parse_grants_query, parse_role_query
+from edge.requests.identity import parse_grants_query, parse_role_query
 
 app = create_resolver()
 

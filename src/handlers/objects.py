@@ -8,7 +8,7 @@ import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (prim
 from composition.root import environment
 from domain.objects import list_folder
 from edge.http import build_lambda_handler, create_resolver
-from edge.requests import parse_list_request
+from edge.requests.objects import parse_list_request
 
 app = create_resolver()
 

@@ -8,7 +8,8 @@ import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (prim
 from composition.root import environment
 from domain.errors import ServiceError
 from edge.http import build_lambda_handler, create_resolver, json_body, request_id_of
-from edge.requests import parse_batch, parse_presign_request, refuse_query
+from edge.requests.decode import refuse_query
+from edge.requests.presign import parse_batch, parse_presign_request
 
 app = create_resolver()
 

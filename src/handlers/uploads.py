@@ -12,7 +12,8 @@ import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (prim
 from composition.root import ExecutionEnvironment, environment
 from domain.uploads import MAX_COMPLETE_BODY_BYTES, Uploads
 from edge.http import build_lambda_handler, create_resolver, json_body
-from edge.requests import parse_abort, parse_complete, parse_part_urls, parse_start, refuse_query
+from edge.requests.decode import refuse_query
+from edge.requests.uploads import parse_abort, parse_complete, parse_part_urls, parse_start
 
 app = create_resolver()
 

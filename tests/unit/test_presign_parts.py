@@ -19,7 +19,8 @@ from domain.errors import InvalidRequest
 from domain.objects import unwrap_token, wrap_token
 from domain.presign import PresignRequest, content_disposition, usable_seconds
 from domain.targets import parse_target
-from edge.requests import parse_batch, parse_list_request, parse_presign_request
+from edge.requests.objects import parse_list_request
+from edge.requests.presign import parse_batch, parse_presign_request
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,8 @@ from domain.config import ServiceConfig
 from domain.errors import ConfigError, InternalError, InvalidRequest, NotFound
 from domain.targets import parse_target
 from domain.uploads import UploadBinding
-from edge.requests import parse_complete, parse_part_urls, parse_presign_request, parse_start
+from edge.requests.presign import parse_presign_request
+from edge.requests.uploads import parse_complete, parse_part_urls, parse_start
 from tests.unit.test_config import BASE
 from tests.unit.test_presign_parts import CONFIG, CREDENTIALS
 
