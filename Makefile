@@ -34,7 +34,7 @@ help:
 	@echo "make clean     remove build and cache folders"
 	@echo "All targets read PYTHON (default python3) to create .venv."
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): src/requirements.txt requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@

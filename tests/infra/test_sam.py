@@ -34,7 +34,7 @@ SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
 # SAM records which dependency folder belongs to which requirements hash in the build dir itself.
 SAM_BUILD_DIR = ROOT / ".aws-sam" / "test-build"
 SAM_CACHE_DIR = ROOT / ".aws-sam" / "test-cache"
-RUNTIME_PACKAGES = ("aws_lambda_powertools", "boto3", "jwt", "cryptography")
+RUNTIME_PACKAGES = ("aws_lambda_powertools", "boto3", "jwt", "cryptography", "msgspec")
 
 # The answer each event must get (and, for a batch, each item's status). A new file needs an entry.
 EXPECTED: dict[str, dict[str, Any]] = {
