@@ -174,8 +174,10 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             uploads = measure_uploads(stack, tokens, progress, parts=sizes.upload_parts)
             peers = {"aws_access_grants_plugin": measure_plugin_peer(stack, workloads, tokens, progress)}
             progress("cold starts:")
+            # One execution-role session serves every fresh process, plain and primed.
+            cold_environment = service_environment(stack.config(), cache_enabled=True)
             cold = measure_cold_starts(
-                service_environment(stack.config(), cache_enabled=True),
+                cold_environment,
                 tokens,
                 runs=args.cold_runs,
                 log_path=log_path,
@@ -183,7 +185,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             )
             progress("primed starts (SnapStart's hooks before the first request):")
             primed = measure_cold_starts(
-                service_environment(stack.config(), cache_enabled=True),
+                cold_environment,
                 tokens,
                 runs=args.cold_runs,
                 log_path=log_path,

@@ -24,9 +24,9 @@ from local.gateway.server import (
     DEFAULT_TEMPLATE,
     local_environment,
     local_stack_config,
-    parameter_values,
+    read_api,
 )
-from local.gateway.template import Function, load_template, read_http_api
+from local.gateway.template import Function, HttpApi, load_template, read_http_api
 from local.lambda_context import LambdaContext
 
 # Reading routes needs every parameter without a default to have a value; none of them decides a route.
@@ -38,12 +38,16 @@ _IN_PROCESS_URL = "http://127.0.0.1:0"
 
 
 @lru_cache(maxsize=4)
-def routes(template: Path = DEFAULT_TEMPLATE) -> dict[str, Function]:
-    """Route key ("POST /v1/presign") → the function serving it, read from the template without a stack."""
+def offline_api(template: Path = DEFAULT_TEMPLATE) -> HttpApi:
+    """The template's API read without a stack (placeholder values where a parameter has no default)."""
     declared = load_template(template).get("Parameters") or {}
     placeholders = {name: _PLACEHOLDER_URL for name, spec in declared.items() if "Default" not in spec}
-    api = read_http_api(template, placeholders, account_id=_PLACEHOLDER_ACCOUNT, region=_PLACEHOLDER_REGION)
-    return {route.route_key: route.function for route in api.routes}
+    return read_http_api(template, placeholders, account_id=_PLACEHOLDER_ACCOUNT, region=_PLACEHOLDER_REGION)
+
+
+def routes(template: Path = DEFAULT_TEMPLATE) -> dict[str, Function]:
+    """Route key ("POST /v1/presign") → the function serving it."""
+    return {route.route_key: route.function for route in offline_api(template).routes}
 
 
 def function_for(method: str, path: str, template: Path = DEFAULT_TEMPLATE) -> Function:
@@ -65,13 +69,7 @@ def service_environment(
 ) -> dict[str, str]:
     """The environment every function gets from the template (resolved against the stack's parameter
     values, as the local gateway and `make deploy` resolve it) and from Lambda's runtime, plus `overrides`."""
-    declared = load_template(template).get("Parameters") or {}
-    api = read_http_api(
-        template,
-        parameter_values(stack_config, declared, _IN_PROCESS_URL),
-        account_id=stack_config["accountId"],
-        region=stack_config["region"],
-    )
+    api = read_api(template, stack_config, _IN_PROCESS_URL).api
     return {**merged_environment(api.functions.values(), local_environment(stack_config)), **overrides}
 
 

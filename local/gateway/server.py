@@ -118,11 +118,20 @@ def load_api(
     gateway_url: str,
     overrides: Mapping[str, Any] | None = None,
 ) -> LoadedApi:
-    config = local_stack_config(aws_endpoint)
+    return read_api(template, local_stack_config(aws_endpoint), gateway_url, overrides)
+
+
+def read_api(
+    template: Path,
+    config: Mapping[str, Any],
+    gateway_url: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> LoadedApi:
+    """The template's API for the local stack whose `/_local/config` is `config`."""
     declared = load_template(template).get("Parameters") or {}
     parameters = {**parameter_values(config, declared, gateway_url), **(overrides or {})}
     api = read_http_api(template, parameters, account_id=config["accountId"], region=config["region"])
-    return LoadedApi(api, config, parameters)
+    return LoadedApi(api, dict(config), parameters)
 
 
 def build_gateway(loaded: LoadedApi, *, demo: bool = True, url: str | None = None) -> Gateway:

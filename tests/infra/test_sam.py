@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from local.event_files import event_files, load_event
+from local.functions import offline_api
 from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
-from local.gateway.template import Function, HttpApi
+from local.gateway.template import Function
 from local.stack import LocalStack
 
 pytestmark = pytest.mark.infra
@@ -149,7 +150,7 @@ def test_sam_build_packages_every_function_with_its_dependencies() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     # Without src/requirements.txt SAM "continues the build without dependencies": a broken Lambda.
     assert "without dependencies" not in result.stdout + result.stderr
-    for function in functions_of(template_api_offline()).values():
+    for function in offline_api().functions.values():
         artifact = build_dir / function.logical_id
         module_name = function.handler.rpartition(".")[0]
         assert (artifact / (module_name.replace(".", "/") + ".py")).is_file(), function.logical_id
@@ -158,28 +159,8 @@ def test_sam_build_packages_every_function_with_its_dependencies() -> None:
         assert not (artifact / "tests").exists() and not (artifact / "local").exists()
 
 
-def template_api_offline() -> HttpApi:
-    """The template's API with placeholder parameter values (enough to read handlers and routes)."""
-    from local.gateway.template import load_template, read_http_api
-
-    declared = load_template(TEMPLATE).get("Parameters") or {}
-    values = {
-        "JwtIssuer": "https://issuer.example.com",
-        "IdcApplicationArn": (
-            "arn:aws:sso::123456789012:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
-        ),
-        "IdentityBearerRoleArn": "arn:aws:iam::123456789012:role/shopfast-identity-bearer",
-    }
-    parameters = {name: value for name, value in values.items() if name in declared}
-    return read_http_api(TEMPLATE, parameters, account_id="123456789012", region="us-east-1")
-
-
-def functions_of(api: HttpApi) -> dict[str, Function]:
-    return dict(api.functions)
-
-
 def test_every_handler_in_the_template_imports_without_calling_aws() -> None:
-    functions = functions_of(template_api_offline())
+    functions = offline_api().functions
     assert set(functions) >= {
         "HealthFunction",
         "IdentityFunction",
@@ -215,7 +196,7 @@ def base_environment() -> dict[str, str]:
 def test_every_event_file_has_an_expected_answer_and_a_route() -> None:
     names = {path.name for path in event_files()}
     assert names == set(EXPECTED), "add new events to EXPECTED (and remove stale entries)"
-    routes = {route.route_key for route in template_api_offline().routes}
+    routes = {route.route_key for route in offline_api().routes}
     covered = set()
     for path in event_files():
         event = json.loads(path.read_text(encoding="utf-8"))

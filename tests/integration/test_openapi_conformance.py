@@ -17,8 +17,8 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from local.functions import offline_api
 from local.stack import LocalStack
-from tests.infra.test_sam import template_api_offline
 from tests.integration.handler_calls import Answer, call, service_configured
 
 pytestmark = pytest.mark.integration
@@ -345,7 +345,7 @@ def service(local_stack: LocalStack) -> Iterator[LocalStack]:
 def test_the_document_is_valid_openapi_and_matches_the_template_routes() -> None:
     validate_openapi(SPEC)
     documented = {f"{method.upper()} {path}" for path, item in SPEC["paths"].items() for method in item}
-    assert documented == {route.route_key for route in template_api_offline().routes}
+    assert documented == {route.route_key for route in offline_api().routes}
     assert {case.path for case in CASES} == set(SPEC["paths"])
 
 
