@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from domain.errors import ServiceUnavailable
@@ -24,6 +25,13 @@ class AwsCredentials:
         return (
             f"AwsCredentials(access_key_id={self.access_key_id!r}, expiration={self.expiration.isoformat()})"
         )
+
+
+@lru_cache(maxsize=64)
+def isoformat(moment: datetime) -> str:
+    """A moment as the API states it: RFC 3339 in UTC, to the second. Cached: the URLs of a batch share
+    their expiry (to the second), and each states it twice."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class StaleSession(ServiceUnavailable):

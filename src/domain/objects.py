@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.caller import Caller
-from domain.credentials import retry_once_if_stale
+from domain.credentials import isoformat, retry_once_if_stale
 from domain.errors import InvalidRequest
 from domain.permissions import Permission
 from domain.targets import GrantTarget
@@ -116,6 +116,4 @@ def _object_entry(bucket: str, item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _timestamp(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return datetime.fromtimestamp(0, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return isoformat(value if isinstance(value, datetime) else datetime.fromtimestamp(0, UTC))

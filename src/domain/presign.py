@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +22,7 @@ from domain.audit import audit
 from domain.cache import CREDENTIALS_REFRESH_MARGIN_SECONDS
 from domain.caller import Caller
 from domain.config import GET_DATA_ACCESS_MIN_DURATION, ServiceConfig
-from domain.credentials import AwsCredentials
+from domain.credentials import AwsCredentials, isoformat
 from domain.errors import (
     AccessDenied,
     InvalidRequest,
@@ -90,12 +89,6 @@ class PresignedRequest:
             "headers": dict(self.headers),
             "expiresAt": isoformat(self.expires_at),
         }
-
-
-@lru_cache(maxsize=64)
-def isoformat(moment: datetime) -> str:
-    # Cached: the URLs of a batch share their expiry (to the second), and each states it twice.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def content_disposition(filename: str) -> str:

@@ -29,17 +29,12 @@ from typing import Any
 
 from domain.audit import audit
 from domain.caller import Caller
-from domain.credentials import retry_once_if_stale
+from domain.credentials import isoformat, retry_once_if_stale
 from domain.errors import InternalError, NotFound, ServiceError, ServiceUnavailable
 from domain.limits import MAX_PART_URLS_PER_ANSWER
 from domain.permissions import Permission
 from domain.ports import RequestSigner
-from domain.presign import (
-    credentials_for_signing,
-    isoformat,
-    usable_seconds,
-    utcnow,
-)
+from domain.presign import credentials_for_signing, usable_seconds, utcnow
 from domain.targets import GrantTarget
 from domain.vending import VendingService, VendResult
 

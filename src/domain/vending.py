@@ -18,14 +18,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, TypeVar
 
 from domain.audit import Decision, count
 from domain.cache import CachedGrant, CredentialCache, DenialCache, TtlCache
 from domain.caller import Caller
 from domain.config import IDENTITY_CENTER, ServiceConfig
-from domain.credentials import AwsCredentials, credentials_from, retry_once_if_stale
+from domain.credentials import AwsCredentials, credentials_from, isoformat, retry_once_if_stale
 from domain.errors import AccessDenied, InvalidRequest, ServiceError
 from domain.grants import GrantList, explain_denial
 from domain.identity import IdentityExchange, IdentitySession
@@ -90,7 +89,7 @@ class VendResult:
                 "accessKeyId": self.credentials.access_key_id,
                 "secretAccessKey": self.credentials.secret_access_key,
                 "sessionToken": self.credentials.session_token,
-                "expiration": _iso(self.credentials),
+                "expiration": isoformat(self.credentials.expiration),
             },
             "matchedGrantTarget": self.matched_grant_target,
             "grantee": {"type": self.grantee_type, "identifier": self.grantee_identifier},
@@ -102,12 +101,8 @@ class VendResult:
             "AccessKeyId": self.credentials.access_key_id,
             "SecretAccessKey": self.credentials.secret_access_key,
             "SessionToken": self.credentials.session_token,
-            "Expiration": _iso(self.credentials),
+            "Expiration": isoformat(self.credentials.expiration),
         }
-
-
-def _iso(credentials: AwsCredentials) -> str:
-    return credentials.expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class VendingService:
@@ -189,7 +184,7 @@ class VendingService:
                 directoryUserId=result.directory_user_id,
                 sourceIdentity=result.source_identity,
                 matchedGrantTarget=result.matched_grant_target,
-                expiration=_iso(result.credentials),
+                expiration=isoformat(result.credentials.expiration),
                 accessKeyId=result.credentials.access_key_id,
                 cached=result.cached,
             )
