@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from functools import cache
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import msgspec
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from domain.errors import AccessDenied, ServiceError
+
+if TYPE_CHECKING:
+    import msgspec.json
 
 SERVICE_NAME = "shopfast-vending"
 METRICS_NAMESPACE = "ShopFastVending"
@@ -25,11 +28,19 @@ METRICS_NAMESPACE = "ShopFastVending"
 # Log lines are written by msgspec (Powertools' own json.dumps is 3-4 times slower, and every presigned URL
 # writes an audit record), and a message is never parsed as JSON (Powertools tries, for messages that are
 # JSON strings; none of ours is, and the failed attempt costs an exception per line).
-_LOG_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
+@cache
+def _log_encoder() -> msgspec.json.Encoder:
+    # Imported at the first log line: the health function writes none unless it fails, and every other
+    # function has imported msgspec for its contract by then.
+    import msgspec.json
+
+    return msgspec.json.Encoder(enc_hook=str)
 
 
 def _log_line(record: dict[str, Any]) -> str:
-    return _LOG_ENCODER.encode(record).decode()
+    return _log_encoder().encode(record).decode()
 
 
 def _message_as_is(message: Any) -> Any:

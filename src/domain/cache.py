@@ -20,8 +20,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+import msgspec
 
 from domain.permissions import Permission, Privilege, satisfies
 from domain.targets import GrantTarget, covers
@@ -93,8 +94,7 @@ class TtlCache(Generic[V]):
             return len(self._entries)
 
 
-@dataclass(frozen=True)
-class CachedGrant(Generic[V]):
+class CachedGrant(msgspec.Struct, Generic[V], frozen=True):
     """Credentials valid for `scope` with `permission` until `expires_at`, issued for `duration_seconds`."""
 
     scope: str

@@ -3,13 +3,12 @@ sees the token's encoding; the raw token travels only to Identity Center's excha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from domain.config import EMAIL_CLAIM
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(msgspec.Struct, frozen=True):
     """The authenticated end user. The raw token is kept for the Identity Center exchange only.
 
     `user` is the value of the configured user claim (`USER_CLAIM`): what Identity Center maps to a
@@ -20,10 +19,13 @@ class Caller:
     email: str | None
     username: str | None
     groups: tuple[str, ...]
-    token: str = field(repr=False)
+    token: str
     expires_at: int = 0
     user: str = ""
     user_claim: str = EMAIL_CLAIM
+
+    def __repr__(self) -> str:  # without the token
+        return f"Caller(issuer={self.issuer!r}, subject={self.subject!r}, user={self.user!r})"
 
     @property
     def identity_key(self) -> str:

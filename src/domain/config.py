@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from urllib.parse import urlsplit
+
+import msgspec
 
 from domain.errors import ConfigError
 from domain.targets import is_valid_bucket_name
@@ -40,8 +41,7 @@ DEFAULT_MAX_PRESIGN_EXPIRES_SECONDS = 3600
 MAX_PRESIGN_EXPIRES_SECONDS = 604800
 
 
-@dataclass(frozen=True)
-class ServiceConfig:
+class ServiceConfig(msgspec.Struct, frozen=True):
     identity_mode: str
     jwt_issuer: str
     jwt_audience: tuple[str, ...]

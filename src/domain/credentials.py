@@ -4,18 +4,18 @@ says a session signing with them has expired upstream."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
+
+import msgspec
 
 from domain.errors import ServiceUnavailable
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class AwsCredentials:
+class AwsCredentials(msgspec.Struct, frozen=True):
     access_key_id: str
     secret_access_key: str
     session_token: str

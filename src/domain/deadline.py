@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # Kept free at the end of an invocation to write the answer and the audit record.
 RESERVE_SECONDS = 0.5
@@ -21,9 +20,9 @@ class RemainingTime(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-@dataclass(frozen=True)
-class Deadline:
-    """The monotonic instant by which this invocation's upstream calls must be done."""
+class Deadline(NamedTuple):
+    """The monotonic instant by which this invocation's upstream calls must be done. A NamedTuple, not a
+    Struct: the health function imports this module and nothing else that needs msgspec."""
 
     at: float
 

@@ -6,8 +6,9 @@ for instead. Pure: no AWS.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from domain.permissions import Permission, satisfies
 from domain.targets import GrantTarget, covers
@@ -16,8 +17,7 @@ from domain.targets import GrantTarget, covers
 MAX_GRANTS_NAMED = 5
 
 
-@dataclass(frozen=True)
-class HeldGrant:
+class HeldGrant(msgspec.Struct, frozen=True):
     scope: str  # s3://bucket/prefix/*, s3://bucket/prefix* or s3://bucket/key
     permission: str
 

@@ -13,8 +13,9 @@ import base64
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from domain.cache import SessionCache
 from domain.caller import Caller
@@ -28,8 +29,7 @@ MAX_SESSION_NAME = 64
 _NOT_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
-@dataclass
-class IdentitySession:
+class IdentitySession(msgspec.Struct):
     """An AWS session acting for one end user, in every Region: its credentials are STS's (global)."""
 
     identity_key: str

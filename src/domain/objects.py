@@ -13,9 +13,10 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from domain.caller import Caller
 from domain.credentials import isoformat, retry_once_if_stale
@@ -33,8 +34,7 @@ LISTING_MIN_REMAINING_SECONDS = 60
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-@dataclass(frozen=True)
-class ListRequest:
+class ListRequest(msgspec.Struct, frozen=True):
     folder: GrantTarget  # a prefix target: bucket + key prefix ending with '/' (or '' for the bucket root)
     continuation_token: str | None  # S3's token, unwrapped
     page_size: int

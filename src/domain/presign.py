@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
+
+import msgspec
 
 from domain.audit import audit
 from domain.cache import CREDENTIALS_REFRESH_MARGIN_SECONDS
@@ -45,8 +46,7 @@ _FILENAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 _ATTR_CHAR_SAFE = "!#$&+-.^_`|~"
 
 
-@dataclass(frozen=True)
-class PresignRequest:
+class PresignRequest(msgspec.Struct, frozen=True):
     """One validated presign request (a single call, or one item of a batch)."""
 
     target: str  # s3://bucket/key, or for POST also s3://bucket/prefix/*
@@ -64,15 +64,17 @@ class PresignRequest:
         return METHOD_PERMISSION[self.method]
 
 
-@dataclass(frozen=True)
-class PresignedRequest:
-    url: str = field(repr=False)  # carries the signature: never logged
+class PresignedRequest(msgspec.Struct, frozen=True):
+    url: str  # carries the signature: never logged
     method: str
     headers: Mapping[str, str]
     expires_at: datetime
     # POST: the form fields (policy and signature included: never logged) and the size bound.
-    fields: Mapping[str, str] | None = field(default=None, repr=False)
+    fields: Mapping[str, str] | None = None
     max_bytes: int | None = None
+
+    def __repr__(self) -> str:  # without the URL and the form fields: they carry the signature
+        return f"PresignedRequest(method={self.method!r}, expires_at={self.expires_at.isoformat()})"
 
     def to_json(self) -> dict[str, Any]:
         if self.fields is not None:

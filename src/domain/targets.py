@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection
-from dataclasses import dataclass
+
+import msgspec
 
 from domain.errors import InvalidRequest
 
@@ -18,8 +19,7 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
-@dataclass(frozen=True)
-class GrantTarget:
+class GrantTarget(msgspec.Struct, frozen=True):
     """A validated target. For a prefix target `key` is the prefix without the trailing `*` (may be '')."""
 
     bucket: str

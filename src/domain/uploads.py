@@ -23,9 +23,10 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from domain.audit import audit
 from domain.caller import Caller
@@ -57,8 +58,7 @@ _UPLOAD_ID = re.compile(r"^[\x21-\x7e]+\.[A-Za-z0-9_-]{43}$")
 # --- the contract -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StartUpload:
+class StartUpload(msgspec.Struct, frozen=True):
     target: GrantTarget
     part_count: int
     content_type: str | None = None
@@ -66,8 +66,7 @@ class StartUpload:
     role: str | None = None
 
 
-@dataclass(frozen=True)
-class PartUrls:
+class PartUrls(msgspec.Struct, frozen=True):
     target: GrantTarget
     upload_id: str
     part_numbers: tuple[int, ...]
@@ -75,16 +74,14 @@ class PartUrls:
     role: str | None = None
 
 
-@dataclass(frozen=True)
-class CompleteUpload:
+class CompleteUpload(msgspec.Struct, frozen=True):
     target: GrantTarget
     upload_id: str
     parts: tuple[tuple[int, str], ...]  # (partNumber, etag), ascending
     role: str | None = None
 
 
-@dataclass(frozen=True)
-class AbortUpload:
+class AbortUpload(msgspec.Struct, frozen=True):
     target: GrantTarget
     upload_id: str
     role: str | None = None

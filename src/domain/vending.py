@@ -13,12 +13,12 @@ identity session → GetDataAccess. Every decision writes exactly one audit reco
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import msgspec
 
 from domain.audit import Decision, count
 from domain.cache import CachedGrant, CredentialCache, DenialCache, TtlCache
@@ -52,8 +52,7 @@ T = TypeVar("T")
 GrantSource = Callable[[], GrantList | None]
 
 
-@dataclass(frozen=True)
-class CredentialRequest:
+class CredentialRequest(msgspec.Struct, frozen=True):
     target: GrantTarget
     permission: Permission
     privilege: Privilege = "Default"
@@ -62,8 +61,7 @@ class CredentialRequest:
     role: str | None = None  # iam-role mode: the group (or role ARN) to act as
 
 
-@dataclass(frozen=True)
-class GrantsQuery:
+class GrantsQuery(msgspec.Struct, frozen=True):
     """GET /v1/grants: the caller's grants, optionally under `scope`, one page at a time."""
 
     scope: GrantTarget | None = None
@@ -72,8 +70,7 @@ class GrantsQuery:
     role: str | None = None
 
 
-@dataclass(frozen=True)
-class VendResult:
+class VendResult(msgspec.Struct, frozen=True):
     credentials: AwsCredentials
     matched_grant_target: str
     permission: Permission  # what the credentials allow
@@ -210,7 +207,7 @@ class VendingService:
                 identity, request.target, request.permission, min_remaining_seconds
             )
         count("CacheHits" if found is not None else "CacheMisses")
-        return None if found is None else dataclasses.replace(found, cached=True)
+        return None if found is None else msgspec.structs.replace(found, cached=True)
 
     def _refuse_if_no_grant_covers(
         self, grants: GrantList | None, identity: str, request: CredentialRequest

@@ -3,11 +3,11 @@ the expiry of a signed URL (signing is local: no AWS call, no emulator needed)."
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import boto3
+import msgspec
 import pytest
 from botocore.config import Config
 
@@ -147,7 +147,7 @@ def test_presigned_urls_are_byte_for_byte_what_botocore_generates(
         aws_session_token="token+/=with?odd&chars",
         config=Config(signature_version="s3v4", s3=addressing),
     )
-    credentials = replace(CREDENTIALS, session_token="token+/=with?odd&chars")
+    credentials = msgspec.structs.replace(CREDENTIALS, session_token="token+/=with?odd&chars")
     keys = ["users/user_list", "a b/c+d=e&f;g", "ünï/çødé ✓", "x/~tilde/%41", "q?x#y"]
     items = [{"method": "GET"}, {"method": "GET", "filename": 'rép ort;"x".csv'}, {"method": "PUT"}]
     items.append({"method": "PUT", "contentType": "text/csv; charset=utf-8"})
