@@ -23,7 +23,7 @@ help:
 	@echo "make invoke    FN=<function logical id> EVENT=events/<file>.json [ENDPOINT=<emulator URL>]"
 	@echo "                 one handler like 'sam local invoke', against the running stack or a temporary one"
 	@echo "make bench     the benchmarks against the local emulator (figures in bench/results/latest.json)"
-	@echo "make deploy    Terraform outputs -> sam build -> sam deploy; reads STACK_NAME, IDC_AWS_PROFILE,"
+	@echo "make deploy    Terraform outputs -> sam build -> bytecode -> sam deploy; reads STACK_NAME, IDC_AWS_PROFILE,"
 	@echo "                 JWT_ISSUER, JWT_AUDIENCE, USER_CLAIM, ROLE_CLAIM (iam-role), REQUIRE_EMAIL_VERIFIED,"
 	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
 	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make deploy`: Terraform outputs -> Identity Center application settings -> sam build -> sam deploy.
+# `make deploy`: Terraform outputs -> Identity Center application settings -> sam build -> bytecode
+# (local/package.py) -> sam deploy.
 # Nothing is copied by hand: every SAM parameter that names an AWS resource comes from an applied root.
 #
 # Prerequisites (README.md, "Deploying to AWS"): the roots are applied, in identity-center mode
@@ -170,4 +171,6 @@ stack=()
 
 cd "$repo"
 run "$sam" build
+# Lambda cannot write __pycache__ in /var/task: ship the bytecode, or every cold start compiles it all.
+run "$python" -m local.package .aws-sam/build
 run "$sam" deploy "${stack[@]}" --parameter-overrides "${overrides[@]}"

@@ -24,6 +24,7 @@ from local.event_files import event_files, load_event
 from local.functions import offline_api
 from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
 from local.gateway.template import Function
+from local.package import function_packages, runtime_interpreter
 from local.stack import LocalStack
 
 pytestmark = pytest.mark.infra
@@ -131,7 +132,9 @@ def test_sam_validate_lint_is_clean() -> None:
     assert "is a valid SAM Template" in result.stdout + result.stderr
 
 
-def test_sam_build_packages_every_function_with_its_dependencies() -> None:
+@pytest.fixture(scope="module")
+def built_packages() -> Path:
+    """`sam build`, then the bytecode step of `make deploy` (local/package.py), as deploy.sh runs them."""
     build_dir = SAM_BUILD_DIR
     result = run(
         [
@@ -150,13 +153,61 @@ def test_sam_build_packages_every_function_with_its_dependencies() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     # Without src/requirements.txt SAM "continues the build without dependencies": a broken Lambda.
     assert "without dependencies" not in result.stdout + result.stderr
+    compiled = run([sys.executable, "-m", "local.package", str(build_dir)], timeout=300)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    return build_dir
+
+
+def test_sam_build_packages_every_function_with_its_dependencies(built_packages: Path) -> None:
     for function in offline_api().functions.values():
-        artifact = build_dir / function.logical_id
+        artifact = built_packages / function.logical_id
         module_name = function.handler.rpartition(".")[0]
         assert (artifact / (module_name.replace(".", "/") + ".py")).is_file(), function.logical_id
         for package in RUNTIME_PACKAGES:
             assert (artifact / package).is_dir(), f"{function.logical_id} lacks {package}"
         assert not (artifact / "tests").exists() and not (artifact / "local").exists()
+
+
+# Runs in the runtime's interpreter: which modules of a package that interpreter would compile at import,
+# rather than load as they are (bytecode missing, of another Python, checking the source, or stale).
+_BYTECODE_PROBLEMS = """
+import importlib.util, json, pathlib, sys
+problems = []
+for source in sorted(pathlib.Path(sys.argv[1]).rglob("*.py")):
+    cached = pathlib.Path(importlib.util.cache_from_source(str(source)))
+    if not cached.is_file():
+        problems.append(f"{source}: no {cached.name}")
+        continue
+    header = cached.read_bytes()[:16]
+    flags = int.from_bytes(header[4:8], "little")
+    if header[:4] != importlib.util.MAGIC_NUMBER:
+        problems.append(f"{source}: bytecode of another Python")
+    elif flags != 0b01:  # hash-based (bit 0), source not checked (bit 1 clear): PEP 552
+        problems.append(f"{source}: flags {flags:#b}, not unchecked-hash")
+    elif header[8:16] != importlib.util.source_hash(source.read_bytes()):
+        problems.append(f"{source}: bytecode of another version of the source")
+print(json.dumps(problems))
+"""
+
+
+def test_every_module_of_every_package_ships_the_bytecode_its_runtime_reads(built_packages: Path) -> None:
+    """/var/task is read-only: a module without bytecode there compiles at every cold start."""
+    packages = function_packages(built_packages)
+    assert set(packages) == set(offline_api().functions)
+    for logical_id, (package, runtime) in packages.items():
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("PATH", tool_environment()["PATH"])
+            runtime_python = runtime_interpreter(runtime)
+        result = subprocess.run(
+            [runtime_python, "-c", _BYTECODE_PROBLEMS, str(package)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        problems = json.loads(result.stdout)
+        assert problems == [], f"{logical_id}: {len(problems)} modules, e.g. {problems[:5]}"
 
 
 def test_every_handler_in_the_template_imports_without_calling_aws() -> None:

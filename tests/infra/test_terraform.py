@@ -551,8 +551,11 @@ def sam_parameters(deployment: Deployment) -> dict[str, str]:
             "jwtBearerGrant": "created",
             "iamAuthenticationMethod": "created",
         }
-    assert [c[:2] for c in commands] == [["sam", "build"], ["sam", "deploy"]], commands
-    return _sam_parameters(commands[1])
+    build, package, deploy = commands
+    assert build[:2] == ["sam", "build"] and deploy[:2] == ["sam", "deploy"], commands
+    # The built package gets the runtime's bytecode before it is deployed.
+    assert package[1:] == ["-m", "local.package", ".aws-sam/build"], commands
+    return _sam_parameters(deploy)
 
 
 def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
