@@ -55,7 +55,8 @@ METHOD = {
     "(the upstream round trips, including the injected latency and the emulator's own work)",
     "passes": "each workload runs with caches on, then with CACHE_ENABLED=false, each pass in a fresh "
     "execution environment (service modules re-imported: empty config, clients, JWKS and caches)",
-    "cold_init_ms": "median over fresh `python -c` processes of importing the handler module",
+    "cold_init_ms": "median over fresh `python -c` processes of importing the handler module from the "
+    "package as deployed (our modules' bytecode compiled ahead by local.package)",
     "memory": "fresh process, warm calls that never repeat a target; RSS from /proc/self/statm, peak = VmHWM "
     "of /proc/self/status; the memory pass runs against an emulator without injected latency",
 }
