@@ -21,7 +21,6 @@ Only the standard library's `compileall` does the work; this module finds what t
 from __future__ import annotations
 
 import argparse
-import py_compile
 import re
 import shutil
 import subprocess
@@ -33,7 +32,6 @@ from typing import Any
 from local.gateway.template import TemplateError, load_template
 
 DEFAULT_BUILD_DIR = Path(".aws-sam/build")
-INVALIDATION_MODE = py_compile.PycInvalidationMode.UNCHECKED_HASH
 _PYTHON_RUNTIME = re.compile(r"^python(3\.\d+)$")
 
 
@@ -94,7 +92,7 @@ def compile_tree(directory: Path, interpreter: str = sys.executable) -> None:
             "-j",
             "0",
             "--invalidation-mode",
-            INVALIDATION_MODE.name.lower().replace("_", "-"),
+            "unchecked-hash",
             str(directory),
         ],
         capture_output=True,

@@ -25,15 +25,14 @@ if TYPE_CHECKING:
 SERVICE_NAME = "shopfast-vending"
 METRICS_NAMESPACE = "ShopFastVending"
 
-# Log lines are written by msgspec (Powertools' own json.dumps is 3-4 times slower, and every presigned URL
-# writes an audit record), and a message is never parsed as JSON (Powertools tries, for messages that are
-# JSON strings; none of ours is, and the failed attempt costs an exception per line).
-
-
 @cache
 def _log_encoder() -> msgspec.json.Encoder:
-    # Imported at the first log line: the health function writes none unless it fails, and every other
-    # function has imported msgspec for its contract by then.
+    """Log lines are written by msgspec (Powertools' own json.dumps is 3-4 times slower, and every
+    presigned URL writes an audit record), and a message is never parsed as JSON (Powertools tries, for
+    messages that are JSON strings; none of ours is, and the failed attempt costs an exception per line).
+
+    Imported at the first log line: the health function writes none unless it fails, and every other
+    function has imported msgspec for its contract by then."""
     import msgspec.json
 
     return msgspec.json.Encoder(enc_hook=str)
