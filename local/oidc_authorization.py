@@ -66,6 +66,7 @@ class _Code:
     scope: str
     nonce: str | None
     expires_at: float
+    authenticated_at: int  # when the user signed in: every ID token of this sign-in says so (auth_time)
     used: bool = False
     family: str = ""  # the refresh tokens issued from this code
 
@@ -77,6 +78,7 @@ class _Refresh:
     scope: str
     family: str
     expires_at: float
+    authenticated_at: int
     rotated: bool = False
 
 
@@ -201,6 +203,7 @@ class AuthorizationServer:
                 " ".join(scopes),
                 nonce,
                 self.clock() + CODE_TTL_SECONDS,
+                int(self.clock()),
             )
         return _redirect(redirect_uri, {"code": code, "state": state, "iss": self.issuer_url})
 
@@ -277,7 +280,9 @@ class AuthorizationServer:
             if not hmac.compare_digest(_s256(verifier), code.challenge):
                 raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
             code.family = secrets.token_urlsafe(16)
-            return self._tokens(client, code.email, code.scope, code.family, nonce=code.nonce)
+            return self._tokens(
+                client, code.email, code.scope, code.family, code.authenticated_at, nonce=code.nonce
+            )
 
     def _refresh(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
         invalid = OAuthError(
@@ -293,12 +298,21 @@ class AuthorizationServer:
                 self._store.revoked_families.add(presented.family)  # reuse: the family is compromised
                 raise invalid
             presented.rotated = True
-            return self._tokens(client, presented.email, presented.scope, presented.family, nonce=None)
+            return self._tokens(
+                client,
+                presented.email,
+                presented.scope,
+                presented.family,
+                presented.authenticated_at,
+                nonce=None,
+            )
 
     def _tokens(
-        self, client: Client, email: str, scope: str, family: str, *, nonce: str | None
+        self, client: Client, email: str, scope: str, family: str, authenticated_at: int, *, nonce: str | None
     ) -> dict[str, Any]:
-        """Called with the store's lock held."""
+        """Called with the store's lock held. A refresh keeps the sign-in's `auth_time`: it "MUST represent
+        the time of the original authentication" (OpenID Connect Core 1.0 §12.2), and oidc-client-ts refuses
+        a refreshed ID token whose auth_time differs from the first one's."""
         user = self.users[email]
         now = int(self.clock())
         subject = self.subject_for(user["email"])
@@ -320,7 +334,7 @@ class AuthorizationServer:
             "aud": client.client_id,
             "azp": client.client_id,
             "iat": now,
-            "auth_time": now,
+            "auth_time": authenticated_at,
             "exp": now + ACCESS_TOKEN_TTL_SECONDS,
             "name": user.get("name", email),
             **identity,
@@ -328,7 +342,7 @@ class AuthorizationServer:
         }
         refresh_token = secrets.token_urlsafe(32)
         self._store.refresh[refresh_token] = _Refresh(
-            client.client_id, email, scope, family, now + REFRESH_TOKEN_TTL_SECONDS
+            client.client_id, email, scope, family, now + REFRESH_TOKEN_TTL_SECONDS, authenticated_at
         )
         return {
             "access_token": self.sign(access),

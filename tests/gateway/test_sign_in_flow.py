@@ -277,6 +277,54 @@ def test_an_expired_or_other_clients_code_is_invalid_grant(tmp_path: Path) -> No
     assert exchange_in_process(code()).status_code == 200
 
 
+def test_a_refreshed_id_token_keeps_the_time_of_the_sign_in(tmp_path: Path) -> None:
+    """OpenID Connect Core 1.0 §12.2: auth_time is the original authentication's, iat the new token's.
+    oidc-client-ts refuses a refreshed ID token whose auth_time moved, so the demo page's silent refresh
+    depended on the refresh falling in the same second as the sign-in."""
+    now = [1_800_000_000.0]
+    issuer_app = make_app(
+        tmp_path,
+        "http://127.0.0.1:3001",
+        {"users": [{"email": "alice@shopfast.example", "name": "Alice", "groups": []}]},
+    )
+    issuer_app.authorization.clock = lambda: now[0]
+    issuer_app.authorization.register_redirect_uri(CLIENT_ID, "http://127.0.0.1:3999/")
+    client = Client(issuer_app)
+    pkce = Pkce.new()
+    params = authorization_request(pkce, redirect_uri="http://127.0.0.1:3999/")
+    signed_in = client.post("/authorize", data={**params, "user": "alice@shopfast.example"})
+    code = parse_qs(urlsplit(signed_in.headers["Location"]).query)["code"][0]
+    now[0] += 5
+    first = client.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "http://127.0.0.1:3999/",
+            "code_verifier": pkce.verifier,
+            "client_id": CLIENT_ID,
+        },
+    ).json
+    tokens = [first]
+    for _ in range(2):
+        now[0] += 3540  # the page renews in the token's last minute
+        renewed = client.post(
+            "/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens[-1]["refresh_token"],
+                "client_id": CLIENT_ID,
+            },
+        )
+        assert renewed.status_code == 200, renewed.json
+        tokens.append(renewed.json)
+
+    claims = [jwt.decode(t["id_token"], options={"verify_signature": False}) for t in tokens]
+    assert [c["auth_time"] for c in claims] == [1_800_000_000] * 3
+    assert [c["iat"] for c in claims] == [1_800_000_005, 1_800_003_545, 1_800_007_085]
+    assert [c["exp"] - c["iat"] for c in claims] == [3600] * 3
+
+
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
