@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -236,86 +237,69 @@ def test_a_foreign_code_is_refused(local_stack: LocalStack, http: requests.Sessi
     oauth_error(exchange(http, issuer, "x", pkce, client_id="someone-else"), "invalid_client", 401)
 
 
-def test_an_expired_or_other_clients_code_is_invalid_grant(tmp_path: Path) -> None:
-    """In process, with the issuer's clock in the test's hands."""
-    now = [1_800_000_000.0]
-    issuer_app = make_app(
-        tmp_path,
-        "http://127.0.0.1:3001",
-        {"users": [{"email": "alice@shopfast.example", "name": "Alice", "groups": []}]},
-    )
-    issuer_app.authorization.clock = lambda: now[0]
-    issuer_app.authorization.register_redirect_uri(CLIENT_ID, "http://127.0.0.1:3999/")
-    client = Client(issuer_app)
-    pkce = Pkce.new()
+class InProcessIssuer:
+    """The issuer as a WSGI app with its clock in the test's hands (`now`), alice its only user."""
 
-    def code() -> str:
-        params = authorization_request(pkce, redirect_uri="http://127.0.0.1:3999/")
-        answer = client.post("/authorize", data={**params, "user": "alice@shopfast.example"})
+    REDIRECT_URI = "http://127.0.0.1:3999/"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.now = 1_800_000_000.0
+        self.app = make_app(
+            tmp_path,
+            "http://127.0.0.1:3001",
+            {"users": [{"email": "alice@shopfast.example", "name": "Alice", "groups": []}]},
+        )
+        self.app.authorization.clock = lambda: self.now
+        self.app.authorization.register_redirect_uri(CLIENT_ID, self.REDIRECT_URI)
+        self.client = Client(self.app)
+        self.pkce = Pkce.new()
+
+    def code(self) -> str:
+        """alice signs in: the authorization code."""
+        params = authorization_request(self.pkce, redirect_uri=self.REDIRECT_URI)
+        answer = self.client.post("/authorize", data={**params, "user": "alice@shopfast.example"})
         return parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
 
-    def exchange_in_process(value: str, client_id: str = CLIENT_ID):
-        form = {
-            "grant_type": "authorization_code",
-            "code": value,
-            "redirect_uri": "http://127.0.0.1:3999/",
-            "code_verifier": pkce.verifier,
-            "client_id": client_id,
-        }
-        return client.post("/token", data=form)
+    def token(self, client_id: str = CLIENT_ID, **form: str) -> Any:
+        return self.client.post("/token", data={**form, "client_id": client_id})
 
-    expired = code()
-    now[0] += CODE_TTL_SECONDS + 1
-    answer = exchange_in_process(expired)
+    def exchange(self, code: str, client_id: str = CLIENT_ID) -> Any:
+        return self.token(
+            client_id,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self.REDIRECT_URI,
+            code_verifier=self.pkce.verifier,
+        )
+
+
+def test_an_expired_or_other_clients_code_is_invalid_grant(tmp_path: Path) -> None:
+    issuer = InProcessIssuer(tmp_path)
+
+    expired = issuer.code()
+    issuer.now += CODE_TTL_SECONDS + 1
+    answer = issuer.exchange(expired)
     assert answer.status_code == 400 and answer.json["error"] == "invalid_grant"
 
     from local.oidc_authorization import Client as RegisteredClient
 
-    issuer_app.authorization.clients["other-app"] = RegisteredClient("other-app", {"http://127.0.0.1:3999/"})
-    answer = exchange_in_process(code(), client_id="other-app")
+    issuer.app.authorization.clients["other-app"] = RegisteredClient("other-app", {issuer.REDIRECT_URI})
+    answer = issuer.exchange(issuer.code(), client_id="other-app")
     assert answer.status_code == 400 and answer.json["error"] == "invalid_grant"
-    assert exchange_in_process(code()).status_code == 200
+    assert issuer.exchange(issuer.code()).status_code == 200
 
 
 def test_a_refreshed_id_token_keeps_the_time_of_the_sign_in(tmp_path: Path) -> None:
     """OpenID Connect Core 1.0 §12.2: auth_time is the original authentication's, iat the new token's.
     oidc-client-ts refuses a refreshed ID token whose auth_time moved, so the demo page's silent refresh
     depended on the refresh falling in the same second as the sign-in."""
-    now = [1_800_000_000.0]
-    issuer_app = make_app(
-        tmp_path,
-        "http://127.0.0.1:3001",
-        {"users": [{"email": "alice@shopfast.example", "name": "Alice", "groups": []}]},
-    )
-    issuer_app.authorization.clock = lambda: now[0]
-    issuer_app.authorization.register_redirect_uri(CLIENT_ID, "http://127.0.0.1:3999/")
-    client = Client(issuer_app)
-    pkce = Pkce.new()
-    params = authorization_request(pkce, redirect_uri="http://127.0.0.1:3999/")
-    signed_in = client.post("/authorize", data={**params, "user": "alice@shopfast.example"})
-    code = parse_qs(urlsplit(signed_in.headers["Location"]).query)["code"][0]
-    now[0] += 5
-    first = client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": "http://127.0.0.1:3999/",
-            "code_verifier": pkce.verifier,
-            "client_id": CLIENT_ID,
-        },
-    ).json
-    tokens = [first]
+    issuer = InProcessIssuer(tmp_path)
+    code = issuer.code()
+    issuer.now += 5
+    tokens = [issuer.exchange(code).json]
     for _ in range(2):
-        now[0] += 3540  # the page renews in the token's last minute
-        renewed = client.post(
-            "/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": tokens[-1]["refresh_token"],
-                "client_id": CLIENT_ID,
-            },
-        )
+        issuer.now += 3540  # the page renews in the token's last minute
+        renewed = issuer.token(grant_type="refresh_token", refresh_token=tokens[-1]["refresh_token"])
         assert renewed.status_code == 200, renewed.json
         tokens.append(renewed.json)
 
