@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 SERVICE_NAME = "shopfast-vending"
 METRICS_NAMESPACE = "ShopFastVending"
 
+
 @cache
 def _log_encoder() -> msgspec.json.Encoder:
     """Log lines are written by msgspec (Powertools' own json.dumps is 3-4 times slower, and every
