@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from local.gateway.runtime import load_handler, merged_environment
+from local.gateway.runtime import lambda_context, load_handler, merged_environment
 from local.gateway.server import (
     DEFAULT_TEMPLATE,
     local_environment,
@@ -78,15 +78,6 @@ def stack_environment(
 ) -> dict[str, str]:
     """`service_environment` for the stack whose emulator answers at `aws_endpoint`."""
     return service_environment(local_stack_config(aws_endpoint), template, **overrides)
-
-
-def lambda_context(function: Function, *, timeout_seconds: float | None = None) -> LambdaContext:
-    """The context Lambda passes the function (its timeout unless `timeout_seconds` shortens it)."""
-    return LambdaContext(
-        function.logical_id,
-        timeout_seconds=function.timeout_seconds if timeout_seconds is None else timeout_seconds,
-        memory_mb=function.memory_mb,
-    )
 
 
 def invoke(

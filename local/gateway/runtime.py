@@ -71,6 +71,18 @@ def load_handler(function: Function) -> Callable[[dict[str, Any], Any], Any]:
     return handler
 
 
+def lambda_context(
+    function: Function, *, timeout_seconds: float | None = None, request_id: str | None = None
+) -> LambdaContext:
+    """The context Lambda passes the function (its timeout unless `timeout_seconds` shortens it)."""
+    return LambdaContext(
+        function.logical_id,
+        timeout_seconds=function.timeout_seconds if timeout_seconds is None else timeout_seconds,
+        memory_mb=function.memory_mb,
+        request_id=request_id,
+    )
+
+
 @dataclass(frozen=True)
 class Invocation:
     """What came back from one invocation: a result, an error, or nothing in time."""
@@ -106,12 +118,7 @@ class FunctionRuntime:
                 return Invocation(timed_out=INTEGRATION_TIMEOUT, aws_request_id=aws_request_id)
             self._busy_with = token
         outcome: dict[str, Any] = {}
-        context = LambdaContext(
-            self.function.logical_id,
-            timeout_seconds=self.function.timeout_seconds,
-            memory_mb=self.function.memory_mb,
-            request_id=aws_request_id,
-        )
+        context = lambda_context(self.function, request_id=aws_request_id)
         started = time.monotonic()
 
         def run() -> None:
