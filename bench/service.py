@@ -23,7 +23,7 @@ import jwt
 from local.apigw_events import build_http_api_event
 from local.functions import lambda_context, routes
 from local.functions import service_environment as functions_environment
-from local.gateway.runtime import load_handler
+from local.gateway.runtime import install_variables, load_handler
 from local.gateway.template import Function
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -88,7 +88,7 @@ class ExecutionEnvironment:
     def __init__(self, environment: Mapping[str, str]) -> None:
         for name in ExecutionEnvironment._installed - set(environment):
             os.environ.pop(name, None)
-        os.environ.update(environment)
+        install_variables(environment)
         ExecutionEnvironment._installed = frozenset(environment)
         for name in [name for name in sys.modules if _is_service_module(name)]:
             del sys.modules[name]

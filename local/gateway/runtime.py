@@ -29,6 +29,16 @@ from local.lambda_context import LambdaContext
 
 FUNCTION_TIMEOUT = "function"
 INTEGRATION_TIMEOUT = "integration"
+# A developer's own AWS identity and configuration, which no Lambda execution environment has: they must
+# not reach the functions from the shell that started the local stack or the tests.
+FOREIGN_AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
 
 
 class EnvironmentConflictError(ValueError):
@@ -51,10 +61,19 @@ def merged_environment(functions: Iterable[Function], local_variables: Mapping[s
     return merged
 
 
+def install_variables(environment: Mapping[str, str]) -> None:
+    """Put `environment` into os.environ, without the developer's own AWS identity and configuration
+    (unless `environment` itself names them: the execution role's session token)."""
+    installed = dict(environment)  # read before os.environ changes: it may be os.environ itself
+    for name in FOREIGN_AWS_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(installed)
+
+
 def install_environment(functions: Iterable[Function], local_variables: Mapping[str, str]) -> None:
     """Put the functions' environment into os.environ and their code directories on sys.path."""
     functions = list(functions)
-    os.environ.update(merged_environment(functions, local_variables))
+    install_variables(merged_environment(functions, local_variables))
     for code_dir in dict.fromkeys(str(function.code_dir) for function in functions):
         if code_dir not in sys.path:
             sys.path.insert(0, code_dir)

@@ -35,8 +35,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 60.0
-# Credentials of the process's own AWS identity that must not leak in from the developer's shell.
-_FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 
 
 def local_stack_config(aws_endpoint: str) -> dict[str, Any]:
@@ -139,8 +137,6 @@ def build_gateway(loaded: LoadedApi, *, demo: bool = True, url: str | None = Non
 
     With the demo page, `url` is where it is served: registered with the issuer as a redirect URI of the
     demo client, since the page signs in with the authorization code flow."""
-    for name in _FOREIGN_AWS_VARIABLES:
-        os.environ.pop(name, None)
     install_environment(loaded.api.functions.values(), local_environment(loaded.config))
     runtimes = {
         logical_id: FunctionRuntime(function) for logical_id, function in loaded.api.functions.items()

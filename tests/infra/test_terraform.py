@@ -34,7 +34,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from local.gateway.runtime import merged_environment
+from local.gateway.runtime import FOREIGN_AWS_VARIABLES, merged_environment
 from local.gateway.server import DEFAULT_TEMPLATE, local_environment
 from local.gateway.template import read_http_api
 from local.stack import TEST_KEYS, LocalStack
@@ -597,7 +597,7 @@ def service_from_outputs(deployment: Deployment, sam_parameters: dict[str, str])
         ),
     )
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        for name in FOREIGN_AWS_VARIABLES:
             patch.delenv(name, raising=False)
         for name, value in environment.items():
             patch.setenv(name, value)

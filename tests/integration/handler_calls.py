@@ -19,9 +19,8 @@ import pytest
 
 from local.apigw_events import build_http_api_event
 from local.functions import function_for, invoke, lambda_context, stack_environment
+from local.gateway.runtime import FOREIGN_AWS_VARIABLES
 from local.stack import LocalStack
-
-_FOREIGN_AWS_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE")
 
 
 def _fresh_execution_environment() -> None:
@@ -35,7 +34,7 @@ def service_configured(stack: LocalStack, **overrides: str) -> Iterator[dict[str
     """The functions' environment (plus `overrides`) installed for the duration of the block."""
     environment = stack_environment(stack.aws_endpoint, **overrides)
     with pytest.MonkeyPatch.context() as patch:
-        for name in _FOREIGN_AWS_VARIABLES:
+        for name in FOREIGN_AWS_VARIABLES:
             patch.delenv(name, raising=False)
         for name, value in environment.items():
             patch.setenv(name, value)

@@ -28,6 +28,7 @@ from typing import Any
 
 from local.apigw_events import build_http_api_event
 from local.functions import function_for, invoke, lambda_context, stack_environment
+from local.gateway.runtime import install_variables
 
 # Lambda runs one invocation at a time per execution environment.
 _one_at_a_time = threading.Lock()
@@ -70,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def install_environment(aws_endpoint: str, overrides: dict[str, str]) -> None:
-    os.environ.update(stack_environment(aws_endpoint, **overrides))  # exactly as the gateway's runtime does
+    install_variables(stack_environment(aws_endpoint, **overrides))  # exactly as the gateway's runtime does
 
 
 def main() -> None:
