@@ -171,6 +171,6 @@ stack=()
 
 cd "$repo"
 run "$sam" build
-# Lambda cannot write __pycache__ in /var/task: ship the bytecode, or every cold start compiles it all.
+# Lambda cannot write __pycache__ in /var/task: ship the bytecode, or every Init compiles it all again.
 run "$python" -m local.package .aws-sam/build
 run "$sam" deploy "${stack[@]}" --parameter-overrides "${overrides[@]}"
