@@ -79,13 +79,12 @@ def _detail(model: type[msgspec.Struct], message: str, where: str, caps: Mapping
         )
     if match := _MISSING.match(message):
         return f"{where}{_join(match['path'], match['name'])} is required"
-    path = (_ENUM.match(message) or _EXPECTED.match(message) or _never(message))["path"] or ""
+    match = _ENUM.match(message) or _EXPECTED.match(message) or _never(message)
+    path = match["path"] or ""
     name = f"{where}{path}"
     base, meta = _base(_field_type(model, path))
-    if match := _ENUM.match(message):
+    if match.re is _ENUM:
         return f"{name} must be one of {', '.join(str(choice) for choice in get_args(base))}"
-    match = _EXPECTED.match(message)
-    assert match is not None
     rest = match["rest"]
     if rest.startswith(", got `null`"):
         return f"{name} is required"
