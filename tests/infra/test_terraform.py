@@ -34,11 +34,11 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from local.gateway.runtime import FOREIGN_AWS_VARIABLES, merged_environment
+from local.gateway.runtime import merged_environment
 from local.gateway.server import DEFAULT_TEMPLATE, local_environment
 from local.gateway.template import read_http_api
 from local.stack import TEST_KEYS, LocalStack
-from tests.integration.handler_calls import call, problem_of
+from tests.integration.handler_calls import call, environment_installed, problem_of
 
 pytestmark = pytest.mark.infra
 
@@ -586,8 +586,6 @@ def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
 @pytest.fixture(scope="module")
 def service_from_outputs(deployment: Deployment, sam_parameters: dict[str, str]) -> Iterator[dict[str, str]]:
     """The Lambda functions' environment from template.yaml with `deploy.sh`'s parameters, installed."""
-    from composition.root import reset
-
     api = read_http_api(DEFAULT_TEMPLATE, sam_parameters, account_id=ACCOUNT_ID, region=REGION)
     environment = merged_environment(
         api.functions.values(),
@@ -596,16 +594,8 @@ def service_from_outputs(deployment: Deployment, sam_parameters: dict[str, str])
             {"endpoint": deployment.stack.aws_endpoint, "region": REGION}, sam_parameters["ExecutionRoleArn"]
         ),
     )
-    with pytest.MonkeyPatch.context() as patch:
-        for name in FOREIGN_AWS_VARIABLES:
-            patch.delenv(name, raising=False)
-        for name, value in environment.items():
-            patch.setenv(name, value)
-        reset()
-        try:
-            yield environment
-        finally:
-            reset()
+    with environment_installed(environment):
+        yield environment
 
 
 def _user_of(department: str) -> str:

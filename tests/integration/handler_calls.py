@@ -30,9 +30,8 @@ def _fresh_execution_environment() -> None:
 
 
 @contextlib.contextmanager
-def service_configured(stack: LocalStack, **overrides: str) -> Iterator[dict[str, str]]:
-    """The functions' environment (plus `overrides`) installed for the duration of the block."""
-    environment = stack_environment(stack.aws_endpoint, **overrides)
+def environment_installed(environment: dict[str, str]) -> Iterator[dict[str, str]]:
+    """`environment` as the functions' only AWS settings, and a fresh execution environment, for the block."""
     with pytest.MonkeyPatch.context() as patch:
         for name in FOREIGN_AWS_VARIABLES:
             patch.delenv(name, raising=False)
@@ -43,6 +42,13 @@ def service_configured(stack: LocalStack, **overrides: str) -> Iterator[dict[str
             yield environment
         finally:
             _fresh_execution_environment()
+
+
+@contextlib.contextmanager
+def service_configured(stack: LocalStack, **overrides: str) -> Iterator[dict[str, str]]:
+    """The functions' environment (plus `overrides`) installed for the duration of the block."""
+    with environment_installed(stack_environment(stack.aws_endpoint, **overrides)) as environment:
+        yield environment
 
 
 @dataclass(frozen=True)
