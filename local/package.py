@@ -60,13 +60,14 @@ def function_packages(build_dir: Path) -> dict[str, tuple[Path, str]]:
     return packages
 
 
-def runtime_interpreter(runtime: str) -> str:
-    """The interpreter that writes bytecode for `runtime`, checked to be that version."""
+def runtime_interpreter(runtime: str, search_path: str | None = None) -> str:
+    """The interpreter that writes bytecode for `runtime` (found on `search_path`, by default PATH),
+    checked to be that version."""
     match = _PYTHON_RUNTIME.match(runtime)
     if match is None:
         raise SystemExit(f"package: runtime {runtime!r} is not a Python runtime")
     name = f"python{match[1]}"
-    path = shutil.which(name)
+    path = shutil.which(name, path=search_path)
     if path is None:
         raise SystemExit(f"package: {name} (the {runtime} runtime's interpreter) is not on PATH")
     probe = subprocess.run(

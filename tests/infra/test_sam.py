@@ -195,11 +195,13 @@ def test_every_module_of_every_package_ships_the_bytecode_its_runtime_reads(buil
     packages = function_packages(built_packages)
     assert set(packages) == set(offline_api().functions)
     for logical_id, (package, runtime) in packages.items():
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("PATH", tool_environment()["PATH"])
-            runtime_python = runtime_interpreter(runtime)
         result = subprocess.run(
-            [runtime_python, "-c", _BYTECODE_PROBLEMS, str(package)],
+            [
+                runtime_interpreter(runtime, tool_environment()["PATH"]),
+                "-c",
+                _BYTECODE_PROBLEMS,
+                str(package),
+            ],
             capture_output=True,
             text=True,
             timeout=120,
