@@ -6,9 +6,9 @@ token verifier with its JWKS cache, the AWS gateway with its clients, the vendin
 the request signer and the uploads' binding key are built once (lazily: no AWS call at import) and shared
 by every handler of the process. Handlers ask `environment()` for them; nothing else builds them.
 
-Each function imports only what it uses at cold start (our modules are compiled from source there): the
-signer, presigning and uploads modules are imported when a function first signs or uploads, which the
-credentials, identity and objects functions never do.
+Each function imports only what it uses at cold start: the signer, presigning and uploads modules are
+imported when a function first signs or uploads, which the credentials, identity and objects functions
+never do.
 """
 
 from __future__ import annotations
