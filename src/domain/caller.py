@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from domain.config import EMAIL_CLAIM
+from domain.keys import digest_key
 
 
 class Caller(msgspec.Struct, frozen=True):
@@ -29,9 +30,16 @@ class Caller(msgspec.Struct, frozen=True):
 
     @property
     def identity_key(self) -> str:
-        """Who this is, for caches: never shared between two end users, nor between two values of the
-        mapped claim (a token whose email changed must not reuse the session of the old address)."""
-        return f"{self.issuer}|{self.subject}|{normalised_claim(self.user_claim, self.user)}"
+        """Who this is, for caches and audit records: never shared between two end users, nor between two
+        values of the mapped claim (a token whose email changed must not reuse the session of the old
+        address). A digest of the parts' unambiguous encoding: no claim value can make two callers meet."""
+        return digest_key(
+            "identity/v1",
+            self.issuer,
+            self.subject,
+            self.user_claim,
+            normalised_claim(self.user_claim, self.user),
+        )
 
     @property
     def display_name(self) -> str:

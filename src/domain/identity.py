@@ -22,6 +22,7 @@ from domain.caller import Caller
 from domain.config import IDENTITY_CENTER, ServiceConfig
 from domain.credentials import AwsCredentials, credentials_from, retry_once_if_stale
 from domain.errors import AccessDenied, InvalidRequest, UpstreamError
+from domain.keys import digest_key
 from domain.ports import AwsOperations
 
 IDENTITY_CENTER_CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
@@ -98,11 +99,11 @@ class IdentityExchange:
         return next(iter(choices.items()))
 
     def session_key(self, caller: Caller, role: str | None = None) -> str:
-        """The cache key of the caller's identity session: issuer, subject and mapped claim value, plus the
-        mapped role in iam-role mode."""
+        """The cache key of the caller's identity session: the caller's identity key, and in iam-role mode
+        a digest of it with the mapped role."""
         if self._config.identity_mode == IDENTITY_CENTER:
             return caller.identity_key
-        return f"{caller.identity_key}|{self.mapped_role(caller, role)[1]}"
+        return digest_key("role-session/v1", caller.identity_key, self.mapped_role(caller, role)[1])
 
     def cached_session(self, key: str) -> IdentitySession | None:
         """The cached session for `key`, if any (no AWS call): for audit records."""

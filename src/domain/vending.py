@@ -301,7 +301,7 @@ class VendingService:
         identity and Region briefly; None when the list is longer than MAX_GRANT_LIST_PAGES pages (then
         nothing is pre-filtered)."""
         identity = self.identities.session_key(caller, role)
-        cache_key = f"{identity}|{region}"
+        cache_key = (identity, region)
         cached = self._grant_lists.get(cache_key)
         if cached is not None:
             return cached

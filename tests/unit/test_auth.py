@@ -16,6 +16,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from domain.config import ServiceConfig
 from domain.errors import ServiceUnavailable, Unauthorized
+from domain.keys import digest_key
 from edge.auth import (
     COLD_RETRY_SECONDS,
     JWKS_MAX_AGE_SECONDS,
@@ -148,7 +149,10 @@ def test_a_valid_token_yields_the_caller(
     assert caller.subject == "user-1"
     assert caller.email == "bob@shopfast.example"
     assert caller.groups == ("Sales",)
-    assert caller.identity_key == f"{server.issuer}|user-1|bob@shopfast.example"
+    assert caller.identity_key == digest_key(
+        "identity/v1", server.issuer, "user-1", "email", "bob@shopfast.example"
+    )
+    assert "bob" not in caller.identity_key
     assert token not in repr(caller)
 
 
@@ -197,7 +201,7 @@ def test_an_immutable_user_claim_needs_no_email_verification_and_keys_the_identi
     verifier = _verifier_with(server, clock, USER_CLAIM="sub")
     caller = verifier.verify(mint(keys[0], server.issuer, email_verified=False))
     assert caller.user == "user-1"
-    assert caller.identity_key == f"{server.issuer}|user-1|user-1"
+    assert caller.identity_key == digest_key("identity/v1", server.issuer, "user-1", "sub", "user-1")
 
 
 def test_the_identity_key_compares_emails_case_insensitively_like_identity_center(
