@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from domain.errors import AccessDenied, ServiceError
+from domain.errors import AccessDenied, NotFound, ServiceError
 
 if TYPE_CHECKING:
     import msgspec.json
@@ -79,6 +79,7 @@ AUDIT_FIELDS = frozenset(
         "accessKeyId",
         "cached",
         "uploadId",  # S3's UploadId: not a secret (the caller's uploadId adds the MAC binding it to them)
+        "uploadIdDigest",  # the caller's uploadId by digest: never the MAC itself
         "partCount",
         "maxBytes",
         "status",
@@ -131,7 +132,8 @@ class Decision:
     ) -> None:
         latency_ms = round((time.perf_counter() - self._started) * 1000)
         if isinstance(error, ServiceError):
-            outcome = "denied" if isinstance(error, AccessDenied) else "error"
+            # A 404 in a decision is an ownership refusal (an uploadId that is not the caller's).
+            outcome = "denied" if isinstance(error, (AccessDenied, NotFound)) else "error"
             self._fields.update(status=error.status, code=error.code)
         elif error is None:
             if self._outcome is None:

@@ -28,10 +28,11 @@ from typing import Any
 
 import msgspec
 
-from domain.audit import audit
+from domain.audit import Decision
 from domain.caller import Caller
 from domain.credentials import isoformat, retry_once_if_stale
 from domain.errors import InternalError, NotFound, ServiceError, ServiceUnavailable
+from domain.keys import canonical, digest_key
 from domain.limits import MAX_PART_URLS_PER_ANSWER
 from domain.permissions import Permission
 from domain.ports import RequestSigner
@@ -96,7 +97,7 @@ class UploadBinding:
         self._key = key
 
     def _mac(self, caller: Caller, target: GrantTarget, s3_upload_id: str) -> str:
-        message = "\x00".join(("upload/v1", caller.identity_key, str(target), s3_upload_id)).encode()
+        message = canonical("upload/v2", caller.identity_key, str(target), s3_upload_id)
         digest = hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
@@ -137,29 +138,32 @@ class Uploads:
     def start(self, request: StartUpload) -> dict[str, Any]:
         """CreateMultipartUpload with the caller's WRITE credentials, then one presigned URL per part (the
         first MAX_PART_URLS_PER_ANSWER of them)."""
-        wanted = min(request.expires_in or DEFAULT_PART_EXPIRES_SECONDS, self._max_expires())
-        parameters: dict[str, Any] = {"Bucket": request.target.bucket, "Key": request.target.key}
-        if request.content_type:
-            parameters["ContentType"] = request.content_type
-        answer, vended = self._call("CreateMultipartUpload", request.target, request.role, wanted, parameters)
-        s3_upload_id = str(answer["UploadId"])
-        numbers = range(1, min(request.part_count, MAX_PART_URLS_PER_ANSWER) + 1)
-        try:
-            parts, expires_at = self._sign_parts(request.target, s3_upload_id, numbers, vended, wanted)
-        except ServiceError:
-            # Nothing half done: an upload the caller got no URLs for is aborted (best effort: the
-            # caller sees the signing failure either way).
-            with contextlib.suppress(ServiceError):
-                self._call(
-                    "AbortMultipartUpload",
-                    request.target,
-                    request.role,
-                    CALL_SECONDS,
-                    self._ids(request.target, s3_upload_id),
-                )
-            raise
-        upload_id = self._binding.seal(self._caller, request.target, s3_upload_id)
-        self._audit("started", request.target, vended, uploadId=s3_upload_id, partCount=request.part_count)
+        with self._decision(request.target, partCount=request.part_count) as decision:
+            wanted = min(request.expires_in or DEFAULT_PART_EXPIRES_SECONDS, self._max_expires())
+            parameters: dict[str, Any] = {"Bucket": request.target.bucket, "Key": request.target.key}
+            if request.content_type:
+                parameters["ContentType"] = request.content_type
+            answer, vended = self._call(
+                "CreateMultipartUpload", request.target, request.role, wanted, parameters
+            )
+            s3_upload_id = str(answer["UploadId"])
+            numbers = range(1, min(request.part_count, MAX_PART_URLS_PER_ANSWER) + 1)
+            try:
+                parts, expires_at = self._sign_parts(request.target, s3_upload_id, numbers, vended, wanted)
+            except ServiceError:
+                # Nothing half done: an upload the caller got no URLs for is aborted (best effort: the
+                # caller sees the signing failure either way).
+                with contextlib.suppress(ServiceError):
+                    self._call(
+                        "AbortMultipartUpload",
+                        request.target,
+                        request.role,
+                        CALL_SECONDS,
+                        self._ids(request.target, s3_upload_id),
+                    )
+                raise
+            upload_id = self._binding.seal(self._caller, request.target, s3_upload_id)
+            decision.record("started", **_vended_fields(vended, upload_id, s3_upload_id))
         result: dict[str, Any] = {
             "uploadId": upload_id,
             "target": str(request.target),
@@ -173,35 +177,39 @@ class Uploads:
 
     def part_urls(self, request: PartUrls) -> dict[str, Any]:
         """Fresh URLs for parts of the caller's upload (to resume, or to replace expired ones)."""
-        s3_upload_id = self._binding.open(self._caller, request.target, request.upload_id)
-        wanted = min(request.expires_in or DEFAULT_PART_EXPIRES_SECONDS, self._max_expires())
-        vended = self._credentials(request.target, request.role, wanted)
-        parts, expires_at = self._sign_parts(
-            request.target, s3_upload_id, request.part_numbers, vended, wanted
-        )
+        with self._decision(request.target, partCount=len(request.part_numbers)) as decision:
+            s3_upload_id = self._open(request.target, request.upload_id, decision)
+            wanted = min(request.expires_in or DEFAULT_PART_EXPIRES_SECONDS, self._max_expires())
+            vended = self._credentials(request.target, request.role, wanted)
+            parts, expires_at = self._sign_parts(
+                request.target, s3_upload_id, request.part_numbers, vended, wanted
+            )
+            decision.record("parts-signed", **_vended_fields(vended, request.upload_id, s3_upload_id))
         return {"parts": parts, "expiresAt": isoformat(expires_at)}
 
     def complete(self, request: CompleteUpload) -> dict[str, Any]:
-        s3_upload_id = self._binding.open(self._caller, request.target, request.upload_id)
-        parameters = self._ids(request.target, s3_upload_id) | {
-            "MultipartUpload": {"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in request.parts]}
-        }
-        answer, vended = self._call(
-            "CompleteMultipartUpload", request.target, request.role, CALL_SECONDS, parameters
-        )
-        self._audit("completed", request.target, vended, uploadId=s3_upload_id, partCount=len(request.parts))
+        with self._decision(request.target, partCount=len(request.parts)) as decision:
+            s3_upload_id = self._open(request.target, request.upload_id, decision)
+            parameters = self._ids(request.target, s3_upload_id) | {
+                "MultipartUpload": {"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in request.parts]}
+            }
+            answer, vended = self._call(
+                "CompleteMultipartUpload", request.target, request.role, CALL_SECONDS, parameters
+            )
+            decision.record("completed", **_vended_fields(vended, request.upload_id, s3_upload_id))
         return {"target": str(request.target), "etag": str(answer.get("ETag") or "").strip('"')}
 
     def abort(self, request: AbortUpload) -> None:
-        s3_upload_id = self._binding.open(self._caller, request.target, request.upload_id)
-        _, vended = self._call(
-            "AbortMultipartUpload",
-            request.target,
-            request.role,
-            CALL_SECONDS,
-            self._ids(request.target, s3_upload_id),
-        )
-        self._audit("aborted", request.target, vended, uploadId=s3_upload_id)
+        with self._decision(request.target) as decision:
+            s3_upload_id = self._open(request.target, request.upload_id, decision)
+            _, vended = self._call(
+                "AbortMultipartUpload",
+                request.target,
+                request.role,
+                CALL_SECONDS,
+                self._ids(request.target, s3_upload_id),
+            )
+            decision.record("aborted", **_vended_fields(vended, request.upload_id, s3_upload_id))
 
     # --- helpers ---
 
@@ -277,14 +285,35 @@ class Uploads:
         assert expires_at is not None
         return parts, expires_at
 
-    def _audit(self, outcome: str, target: GrantTarget, vended: VendResult, **fields: Any) -> None:
-        audit(
+    def _decision(self, target: GrantTarget, **fields: Any) -> Decision:
+        """One audited decision per upload call: granted, or refused with its status and code (an
+        ownership refusal as `denied`, 404)."""
+        return Decision(
             "upload",
-            outcome,
             subject=self._caller.subject,
+            identity=self._caller.identity_key,
             target=str(target),
             permission=UPLOAD_PERMISSION,
-            matchedGrantTarget=vended.matched_grant_target,
-            accessKeyId=vended.credentials.access_key_id,
             **fields,
         )
+
+    def _open(self, target: GrantTarget, upload_id: str, decision: Decision) -> str:
+        # The refusal's record names the id by its digest: the MAC is the caller's proof of ownership,
+        # and an attempt on someone else's upload must be visible without handing the proof to readers.
+        decision.add(uploadIdDigest=upload_id_digest(upload_id))
+        return self._binding.open(self._caller, target, upload_id)
+
+
+def upload_id_digest(upload_id: str) -> str:
+    """What audit records call an uploadId by: a digest that joins the start of an upload to every later
+    call (or attempt) on it, and cannot be used as the id."""
+    return digest_key("upload-id/v1", upload_id)[:32]
+
+
+def _vended_fields(vended: VendResult, upload_id: str, s3_upload_id: str) -> dict[str, Any]:
+    return {
+        "matchedGrantTarget": vended.matched_grant_target,
+        "accessKeyId": vended.credentials.access_key_id,
+        "uploadId": s3_upload_id,
+        "uploadIdDigest": upload_id_digest(upload_id),
+    }

@@ -274,6 +274,42 @@ def test_bad_input_is_a_400_naming_the_field(service: LocalStack, path: str, bod
     assert detail in problem_of(answer, 400)["detail"]
 
 
+def test_every_attempt_on_someone_elses_upload_is_an_audited_refusal_without_the_mac(
+    service: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = target_for("attempted")
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        started = post(service, ALICE, "/v1/uploads", {"target": target, "partCount": 1}).body
+    upload_id = started["uploadId"]
+    s3_id, mac = upload_id.rsplit(".", 1)
+    attempts = [
+        (BOB, "/v1/uploads/parts", {"target": target, "uploadId": upload_id, "partNumbers": [1]}),
+        (
+            BOB,
+            "/v1/uploads/complete",
+            {"target": target, "uploadId": upload_id, "parts": [{"partNumber": 1, "etag": "e"}]},
+        ),
+        (BOB, "/v1/uploads/abort", {"target": target, "uploadId": upload_id}),
+        (ALICE, "/v1/uploads/abort", {"target": target, "uploadId": f"{s3_id}.{mac[::-1]}"}),
+    ]
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        for user, path, body in attempts:
+            assert post(service, user, path, body).status == 404
+    start, *refusals = [r for r in caplog.records if getattr(r, "action", None) == "upload"]
+    assert start.outcome == "started"
+    assert [(r.outcome, r.status, r.code) for r in refusals] == [("denied", 404, "not_found")] * 4
+    assert start.subject != refusals[0].subject == refusals[1].subject == refusals[2].subject
+    assert refusals[3].subject == start.subject
+    for record in refusals:
+        assert record.target == target and record.permission == "WRITE"
+        assert len(record.uploadIdDigest) == 32 and record.requestId
+        assert not hasattr(record, "accessKeyId")
+    # The three attempts on alice's real id carry the digest her start was recorded with; the forgery
+    # has its own. The MAC, the proof of ownership, is in no log line.
+    assert {r.uploadIdDigest for r in refusals[:3]} == {start.uploadIdDigest} != {refusals[3].uploadIdDigest}
+    assert mac not in caplog.text and mac[::-1] not in caplog.text
+
+
 def test_an_unknown_upload_is_404_before_any_aws_call(service: LocalStack) -> None:
     before = service.stats()["calls"]
     answer = post(
