@@ -29,7 +29,8 @@ from domain.errors import (
 
 MAX_BODY_BYTES = 256 * 1024
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-NO_STORE = {"Cache-Control": "no-store"}
+# On every answer: nothing a browser or proxy keeps, and a JSON answer never sniffed into a script or page.
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 _JSON_CONTENT_TYPES = ("application/json",)
 
 Event = dict[str, Any]
@@ -75,8 +76,9 @@ def request_id_of(event: Event) -> str | None:
 
 def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     """The Lambda entry point for a resolver: sets the invocation deadline, logs with the request id as
-    correlation id (never the event itself), flushes metrics, and puts `Cache-Control: no-store` on
-    every response, including ones for events the resolver cannot even parse."""
+    correlation id (never the event itself), flushes metrics, and puts `Cache-Control: no-store` and
+    `X-Content-Type-Options: nosniff` on every response, including ones for events the resolver cannot
+    even parse."""
 
     def lambda_handler(event: Event, context: LambdaContext) -> dict[str, Any]:
         logger.set_correlation_id(request_id_of(event))
@@ -96,7 +98,7 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
         finally:
             invocation_deadline.reset(token)
             invocation_budget.reset(budget_token)
-        response.setdefault("headers", {}).update(NO_STORE)
+        response.setdefault("headers", {}).update(SECURITY_HEADERS)
         count(f"Responses{response['statusCode'] // 100}xx")
         return response
 

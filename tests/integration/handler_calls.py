@@ -95,6 +95,7 @@ def problem_of(answer: Answer, status: int) -> dict[str, Any]:
     assert answer.status == status, answer.text
     assert answer.content_type == "application/problem+json", answer.headers
     assert answer.headers.get("cache-control") == "no-store"
+    assert answer.headers.get("x-content-type-options") == "nosniff"
     problem = answer.body
     assert problem["status"] == status
     assert problem["type"] and problem["title"] and problem["code"]

@@ -126,6 +126,7 @@ def test_unknown_route_is_a_404_problem(alice: str) -> None:
     result = module.lambda_handler(event, LambdaContext("credentials"))
     assert result["statusCode"] == 404
     assert result["headers"]["Cache-Control"] == "no-store"
+    assert result["headers"]["X-Content-Type-Options"] == "nosniff"
     assert json.loads(result["body"])["code"] == "not_found"
 
 

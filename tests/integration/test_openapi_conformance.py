@@ -408,6 +408,7 @@ def assert_conforms(case: Case, answer: Answer) -> None:
         if value is not None:
             assert Draft202012Validator(header["schema"]).is_valid(value), f"{name}: {value!r}"
     assert answer.headers.get("cache-control") == "no-store"  # every response, documented or not
+    assert answer.headers.get("x-content-type-options") == "nosniff"
 
 
 def test_an_upload_started_then_aborted_conforms(service: LocalStack) -> None:
