@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from local.aws_emulator.app import EmulatorApp
     from local.aws_emulator.seed import seed, seed_directory
     from local.aws_emulator.server import AwsEndpoint
+    from local.oidc_issuer import IssuerRequestHandler
     from local.oidc_issuer import make_app as make_issuer
 
     try:
@@ -67,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     aws_server = AwsEndpoint(HOST, args.aws_port, app)
     endpoint = f"http://{HOST}:{aws_server.server_port}"
     # The issuer's URL (its port) must be known before its app exists: bind first, then attach the app.
-    idp_server = make_server(HOST, args.idp_port, lambda environ, start_response: [], threaded=True)
+    idp_server = make_server(
+        HOST,
+        args.idp_port,
+        lambda environ, start_response: [],
+        threaded=True,
+        request_handler=IssuerRequestHandler,
+    )
     issuer_url = f"http://{HOST}:{idp_server.server_port}"
     idp_server.app = make_issuer(args.state_dir, issuer_url, demo_users)
     threading.Thread(target=idp_server.serve_forever, name="serve-idp", daemon=True).start()

@@ -10,7 +10,9 @@ The signing key persists in `<state_dir>/idp-signing-key.pem` (0600). `POST /dev
 key the signer; the previous one stays in the JWKS for `ROTATION_OVERLAP_SECONDS`, longer than any token
 it can have signed (ttl <= MAX_TTL_SECONDS) plus any verifier's JWKS cache, so rotation never breaks a
 token that is still valid. `POST /dev/jwks-outage {"down": true|false, "delayMs": N}` makes the JWKS
-endpoint answer 503 or answer slowly (for last-known-good and slow-JWKS tests).
+endpoint answer 503 or answer slowly (for last-known-good and slow-JWKS tests). These state-changing
+routes take only JSON, from no origin or the issuer's own; and the issuer answers only requests that name
+its own host (`IssuerRequestHandler`), so neither a cross-site form nor a DNS-rebinding page reaches them.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
+from local.loopback_http import LoopbackRequestHandler
 from local.oidc_authorization import AuthorizationServer
 
 DEFAULT_AUDIENCE = "shopfast-vending"
@@ -160,6 +164,13 @@ def _problem(status: int, title: str, detail: str) -> Response:
     return _json({"error": title, "error_description": detail}, status)
 
 
+class IssuerRequestHandler(LoopbackRequestHandler):
+    """Only the issuer's own host names (see `local.loopback_http`), refusals in OAuth's error shape."""
+
+    def error_body(self, status: int) -> dict[str, Any]:
+        return {"error": "invalid_request", "error_description": HTTP_STATUS_CODES.get(status, "")}
+
+
 class OidcIssuer:
     def __init__(self, state_dir: Path, issuer_url: str, demo_users: dict) -> None:
         self.issuer_url = issuer_url.rstrip("/")
@@ -278,6 +289,23 @@ class OidcIssuer:
             )
         return _json({"clientId": client_id, "redirectUri": uri})
 
+    def _cross_site_refusal(self, request: Request) -> Response | None:
+        """State-changing development routes take JSON from no origin or the issuer's own: a form or a
+        `text/plain` fetch from another site is a "simple" request that no CORS preflight stops, so
+        without this any page the developer visits could switch the JWKS off or add a redirect URI."""
+        if request.mimetype != "application/json":
+            return _problem(415, "invalid_request", "send the body as application/json")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/") not in self._own_origins():
+            return _problem(403, "access_denied", "another origin may not change the development issuer")
+        return None
+
+    def _own_origins(self) -> set[str]:
+        parts = urlsplit(self.issuer_url)
+        return {
+            f"{parts.scheme}://{name}:{parts.port}" for name in ("127.0.0.1", "localhost", parts.hostname)
+        }
+
     def dispatch(self, request: Request) -> Response:
         path, method = request.path.rstrip("/") or "/", request.method
         routes: dict[tuple[str, str], Any] = {
@@ -292,6 +320,10 @@ class OidcIssuer:
             },
         }
         registration = re.fullmatch(r"/dev/clients/([A-Za-z0-9_-]{1,64})/redirect-uris", path)
+        if method == "POST" and (registration or path in ("/dev/rotate", "/dev/jwks-outage")):
+            refusal = self._cross_site_refusal(request)
+            if refusal is not None:
+                return refusal
         if registration and method == "POST":
             return self._register_redirect_uri(request, registration.group(1))
         # What a page's scripts fetch from another origin (the demo page, oidc-client-ts) answers CORS.

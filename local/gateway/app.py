@@ -29,6 +29,7 @@ from local.apigw_events import build_http_api_event
 from local.gateway.authorizer import Authorized, JwtAuthorizerEmulator, Refusal
 from local.gateway.runtime import FUNCTION_TIMEOUT, INTEGRATION_TIMEOUT, FunctionRuntime, Invocation
 from local.gateway.template import CorsConfiguration, HttpApi, Route
+from local.loopback_http import MalformedBody
 
 # API Gateway HTTP API quotas: 10 MB request payload; Lambda's synchronous invocation payload is 6 MB.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -163,7 +164,11 @@ class Gateway:
         demo = self._demo(request)
         if demo is not None:
             return demo
-        body = self._read_body(request)
+        try:
+            body = self._read_body(request)
+        except MalformedBody:
+            # A body whose framing breaks while it is read (chunks, a short Content-Length): the client's.
+            return _with_cors(cors, request, _gateway_answer(400, "Bad Request"))
         if body is None:
             return _with_cors(cors, request, _gateway_answer(413, "Request Entity Too Large"))
         matched = self._routes.match(request.method, request.path)

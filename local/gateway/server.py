@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from local.gateway.app import Gateway
 from local.gateway.runtime import FunctionRuntime, install_environment
 from local.gateway.template import HttpApi, load_template, read_http_api
+from local.loopback_http import LoopbackRequestHandler
 from local.oidc_authorization import DEMO_CLIENT_ID
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -173,7 +174,7 @@ def register_redirect_uris(issuer: str, gateway_url: str) -> None:
             ).raise_for_status()
 
 
-class _RequestHandler(WSGIRequestHandler):
+class _RequestHandler(LoopbackRequestHandler):
     def version_string(self) -> str:
         return "local-apigw"  # API Gateway names no server software; neither do we (no version leak)
 

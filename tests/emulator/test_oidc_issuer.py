@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -147,7 +148,7 @@ def test_rotation_keeps_the_previous_key_published(private_stack: LocalStack) ->
     old_kid = jwt.get_unverified_header(before)["kid"]
     assert exchange(private_stack, before)["accessToken"]  # the emulator now caches the old key
 
-    rotated = _post(f"{issuer}/dev/rotate").json()
+    rotated = _post(f"{issuer}/dev/rotate", json={}).json()
     assert rotated["previousKid"] == old_kid and rotated["kid"] != old_kid
     assert rotated["overlapSeconds"] == ROTATION_OVERLAP_SECONDS
     published = [k["kid"] for k in _get(f"{issuer}/.well-known/jwks.json").json()["keys"]]
@@ -173,7 +174,7 @@ def test_jwks_outage_and_slowness_switches(private_stack: LocalStack) -> None:
         assert _get(f"{issuer}/.well-known/jwks.json").status_code == 503
         # Identity Center keeps verifying with the keys it fetched before the outage.
         assert exchange(private_stack, private_stack.token("bob@shopfast.example"))["accessToken"]
-        _post(f"{issuer}/dev/rotate")
+        _post(f"{issuer}/dev/rotate", json={})
         with pytest.raises(ClientError) as refused:  # a key it never saw cannot be fetched now
             exchange(private_stack, private_stack.token("bob@shopfast.example"))
         assert refused.value.response["Error"]["Code"] == "InvalidGrantException"
@@ -185,8 +186,93 @@ def test_jwks_outage_and_slowness_switches(private_stack: LocalStack) -> None:
     finally:
         _post(f"{issuer}/dev/jwks-outage", json={"down": False, "delayMs": 0})
     assert exchange(private_stack, private_stack.token("bob@shopfast.example"))["accessToken"]
-    bad = _post(f"{issuer}/dev/jwks-outage", data="not json")
+    bad = _post(f"{issuer}/dev/jwks-outage", data="not json", headers={"Content-Type": "application/json"})
     assert bad.status_code == 400
+
+
+EVIL = "https://evil.example"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/dev/jwks-outage", '{"down": true}'),
+        ("/dev/rotate", "{}"),
+        ("/dev/clients/shopfast-demo/redirect-uris", '{"redirectUri": "http://127.0.0.1:9/"}'),
+    ],
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/plain", "Origin": EVIL},  # a fetch() no preflight stops
+        {"Content-Type": "application/x-www-form-urlencoded", "Origin": EVIL},  # a form
+        {"Content-Type": "text/plain"},  # no origin, still not JSON
+        {"Content-Type": "application/json", "Origin": EVIL},  # would need a preflight, refused anyway
+        {"Content-Type": "application/json", "Origin": "null"},  # a sandboxed or file:// page
+    ],
+    ids=["text-plain", "form", "no-origin-text", "json-evil-origin", "null-origin"],
+)
+def test_a_cross_site_request_changes_no_development_state(
+    private_stack: LocalStack, path: str, body: str, headers: dict[str, str]
+) -> None:
+    issuer = private_stack.issuer_url
+    jwks_before = _get(f"{issuer}/.well-known/jwks.json").json()
+    answer = requests.post(f"{issuer}{path}", data=body, headers=headers, timeout=10)
+    assert answer.status_code in (403, 415), answer.text
+    assert answer.json()["error"] in ("access_denied", "invalid_request")
+    assert _get(f"{issuer}/.well-known/jwks.json").json() == jwks_before  # not rotated, not switched off
+    # The redirect URI was not registered: the sign-in page refuses it (a 400 page, never a redirect).
+    authorize = _get(
+        f"{issuer}/authorize",
+        params={
+            "client_id": "shopfast-demo",
+            "redirect_uri": "http://127.0.0.1:9/",
+            "response_type": "code",
+            "scope": "openid",
+            "state": "s",
+            "nonce": "n",
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+        },
+        allow_redirects=False,
+    )
+    assert authorize.status_code == 400
+
+
+def test_the_issuers_own_origin_and_tools_without_one_may_change_development_state(
+    private_stack: LocalStack,
+) -> None:
+    issuer = private_stack.issuer_url
+    for origin in (None, issuer, issuer.replace("127.0.0.1", "localhost")):
+        headers = {"Origin": origin} if origin else {}
+        answer = requests.post(f"{issuer}/dev/jwks-outage", json={"down": False}, headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    "host", ["rebind.evil.example", "rebind.evil.example:{port}", "127.0.0.1", "127.0.0.2:{port}"]
+)
+def test_a_dns_rebinding_page_gets_no_token(local_stack: LocalStack, host: str) -> None:
+    """The page's scripts reach 127.0.0.1 under the attacker's name: the Host header says which."""
+    port = urlsplit(local_stack.issuer_url).port
+    answer = requests.get(
+        f"{local_stack.issuer_url}/dev/token?user=alice@shopfast.example",
+        headers={"Host": host.format(port=port)},
+        timeout=10,
+    )
+    assert answer.status_code == 421
+    assert "access_token" not in answer.text and answer.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "LOCALHOST"])
+def test_the_issuer_answers_under_its_own_names(local_stack: LocalStack, name: str) -> None:
+    port = urlsplit(local_stack.issuer_url).port
+    answer = requests.get(
+        f"{local_stack.issuer_url}/.well-known/openid-configuration",
+        headers={"Host": f"{name}:{port}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ def cold_lambda(
 
 
 def _rotate(stack: LocalStack) -> dict:
-    response = requests.post(f"{stack.issuer_url}/dev/rotate", timeout=10)
+    response = requests.post(f"{stack.issuer_url}/dev/rotate", json={}, timeout=10)
     response.raise_for_status()
     return response.json()
 

@@ -1,0 +1,105 @@
+"""The HTTP request handler of the local servers a browser can reach (the API gateway, the OIDC issuer).
+
+Two things werkzeug's development server leaves to whoever deploys it, and which a stack on a laptop
+needs as much as a deployed one:
+
+- **Only the names it is served under.** A server bound to 127.0.0.1 is still reachable from any web
+  page through DNS rebinding: a name the attacker controls first resolves to their server, then to
+  127.0.0.1, and the page's scripts, now same-origin with "their" host, read what our server answers
+  (a token from `/dev/token`, say). The `Host` header is the one thing the rebinding cannot change, so
+  a request naming any other host is refused (421 Misdirected Request, RFC 9110 §15.5.20), as is an
+  HTTP/1.1 request without one (400, RFC 9112 §3.2).
+- **Framing errors are the client's.** A body whose length cannot be determined is a 400 (RFC 9112
+  §6.3: differing or invalid `Content-Length`, a `Transfer-Encoding` whose last coding is not chunked,
+  both headers at once), and so is anything the server's own parser refuses (a bad request line, an
+  unsupported HTTP version), answered as API Gateway's edge answers malformed requests: a 4xx with a
+  small JSON body, never the standard library's HTML page and never a 5xx.
+
+A body that turns out malformed only while it is read (chunk framing) is the application's to answer:
+`MalformedBody` names those errors for it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from werkzeug.exceptions import BadRequest
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.serving import WSGIRequestHandler
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+_DIGITS = re.compile(r"^[0-9]{1,18}$")
+
+# What reading a body can raise when its framing is wrong: werkzeug's chunk decoder raises OSError or
+# ValueError, a body shorter than its Content-Length raises ClientDisconnected (a BadRequest).
+MalformedBody = (OSError, ValueError, BadRequest)
+
+
+class LoopbackRequestHandler(WSGIRequestHandler):
+    """Refuses other hosts and unframeable bodies before the application sees the request.
+
+    `server.host_names` may add names to `LOOPBACK_NAMES` (the host of a configured URL); the port must
+    be the server's own."""
+
+    def version_string(self) -> str:
+        return "local"  # no server software or version in answers
+
+    def error_body(self, status: int) -> dict[str, Any]:
+        return {"message": HTTP_STATUS_CODES.get(status, "Bad Request")}
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        refusal = self._refusal()
+        if refusal is None:
+            return True
+        self.send_error(refusal)
+        return False
+
+    def _refusal(self) -> int | None:
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            return 400  # a request line without a version (HTTP/0.9): no headers, no Host, no framing
+        host = self.headers.get_all("Host") or []
+        if len(host) > 1 or (not host and self.request_version != "HTTP/1.0"):
+            return 400
+        if host and host[0].strip().lower() not in self._allowed_hosts():
+            return 421
+        lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if len(lengths) > 1 or any(not _DIGITS.match(value) for value in lengths):
+            return 400
+        codings = [
+            coding.strip().lower()
+            for value in self.headers.get_all("Transfer-Encoding") or []
+            for coding in value.split(",")
+            if coding.strip()
+        ]
+        if codings and (codings[-1] != "chunked" or lengths):
+            return 400
+        return None
+
+    def _allowed_hosts(self) -> set[str]:
+        port = self.server.server_address[1]
+        names = {*LOOPBACK_NAMES, *getattr(self.server, "host_names", ())}
+        return {f"{name.lower()}:{port}" for name in names}
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The parser's own refusals (bad request line, HTTP version, header too long) are the client's:
+        # a 4xx, never the 5xx the standard library picks for an unsupported version.
+        status = code if 400 <= code < 500 else 400
+        body = json.dumps(self.error_body(status), separators=(",", ":")).encode()
+        self.close_connection = True
+        # A request line the parser could not read leaves the version at HTTP/0.9, whose answers carry no
+        # status line or headers; nobody speaks 0.9 to an API, so the refusal is a complete HTTP answer.
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"
+        self.send_response(status, HTTP_STATUS_CODES.get(status))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
