@@ -348,4 +348,7 @@ def test_an_unknown_field_is_reported_before_a_missing_one(host: Any, tokens: To
         "POST", "/v1/credentials", token=tokens.issue(ALICE), body={"targt": FEEDBACK, "permission": "READ"}
     )
     assert answer.status == 400
-    assert answer.json()["detail"] == "unknown field(s) 'targt'"
+    assert answer.json()["detail"] == (
+        "unknown field(s) 'targt'; the valid fields are durationSeconds, permission, privilege, role, target,"
+        " targetType"
+    )
