@@ -12,21 +12,24 @@ AWSCLI_VENV := .tools/awscli
 # sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps one here.
 PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; then dirname "$$d"; else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
 
-.PHONY: help venv tools test unit typecheck openapi lint fmt run emulator invoke bench deploy clean
+.PHONY: help venv tools awscli test unit typecheck openapi lint fmt run emulator invoke bench deploy clean
 
 help:
 	@echo "make run       the local stack: emulated AWS, OIDC issuer, API and demo page on 127.0.0.1"
 	@echo "                 PORT=3000 (API, demo page)  IDP_PORT=3001 (issuer)  AWS_PORT=4000 (emulator)"
+	@echo "                 STATE_DIR=.local (keys, logs; one make run per folder)"
 	@echo "make test      linters and the whole test suite (installs what it can: venvs, SAM CLI, checkov,"
 	@echo "                 AWS CLI, chromium); needs terraform >= 1.9 and python3.13 (pyenv is looked in)"
-	@echo "make emulator  only the emulated AWS and the OIDC issuer, in the foreground"
+	@echo "make emulator  only the emulated AWS and the OIDC issuer, in the foreground (AWS_PORT, IDP_PORT, STATE_DIR)"
 	@echo "make invoke    FN=<function logical id> EVENT=events/<file>.json [ENDPOINT=<emulator URL>]"
-	@echo "                 one handler like 'sam local invoke', against the running stack or a temporary one"
+	@echo "                 one handler like 'sam local invoke', against the make run of STATE_DIR, or a temporary"
+	@echo "                 stack when none runs (it says which)"
 	@echo "make bench     the benchmarks against the local emulator (figures in bench/results/latest.json)"
 	@echo "make deploy    Terraform outputs -> sam build -> bytecode -> sam deploy; reads STACK_NAME, IDC_AWS_PROFILE,"
 	@echo "                 JWT_ISSUER, JWT_AUDIENCE, USER_CLAIM, ROLE_CLAIM (iam-role), REQUIRE_EMAIL_VERIFIED,"
 	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
 	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"
+	@echo "make awscli    the AWS CLI alone (.tools/awscli, about 20 s), and how to put it on PATH"
 	@echo "make unit      the unit tests only (no servers, under 30 s)"
 	@echo "make typecheck mypy --strict on src/ and lint-imports (the layers declared in pyproject.toml)"
 	@echo "make openapi   regenerate openapi.yaml from the declared contract (src/edge/contract.py)"
@@ -91,16 +94,21 @@ fmt: venv
 PORT ?= 3000
 IDP_PORT ?= 3001
 AWS_PORT ?= 4000
+STATE_DIR ?= .local
 
 run: venv
-	$(PY) -m local.run --port $(PORT) --idp-port $(IDP_PORT) --aws-port $(AWS_PORT)
+	$(PY) -m local.run --port $(PORT) --idp-port $(IDP_PORT) --aws-port $(AWS_PORT) --state-dir $(STATE_DIR)
 
 emulator: venv
-	$(PY) -m local.emulator
+	$(PY) -m local.emulator --aws-port $(AWS_PORT) --idp-port $(IDP_PORT) --state-dir $(STATE_DIR)
 
 invoke: venv
 	@[ -n "$(FN)" ] && [ -n "$(EVENT)" ] || { echo "usage: make invoke FN=<function logical id> EVENT=events/<file>.json" >&2; exit 2; }
-	$(PY) -m local.invoke $(FN) $(EVENT) $(if $(ENDPOINT),--aws-endpoint $(ENDPOINT))
+	$(PY) -m local.invoke $(FN) $(EVENT) --state-dir $(STATE_DIR) $(if $(ENDPOINT),--aws-endpoint $(ENDPOINT))
+
+awscli: $(AWSCLI_VENV)/.installed
+	@echo "the AWS CLI is $(CURDIR)/$(AWSCLI_VENV)/bin/aws; put it on PATH with:"
+	@echo '  export PATH="$(CURDIR)/$(AWSCLI_VENV)/bin:$$PATH"' 
 
 bench: venv
 	$(PY) -m bench

@@ -7,10 +7,12 @@ local stack's parameter values exactly as the gateway resolves them. The event's
 `sam local invoke`, no API Gateway runs in front: no JWT authorizer, no CORS; the handler verifies the
 token itself.
 
-The emulator is, in order: `--aws-endpoint` (`make invoke … ENDPOINT=…`), `LOCAL_AWS_ENDPOINT`, the one
-`make run` wrote to `.local/stack.json` (whatever its ports), or 127.0.0.1:4000, when it answers; otherwise
-a temporary stack is started for this invocation and stopped after it. Which one was used goes to stderr.
-The handler's result goes to stdout; START/END/REPORT lines and the handler's logs to stderr.
+The emulator is, in order: `--aws-endpoint` (`make invoke … ENDPOINT=…`) or `LOCAL_AWS_ENDPOINT`, which must
+answer; the one `make run` wrote to `<state dir>/stack.json` (`.local/` by default, whatever its ports),
+which must answer too (a stale file is an error, not a reason to go elsewhere); and only when no stack is
+named or running, a temporary stack started for this invocation and stopped after it. Which one was used
+goes to stderr. The handler's result goes to stdout; START/END/REPORT lines and the handler's logs to
+stderr.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from local.gateway.runtime import FunctionRuntime, install_environment
 from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ENDPOINT = "http://127.0.0.1:4000"
-RUNNING_STACK_FILE = REPO_ROOT / ".local" / "stack.json"
+DEFAULT_STATE_DIR = REPO_ROOT / ".local"
+
+
+class NoStack(RuntimeError):
+    """A stack was named (or written down by `make run`) but does not answer."""
 
 
 def _answers(endpoint: str) -> bool:
@@ -45,39 +50,50 @@ def _answers(endpoint: str) -> bool:
             return False
 
 
-def _candidates() -> list[tuple[str, str]]:
+def _named(explicit: str | None, state_dir: Path) -> tuple[str, str] | None:
+    """The stack this invocation was told about, and by whom; None when none was."""
+    if explicit:
+        return explicit, "as asked"
     if os.environ.get("LOCAL_AWS_ENDPOINT"):
-        return [(os.environ["LOCAL_AWS_ENDPOINT"], "LOCAL_AWS_ENDPOINT")]
-    found = []
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        found.append(
-            (str(json.loads(RUNNING_STACK_FILE.read_text())["awsEndpoint"]), "make run, .local/stack.json")
-        )
-    return [*found, (DEFAULT_ENDPOINT, "the default port")]
+        return os.environ["LOCAL_AWS_ENDPOINT"], "LOCAL_AWS_ENDPOINT"
+    running = state_dir / "stack.json"
+    if not running.exists():
+        return None
+    try:
+        return str(json.loads(running.read_text())["awsEndpoint"]), f"make run, {_shown(running)}"
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise NoStack(f"{_shown(running)} is unreadable ({error}); remove it or restart make run") from None
+
+
+def _shown(path: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
 
 
 @contextlib.contextmanager
-def local_stack_endpoint(explicit: str | None) -> Iterator[str]:
-    """The emulator to use: the one named, the running one, or a temporary one for this invocation."""
-    if explicit:
-        print(f"using the emulator at {explicit} (as asked)", file=sys.stderr)
-        yield explicit
+def local_stack_endpoint(explicit: str | None, state_dir: Path = DEFAULT_STATE_DIR) -> Iterator[str]:
+    """The emulator to use: the one named, the one `make run` runs, or a temporary one when none runs."""
+    named = _named(explicit, state_dir)
+    if named is not None:
+        endpoint, source = named
+        if not _answers(endpoint):
+            raise NoStack(
+                f"nothing answers at {endpoint} ({source}): start make run, or name a running stack"
+            )
+        print(f"using the local stack at {endpoint} ({source})", file=sys.stderr)
+        yield endpoint
         return
-    for endpoint, source in _candidates():
-        if _answers(endpoint):
-            print(f"using the local stack at {endpoint} ({source})", file=sys.stderr)
-            yield endpoint
-            return
-    endpoint = os.environ.get("LOCAL_AWS_ENDPOINT", DEFAULT_ENDPOINT)
     if str(REPO_ROOT / "src") not in sys.path:
         sys.path.insert(0, str(REPO_ROOT / "src"))
     from local.stack import LocalStack
 
-    notice = f"nothing answers on {endpoint}; starting a temporary local stack (`make run` keeps one)"
-    print(notice, file=sys.stderr)
+    print(
+        f"no make run for {_shown(state_dir)}: starting a temporary local stack for this invocation",
+        file=sys.stderr,
+    )
     with (
-        tempfile.TemporaryDirectory(prefix="invoke-stack-") as state_dir,
-        LocalStack(aws_port=0, idp_port=0, state_dir=state_dir) as stack,
+        tempfile.TemporaryDirectory(prefix="invoke-stack-") as scratch,
+        LocalStack(aws_port=0, idp_port=0, state_dir=scratch) as stack,
     ):
         yield stack.aws_endpoint
 
@@ -132,13 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make invoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("function", help="a function's logical id in template.yaml, e.g. PresignFunction")
     parser.add_argument("event", type=Path, help="an event file, e.g. events/credentials.json")
-    parser.add_argument("--aws-endpoint", help=f"the local emulator (default: {DEFAULT_ENDPOINT} if up)")
+    parser.add_argument("--aws-endpoint", help="a running emulator (default: the make run of --state-dir)")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="make run's state folder")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
     args = parser.parse_args(argv)
     if not args.event.is_file():
         parser.error(f"no event file {args.event}")
-    with local_stack_endpoint(args.aws_endpoint) as endpoint:
-        return invoke(args.function, args.event, endpoint, args.template)
+    try:
+        with local_stack_endpoint(args.aws_endpoint, args.state_dir) as endpoint:
+            return invoke(args.function, args.event, endpoint, args.template)
+    except NoStack as error:
+        print(f"make invoke: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

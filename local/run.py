@@ -2,13 +2,17 @@
 
 Starts the AWS emulator (127.0.0.1:4000) and the development OIDC issuer (127.0.0.1:3001) as one child
 process, seeded from terraform/access-plan.json, then the API gateway (127.0.0.1:3000) serving
-template.yaml's routes and the demo page. State lives in `.local/`. Ctrl-C stops everything.
+template.yaml's routes and the demo page. State lives in `.local/` (`--state-dir`), which one run holds
+at a time. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
+import os
 import shlex
 import signal
 import socket
@@ -16,7 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import requests
 
@@ -54,19 +58,28 @@ def _wait_healthy(url: str, timeout: float = 30.0) -> dict[str, Any]:
             time.sleep(0.1)
 
 
+# The README's and docs' token line: a clear word instead of a traceback when the issuer does not answer.
+MINT_TOKEN = (
+    f'TOKEN=$(curl -sf "$IDP/dev/token?user={DEMO_USER}" '
+    "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])' 2>/dev/null) "
+    '|| echo "no token from $IDP: is make run up, and are API, IDP and AWS set as its banner says?" >&2'
+)
+
+
+def exports(gateway_url: str, issuer_url: str, aws_endpoint: str) -> list[str]:
+    """The three lines every command in the README and docs/ starts from."""
+    return [f"export API={gateway_url}", f"export IDP={issuer_url}", f"export AWS={aws_endpoint}"]
+
+
 def banner(
     gateway_url: str, issuer_url: str, aws_endpoint: str, seconds: float, version: str, state_dir: Path
 ) -> str:
-    token_url = f"{issuer_url}/dev/token?user={DEMO_USER}"
-    mint = (
-        f"TOKEN=$(curl -s {shlex.quote(token_url)} | "
-        "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
-    )
     body = shlex.quote('{"target": "s3://shopfast-data/users/*", "permission": "READ"}')
     vend = (
-        f'curl -s -X POST {gateway_url}/v1/credentials -H "Authorization: Bearer $TOKEN" '
+        'curl -s -X POST "$API/v1/credentials" -H "Authorization: Bearer $TOKEN" '
         f"-H 'Content-Type: application/json' -d {body}"
     )
+    exported = "\n    ".join(exports(gateway_url, issuer_url, aws_endpoint))
     return f"""
   ShopFast credential vending is running locally (version {version}, ready in {seconds:.1f}s)
 
@@ -77,9 +90,13 @@ def banner(
     Audit trail    {_shown(state_dir)}/logs/audit.jsonl   (one JSON line per decision)
     Logs           {_shown(state_dir)}/logs/   (gateway.log: requests and handler logs; emulator.log)
 
+  In another terminal, set these three once (the README's and docs/' commands use them):
+
+    {exported}
+
   Vend credentials for {DEMO_USER} (read access to s3://shopfast-data/users/*):
 
-    {mint}
+    {MINT_TOKEN}
     {vend}
 
   Demo users: alice, bob, carol, dave, erin, mallory (@shopfast.example). Press Ctrl-C to stop.
@@ -89,6 +106,33 @@ def banner(
 def _shown(path: Path) -> str:
     resolved = path.resolve()
     return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
+
+
+def _claim(state_dir: Path) -> IO[str] | None:
+    """This run's hold on its state folder (keys, logs, stack.json), for as long as the process lives; None,
+    with the reason on stderr, when another `make run` holds it. Two runs sharing one folder would
+    overwrite each other's stack.json and delete it on exit while the other still serves."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = (state_dir / "run.lock").open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        running = ""
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            running = f" (API {json.loads((state_dir / 'stack.json').read_text())['gateway']})"
+        print(
+            f"another `make run` is using {_shown(state_dir)}{running}: stop it first, or give this one "
+            "a state folder and ports of its own, e.g.\n"
+            "  make run STATE_DIR=.local-2 PORT=3100 IDP_PORT=3101 AWS_PORT=3102",
+            file=sys.stderr,
+        )
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(REPO_ROOT / "src"))
     from local.stack import LocalStack
 
+    lock = _claim(args.state_dir)
+    if lock is None:
+        return 1
     busy = [port for port in (args.port, args.idp_port, args.aws_port) if _port_in_use(port)]
     if busy:
         print(

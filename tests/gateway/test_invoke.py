@@ -55,16 +55,35 @@ def test_invoke_names_the_functions_when_one_is_unknown(local_stack):
     assert "HealthFunction" in done.stderr
 
 
-def test_invoke_starts_a_temporary_stack_when_none_is_running():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    done = _invoke(
-        "HealthFunction", "events/health.json", env={"LOCAL_AWS_ENDPOINT": f"http://127.0.0.1:{closed_port}"}
-    )
+def test_invoke_starts_a_temporary_stack_when_none_is_running_and_says_so(tmp_path):
+    done = _invoke("HealthFunction", "events/health.json", "--state-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "starting a temporary local stack" in done.stderr
     assert json.loads(json.loads(done.stdout)["body"])["status"] == "ok"
+
+
+def _closed_endpoint() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("how", ["ENDPOINT", "LOCAL_AWS_ENDPOINT", "stale stack.json"])
+def test_invoke_never_falls_back_from_a_named_stack_that_does_not_answer(tmp_path, how):
+    """A stack that was named, or written down by a make run that has since stopped (or by a second make
+    run that deleted the first one's file), is an error naming it: never a silent throwaway stack."""
+    endpoint = _closed_endpoint()
+    args, env = ["--state-dir", str(tmp_path)], {}
+    if how == "ENDPOINT":
+        args += ["--aws-endpoint", endpoint]
+    elif how == "LOCAL_AWS_ENDPOINT":
+        env["LOCAL_AWS_ENDPOINT"] = endpoint
+    else:
+        (tmp_path / "stack.json").write_text(json.dumps({"awsEndpoint": endpoint}))
+    done = _invoke("HealthFunction", "events/health.json", *args, env=env)
+    assert done.returncode == 2, done.stderr
+    assert f"nothing answers at {endpoint}" in done.stderr
+    assert "temporary" not in done.stderr and done.stdout == ""
 
 
 def test_invoke_finds_the_stack_make_run_wrote_down_whatever_its_ports(
@@ -72,16 +91,12 @@ def test_invoke_finds_the_stack_make_run_wrote_down_whatever_its_ports(
 ):
     from local import invoke
 
-    running = tmp_path / "stack.json"
-    running.write_text(json.dumps({"awsEndpoint": local_stack.aws_endpoint}))
-    monkeypatch.setattr(invoke, "RUNNING_STACK_FILE", running)
+    (tmp_path / "stack.json").write_text(json.dumps({"awsEndpoint": local_stack.aws_endpoint}))
     monkeypatch.delenv("LOCAL_AWS_ENDPOINT", raising=False)
 
-    with invoke.local_stack_endpoint(None) as endpoint:
+    with invoke.local_stack_endpoint(None, tmp_path) as endpoint:
         assert endpoint == local_stack.aws_endpoint
-    assert f"using the local stack at {local_stack.aws_endpoint} (make run, .local/stack.json)" in (
-        capsys.readouterr().err
-    )
-    with invoke.local_stack_endpoint(local_stack.aws_endpoint) as endpoint:  # ENDPOINT=… wins
+    assert f"using the local stack at {local_stack.aws_endpoint} (make run, " in capsys.readouterr().err
+    with invoke.local_stack_endpoint(local_stack.aws_endpoint, tmp_path) as endpoint:  # ENDPOINT=… wins
         assert endpoint == local_stack.aws_endpoint
     assert "(as asked)" in capsys.readouterr().err

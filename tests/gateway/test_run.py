@@ -59,15 +59,27 @@ def test_run_serves_health_and_demo_page_prints_a_working_curl_and_stops_on_ctrl
             page = http.get(f"http://127.0.0.1:{port}/", timeout=10)
             assert page.status_code == 200
             assert "ShopFast data access" in page.text
-        # The printed commands, run as printed, vend credentials.
+        # The printed commands, run as printed in a shell of their own, vend credentials.
+        exported = [line.strip() for line in text.splitlines() if line.strip().startswith("export ")]
+        assert exported == [
+            f"export API=http://127.0.0.1:{port}",
+            f"export IDP=http://127.0.0.1:{idp_port}",
+            f"export AWS=http://127.0.0.1:{aws_port}",
+        ]
         commands = [
             line.strip()
             for line in text.splitlines()
             if line.strip().startswith(("TOKEN=", "curl -s -X POST"))
         ]
         assert len(commands) == 2
+        clean = {name: value for name, value in os.environ.items() if name not in ("API", "IDP", "AWS")}
         vended = subprocess.run(
-            ["bash", "-c", " && ".join(commands)], capture_output=True, text=True, timeout=60, check=True
+            ["bash", "-c", "\n".join([*exported, *commands])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env=clean,
         )
         assert re.search(r'"accessKeyId":\s*"ASIA', vended.stdout), vended.stdout + vended.stderr
         assert '"matchedGrantTarget":"s3://shopfast-data/users/*"' in vended.stdout.replace(" ", "")
@@ -81,6 +93,21 @@ def test_run_serves_health_and_demo_page_prints_a_working_curl_and_stops_on_ctrl
         assert any(r["action"] == "vend" and r["outcome"] == "granted" for r in audit), audit
         running = json.loads((tmp_path / "state" / "stack.json").read_text())
         assert running["awsEndpoint"] == f"http://127.0.0.1:{aws_port}"
+        # A second make run on the same state folder, even on other ports, refuses before touching it.
+        other_ports = _free_ports(3)
+        second = subprocess.run(
+            [sys.executable, "-m", "local.run", "--port", str(other_ports[0]),
+             "--idp-port", str(other_ports[1]), "--aws-port", str(other_ports[2]),
+             "--state-dir", str(tmp_path / "state")],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert second.returncode == 1
+        assert (
+            "another `make run` is using" in second.stderr and f"API http://127.0.0.1:{port}" in second.stderr
+        )
+        assert "STATE_DIR=" in second.stderr
+        assert json.loads((tmp_path / "state" / "stack.json").read_text()) == running
+        assert not any(_listening(p) for p in other_ports)
         with requests.Session() as http:
             http.trust_env = False
             sign_in_page = http.get(
