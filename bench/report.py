@@ -1,4 +1,4 @@
-"""The targets of issue 6, checked against a result, and the table `make bench` prints."""
+"""The benchmark targets, checked against a result, and the table `make bench` prints."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             targets.append(
                 _target(
                     f"primed 1st request {module} / warm uncached",
-                    f"<= {PRIMED_RATIO_TARGET}x (issue 15)",
+                    f"<= {PRIMED_RATIO_TARGET}x",
                     ratio,
                     lambda value: value <= PRIMED_RATIO_TARGET,
                 )
@@ -358,7 +358,7 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
             f" {_fmt(result.get('rss_growth_mb'), 3)} MB\n"
         )
 
-    write("\nTargets (issue 6):\n")
+    write("\nTargets:\n")
     _table(
         ("target", "limit", "measured", ""),
         [

@@ -11,6 +11,7 @@
 #   TERRAFORM_DIR        folder holding the roots (default: this script's folder)
 #   SAM                  SAM CLI executable (default: sam)
 #   STACK_NAME           SAM stack (default: samconfig.toml's shopfast-vending)
+#   REGION               the Region of the SAM stack (default: samconfig.toml's us-east-1)
 #   IDC_AWS_PROFILE      profile of the Identity Center account for configure_application.py
 #                        (default: the current credentials)
 #   JWT_ISSUER, JWT_AUDIENCE   iam-role mode only (no federation root): issuer URL and comma-separated audiences
@@ -168,9 +169,11 @@ overrides=(
 
 stack=()
 [ -z "${STACK_NAME:-}" ] || stack=(--stack-name "$STACK_NAME")
+region=()
+[ -z "${REGION:-}" ] || region=(--region "$REGION")
 
 cd "$repo"
-run "$sam" build
+run "$sam" build "${region[@]}"
 # Lambda cannot write __pycache__ in /var/task: ship the bytecode, or every Init compiles it all again.
 run "$python" -m local.package .aws-sam/build
-run "$sam" deploy "${stack[@]}" --parameter-overrides "${overrides[@]}"
+run "$sam" deploy "${stack[@]}" "${region[@]}" --parameter-overrides "${overrides[@]}"

@@ -504,9 +504,14 @@ def test_identity_center_side_matches_the_plan(identity_center: Deployment) -> N
     }
 
 
-def _deploy_dry_run(deployment: Deployment) -> list[list[str]]:
+def _deploy_dry_run(deployment: Deployment, **variables: str) -> list[list[str]]:
     """The commands `make deploy` would run, from its dry run."""
-    env = {**deployment.terraform.env, "DRY_RUN": "1", "TERRAFORM_DIR": str(deployment.terraform.dir)}
+    env = {
+        **deployment.terraform.env,
+        "DRY_RUN": "1",
+        "TERRAFORM_DIR": str(deployment.terraform.dir),
+        **variables,
+    }
     if deployment.mode == "iam-role":  # no federation root to read the issuer from
         env |= {"JWT_ISSUER": deployment.stack.issuer_url, "JWT_AUDIENCE": AUDIENCE}
     result = subprocess.run(
@@ -556,6 +561,14 @@ def sam_parameters(deployment: Deployment) -> dict[str, str]:
     # The built package gets the runtime's bytecode before it is deployed.
     assert package[1:] == ["-m", "local.package", ".aws-sam/build"], commands
     return _sam_parameters(deploy)
+
+
+def test_deploy_puts_the_stack_in_the_region_asked_for(deployment: Deployment) -> None:
+    sam = [command for command in _deploy_dry_run(deployment, REGION="eu-west-1") if command[0] == "sam"]
+    assert [command[:2] for command in sam] == [["sam", "build"], ["sam", "deploy"]]
+    for command in sam:
+        assert command[command.index("--region") + 1] == "eu-west-1", command
+    assert all("--region" not in command for command in _deploy_dry_run(deployment))  # samconfig.toml's
 
 
 def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
