@@ -16,6 +16,7 @@ const state = {
   continuationToken: null,
   uploadFolder: null,
   grants: [],
+  me: null,
   upload: null, // the multipart upload in progress
 };
 
@@ -44,11 +45,9 @@ function showMessage(kind, title, detail) {
   close.textContent = "×";
   close.addEventListener("click", () => box.remove());
   box.append(text, close);
-  const messages = $("messages");
-  // The same message again replaces the old one; at most three stay on screen.
-  for (const old of [...messages.children]) if (old.textContent === box.textContent) old.remove();
-  messages.prepend(box);
-  while (messages.children.length > 3) messages.lastChild.remove();
+  // One current message: an old "Access denied" above a newer success would say the opposite of what
+  // just happened.
+  $("messages").replaceChildren(box);
 }
 
 function clearMessages() {
@@ -173,6 +172,7 @@ async function startSession(user) {
   useUser(user);
   try {
     const me = await api("GET", "/v1/me");
+    state.me = me;
     $("welcome").textContent = `Welcome, ${(me && me.email) || user.profile.email}`;
     $("session").hidden = false;
     $("sign-in-card").hidden = true;
@@ -253,10 +253,21 @@ async function loadGrants() {
     grants.sort((a, b) => a.grantScope.localeCompare(b.grantScope));
     state.grants = grants;
     for (const grant of grants) list.appendChild(grantItem(grant));
-    $("no-grants").hidden = grants.length > 0;
+    showWhatToAskFor(grants.length === 0);
   } catch (error) {
     reportError("Loading your grants", error);
   }
+}
+
+// With no grant, browsing and uploading can only fail: say what to ask for, and to whom, instead.
+function showWhatToAskFor(noGrants) {
+  $("no-grants").hidden = !noGrants;
+  $("browser-card").hidden = noGrants;
+  if (!noGrants) return;
+  const me = state.me || {};
+  const who = me.email || (state.claims && state.claims.email) || "you";
+  const groups = (me.groups || []).length ? me.groups.join(", ") : "none";
+  $("no-grants-who").textContent = `${who} (groups: ${groups})`;
 }
 
 function grantItem(grant) {

@@ -82,10 +82,32 @@ def test_alice_is_refused_on_users(page: Page, s3_admin):
     expect(page.locator("#objects-table")).to_be_hidden()
 
 
-def test_mallory_sees_no_grants(page: Page):
+def test_mallory_is_told_what_to_ask_for_instead_of_offered_forms_that_can_only_fail(page: Page):
     sign_in(page, "mallory@shopfast.example")
-    expect(page.get_by_test_id("no-grants")).to_be_visible()
+    explanation = page.get_by_test_id("no-grants")
+    expect(explanation).to_be_visible()
+    expect(explanation).to_contain_text("Ask your data owner")
+    expect(explanation).to_contain_text("s3://bucket/prefix/")
+    expect(explanation).to_contain_text("mallory@shopfast.example (groups: none)")
     expect(page.get_by_test_id("grants").locator("li")).to_have_count(0)
+    for form in ("#browse-form", "#upload-form", "#drop-zone"):
+        expect(page.locator(form)).to_be_hidden()
+
+
+def test_the_page_keeps_one_current_message(page: Page):
+    """A denial, then a success: the page shows the success alone, not an old "Access denied" above it."""
+    sign_in(page, "alice@shopfast.example")
+    page.fill("#prefix", "s3://shopfast-internal/leads/")
+    page.click("#browse")
+    expect(last_message(page)).to_contain_text("Access denied.")
+    page.fill("#prefix", "s3://shopfast-data/users/")
+    page.click("#browse")
+    row = page.locator("tr[data-target='s3://shopfast-data/users/user_list']")
+    with page.expect_download():
+        row.get_by_role("button", name="Download users/user_list").click()
+    expect(last_message(page)).to_contain_text("Downloaded user_list.")
+    expect(page.get_by_test_id("message")).to_have_count(1)
+    expect(page.get_by_text("Access denied.")).to_have_count(0)
 
 
 # --- uploads: a presigned POST form for small files, a multipart upload with presigned parts for large ones
