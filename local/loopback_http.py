@@ -38,10 +38,9 @@ MalformedBody = (OSError, ValueError, BadRequest)
 
 
 class LoopbackRequestHandler(WSGIRequestHandler):
-    """Refuses other hosts and unframeable bodies before the application sees the request.
-
-    `server.host_names` may add names to `LOOPBACK_NAMES` (the host of a configured URL); the port must
-    be the server's own."""
+    """Refuses other hosts and unframeable bodies before the application sees the request. The servers
+    are served under the loopback names only (their URLs say 127.0.0.1; browsers may say localhost), on
+    their own port."""
 
     def version_string(self) -> str:
         return "local"  # no server software or version in answers
@@ -81,8 +80,7 @@ class LoopbackRequestHandler(WSGIRequestHandler):
 
     def _allowed_hosts(self) -> set[str]:
         port = self.server.server_address[1]
-        names = {*LOOPBACK_NAMES, *getattr(self.server, "host_names", ())}
-        return {f"{name.lower()}:{port}" for name in names}
+        return {f"{name}:{port}" for name in LOOPBACK_NAMES}
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # The parser's own refusals (bad request line, HTTP version, header too long) are the client's:
