@@ -29,7 +29,7 @@ help:
 	@echo "                 JWT_ISSUER, JWT_AUDIENCE, USER_CLAIM, ROLE_CLAIM (iam-role), REQUIRE_EMAIL_VERIFIED,"
 	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
 	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"
-	@echo "make awscli    the AWS CLI alone (.tools/awscli, about 20 s), and how to put it on PATH"
+	@echo "make awscli    the AWS CLI alone (.tools/awscli, seconds), and how to put it on PATH"
 	@echo "make unit      the unit tests only (no servers, about 30 s)"
 	@echo "make typecheck mypy --strict on src/ and lint-imports (the layers declared in pyproject.toml)"
 	@echo "make openapi   regenerate openapi.yaml from the declared contract (src/edge/contract.py)"
