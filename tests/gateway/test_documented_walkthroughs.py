@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from local.gateway import RunningGateway
+from local.gateway import RunningGateway, serve
 from local.gateway.server import REPO_ROOT
 from local.stack import LocalStack
 
@@ -117,22 +117,33 @@ def walkthrough_steps() -> list[Step]:
     return [step for step in steps if step.command.strip() and not step.command.startswith("make ")]
 
 
+@pytest.fixture(scope="module")
+def fresh_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalStack, RunningGateway]]:
+    """A stack of its own, as a newcomer's first `make run` has: the documented answers (the objects under
+    users/) assume no other test wrote there first."""
+    state = tmp_path_factory.mktemp("walkthrough")
+    with (
+        LocalStack(aws_port=0, idp_port=0, state_dir=state) as stack,
+        serve(aws_endpoint=stack.aws_endpoint, log_file=state / "gateway.log") as gateway,
+    ):
+        yield stack, gateway
+
+
 @pytest.fixture
-def newcomers_shell(local_stack: LocalStack, real_gateway: RunningGateway, tmp_path: Path) -> dict[str, str]:
+def newcomers_shell(fresh_stack: tuple[LocalStack, RunningGateway], tmp_path: Path) -> dict[str, str]:
     if not (AWS_CLI_BIN / "aws").exists():
         pytest.fail(f"the walkthrough needs the AWS CLI: `make awscli` installs it in {AWS_CLI_BIN.parent}")
-    ports = {
-        real_gateway.port,
-        *(int(url.rsplit(":", 1)[1]) for url in (local_stack.issuer_url, local_stack.aws_endpoint)),
-    }
+    stack, gateway = fresh_stack
+    urls = (gateway.url, stack.issuer_url, stack.aws_endpoint)
+    ports = {int(url.rsplit(":", 1)[1]) for url in urls}
     assert not ports & {3000, 3001, 4000}, "the point is ports other than the documented defaults"
     keep = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")
     env = {name: os.environ[name] for name in keep if name in os.environ}
     env |= {
         "PATH": f"{AWS_CLI_BIN}{os.pathsep}{env.get('PATH', '')}",
-        "API": real_gateway.url,
-        "IDP": local_stack.issuer_url,
-        "AWS": local_stack.aws_endpoint,
+        "API": gateway.url,
+        "IDP": stack.issuer_url,
+        "AWS": stack.aws_endpoint,
         "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
         "NO_PROXY": "127.0.0.1,localhost",
