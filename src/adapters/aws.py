@@ -1,46 +1,57 @@
 """AWS adapters: clients created once per execution environment, with explicit timeouts, standard
 retries, the loopback fix for the local emulator, and a per-invocation deadline that refuses to start
-an attempt that could outlive the Lambda. Every failure leaves here as a `ServiceError`."""
+an attempt that could outlive the Lambda. Every failure leaves here as a `ServiceError`.
+
+`AwsGateway` implements the domain's port (`domain.ports.AwsOperations`): it takes and returns the domain's
+values and keeps botocore's parameter names, response shapes and error codes to itself."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config
 
+from adapters.aws_errors import STALE_SESSION_CODES, aws_error_code, from_aws_error
 from adapters.loopback import use_loopback_endpoint
 from domain.audit import logger, record_latency
 from domain.budget import invocation_budget
 from domain.config import ServiceConfig
 from domain.credentials import AwsCredentials, StaleSession
 from domain.deadline import invocation_deadline
-from domain.errors import UpstreamTimeout, aws_error_code, from_aws_error
+from domain.errors import UpstreamTimeout
+from domain.ports import (
+    CallerGrant,
+    CallerGrantsPage,
+    DataAccess,
+    DataAccessRequest,
+    IdentityContext,
+    ObjectPage,
+    RoleSessionRequest,
+    StoredObject,
+)
+from domain.targets import GrantTarget
 
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 3.0
 MAX_ATTEMPTS = 3
 MAX_S3CONTROL_CLIENTS = 256
+# S3 API reference, CompleteMultipartUpload: "could take several minutes to finalize", S3 answering 200 at
+# once and white space while it works. A server that holds its answer until done (the emulator does) must
+# not be cut off by the usual 3 s read timeout and retried into NoSuchUpload: the UploadsFunction's
+# timeout (29 s) bounds this one.
+COMPLETE_READ_TIMEOUT_SECONDS = 25.0
+IDENTITY_CENTER_CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
 # The SDK's debug logs carry request bodies (the caller's JWT as CreateTokenWithIAM assertion) and
 # responses (credentials): whatever the log level of the function, they never go below WARNING.
 for _sdk_logger in ("botocore", "boto3", "urllib3", "s3transfer"):
     logging.getLogger(_sdk_logger).setLevel(logging.WARNING)
-# Error codes meaning "the session signing this call, or the identity context it is made from, is no
-# longer valid" (a fresh session may succeed). STS answers an expired or foreign context assertion with
-# InvalidContextAssertion (its current model); older answers said ExpiredTokenException.
-STALE_SESSION_CODES = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidToken",
-        "InvalidClientTokenId",
-        "InvalidContextAssertion",
-    }
-)
 
 
 def _answered(**_: Any) -> bool:
@@ -171,7 +182,7 @@ class AwsGateway:
             client = self._s3control[key] = self._factory.create("s3control", credentials, region=region)
         return client
 
-    def s3_call(
+    def _s3_call(
         self,
         operation: str,
         credentials: AwsCredentials,
@@ -204,44 +215,196 @@ class AwsGateway:
         client = self._factory.create("secretsmanager")
         return str(call("GetSecretValue", client.get_secret_value, SecretId=secret_id)["SecretString"])
 
-    def create_token_with_iam(self, assertion: str) -> dict[str, Any]:
-        return call(
+    def identity_context(self, assertion: str) -> IdentityContext:
+        token = call(
             "CreateTokenWithIAM",
             self.sso_oidc.create_token_with_iam,
             clientId=self._config.idc_application_arn,
             grantType="urn:ietf:params:oauth:grant-type:jwt-bearer",
             assertion=assertion,
         )
+        id_claims = _unverified_claims(token.get("idToken"))
+        context = (token.get("awsAdditionalDetails") or {}).get("identityContext") or id_claims.get(
+            "sts:identity_context"
+        )
+        user = id_claims.get("sub")
+        return IdentityContext(
+            assertion=context if isinstance(context, str) and context else None,
+            directory_user_id=user if isinstance(user, str) else None,
+        )
 
-    def assume_role(self, **kwargs: Any) -> dict[str, Any]:
-        return call("AssumeRole", self.sts.assume_role, **kwargs)
+    def assume_role(self, request: RoleSessionRequest) -> AwsCredentials:
+        parameters: dict[str, Any] = {"RoleArn": request.role_arn, "RoleSessionName": request.session_name}
+        if request.identity_context is not None:
+            parameters["ProvidedContexts"] = [
+                {
+                    "ProviderArn": IDENTITY_CENTER_CONTEXT_PROVIDER,
+                    "ContextAssertion": request.identity_context,
+                }
+            ]
+        if request.source_identity is not None:
+            parameters["SourceIdentity"] = request.source_identity
+        return _credentials(call("AssumeRole", self.sts.assume_role, **parameters)["Credentials"])
 
-    def get_data_access(self, credentials: AwsCredentials, region: str, **kwargs: Any) -> dict[str, Any]:
+    def get_data_access(
+        self, credentials: AwsCredentials, region: str, request: DataAccessRequest
+    ) -> DataAccess:
         budget = invocation_budget.get()
         if budget is not None:
             budget.spend_data_access_call()
+        parameters: dict[str, Any] = {
+            "AccountId": self._config.access_grants_account_id,
+            "InstanceScope": self._config.instance_scope,
+            "Target": request.target,
+            "Permission": request.permission,
+            "Privilege": request.privilege,
+            "DurationSeconds": request.duration_seconds,
+        }
+        if request.target_type is not None:
+            parameters["TargetType"] = request.target_type
         request_id = logger.get_correlation_id()
         if request_id:
             # CloudTrail shows it with the GetDataAccess event: the join to this service's audit record.
-            kwargs["AuditContext"] = request_id
-        return call(
-            "GetDataAccess",
-            self._s3control_client(credentials, region).get_data_access,
-            AccountId=self._config.access_grants_account_id,
-            InstanceScope=self._config.instance_scope,
-            **kwargs,
+            parameters["AuditContext"] = request_id
+        answer = call(
+            "GetDataAccess", self._s3control_client(credentials, region).get_data_access, **parameters
+        )
+        grantee = answer.get("Grantee") or {}
+        return DataAccess(
+            credentials=_credentials(answer["Credentials"]),
+            matched_grant_target=answer.get("MatchedGrantTarget") or None,
+            grantee_type=grantee.get("GranteeType"),
+            grantee_identifier=grantee.get("GranteeIdentifier"),
         )
 
-    def list_caller_access_grants(
-        self, credentials: AwsCredentials, region: str, **kwargs: Any
-    ) -> dict[str, Any]:
-        return call(
+    def list_caller_grants(
+        self,
+        credentials: AwsCredentials,
+        region: str,
+        *,
+        max_results: int,
+        scope: str | None = None,
+        next_token: str | None = None,
+    ) -> CallerGrantsPage:
+        parameters: dict[str, Any] = {
+            "AccountId": self._config.access_grants_account_id,
+            "InstanceScope": self._config.instance_scope,
+            "MaxResults": max_results,
+        }
+        if scope is not None:
+            parameters["GrantScope"] = scope
+        if next_token is not None:
+            parameters["NextToken"] = next_token
+        page = call(
             "ListCallerAccessGrants",
             self._s3control_client(credentials, region).list_caller_access_grants,
-            AccountId=self._config.access_grants_account_id,
-            InstanceScope=self._config.instance_scope,
-            **kwargs,
+            **parameters,
         )
+        return CallerGrantsPage(
+            grants=tuple(
+                CallerGrant(
+                    scope=str(entry["GrantScope"]),
+                    permission=str(entry["Permission"]),
+                    application_arn=entry.get("ApplicationArn"),
+                )
+                for entry in page.get("CallerAccessGrantsList", [])
+                if entry.get("GrantScope") and entry.get("Permission")
+            ),
+            next_token=page.get("NextToken") or None,
+        )
+
+    def list_objects(
+        self,
+        credentials: AwsCredentials,
+        region: str,
+        folder: GrantTarget,
+        *,
+        page_size: int,
+        next_token: str | None = None,
+    ) -> ObjectPage:
+        parameters: dict[str, Any] = {
+            "Bucket": folder.bucket,
+            "Prefix": folder.key,
+            "Delimiter": "/",
+            "MaxKeys": page_size,
+        }
+        if next_token:
+            parameters["ContinuationToken"] = next_token
+        page = self._s3_call("ListObjectsV2", credentials, region, **parameters)
+        return ObjectPage(
+            objects=tuple(
+                StoredObject(
+                    key=item["Key"],
+                    size=int(item.get("Size", 0)),
+                    last_modified=item.get("LastModified"),
+                    etag=str(item["ETag"]).strip('"') if item.get("ETag") else None,
+                )
+                for item in page.get("Contents", [])
+            ),
+            folders=tuple(item["Prefix"] for item in page.get("CommonPrefixes", [])),
+            next_token=page.get("NextContinuationToken") if page.get("IsTruncated") else None,
+        )
+
+    def start_multipart_upload(
+        self, credentials: AwsCredentials, region: str, target: GrantTarget, content_type: str | None
+    ) -> str:
+        parameters: dict[str, Any] = {"Bucket": target.bucket, "Key": target.key}
+        if content_type:
+            parameters["ContentType"] = content_type
+        return str(self._s3_call("CreateMultipartUpload", credentials, region, **parameters)["UploadId"])
+
+    def complete_multipart_upload(
+        self,
+        credentials: AwsCredentials,
+        region: str,
+        target: GrantTarget,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+    ) -> str:
+        answer = self._s3_call(
+            "CompleteMultipartUpload",
+            credentials,
+            region,
+            read_timeout=COMPLETE_READ_TIMEOUT_SECONDS,
+            Bucket=target.bucket,
+            Key=target.key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
+        )
+        return str(answer.get("ETag") or "").strip('"')
+
+    def abort_multipart_upload(
+        self, credentials: AwsCredentials, region: str, target: GrantTarget, upload_id: str
+    ) -> None:
+        self._s3_call(
+            "AbortMultipartUpload",
+            credentials,
+            region,
+            Bucket=target.bucket,
+            Key=target.key,
+            UploadId=upload_id,
+        )
+
+
+def _credentials(answer: Mapping[str, Any]) -> AwsCredentials:
+    return AwsCredentials(
+        access_key_id=answer["AccessKeyId"],
+        secret_access_key=answer["SecretAccessKey"],
+        session_token=answer["SessionToken"],
+        expiration=answer["Expiration"],
+    )
+
+
+def _unverified_claims(id_token: str | None) -> dict[str, Any]:
+    """Claims of the Identity Center idToken: received from AWS over TLS, read for ids only."""
+    if not id_token or id_token.count(".") != 2:
+        return {}
+    payload = id_token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def call(operation: str, method: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:

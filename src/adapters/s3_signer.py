@@ -18,7 +18,7 @@ from adapters import sigv4
 from adapters.loopback import is_loopback_url
 from adapters.sigv4 import SigningKeys
 from domain.credentials import AwsCredentials
-from domain.presign import PresignedRequest, PresignRequest, content_disposition
+from domain.signing import PresignedRequest, PresignItem, content_disposition
 from domain.targets import GrantTarget
 
 
@@ -84,7 +84,7 @@ class S3Presigner:
         return url
 
     def presign(
-        self, request: PresignRequest, credentials: AwsCredentials, expires_in: int, region: str
+        self, request: PresignItem, credentials: AwsCredentials, expires_in: int, region: str
     ) -> PresignedRequest:
         target = request.grant_target
         if request.method == "POST":

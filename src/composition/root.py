@@ -25,7 +25,8 @@ from domain.caller import Caller
 from domain.config import ServiceConfig
 from domain.errors import InternalError
 from domain.vending import VendingService
-from edge.auth import JwksCache, JwtVerifier, bearer_token
+from edge.auth import JwtVerifier, bearer_token
+from edge.jwks import JwksCache
 
 if TYPE_CHECKING:
     from adapters.s3_signer import S3Presigner

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from domain.errors import ConfigError
+from domain.limits import GET_DATA_ACCESS_MAX_DURATION, GET_DATA_ACCESS_MIN_DURATION, MAX_POST_BYTES
 from domain.targets import is_valid_bucket_name
 
 IDENTITY_CENTER = "identity-center"
@@ -20,8 +21,6 @@ IDENTITY_MODES = (IDENTITY_CENTER, IAM_ROLE)
 SUPPORTED_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
-GET_DATA_ACCESS_MIN_DURATION = 900
-GET_DATA_ACCESS_MAX_DURATION = 43200
 INSTANCE_SCOPES = ("SELF", "ALL")
 MIB = 1024**2
 GIB = 1024**3
@@ -113,7 +112,7 @@ class ServiceConfig(msgspec.Struct, frozen=True):
                 raise ConfigError("ALLOWED_BUCKETS", f"{bucket!r} is not a valid bucket name")
         aws_region = reader.pattern("AWS_REGION", _REGION) or reader.pattern("AWS_DEFAULT_REGION", _REGION)
         aws_region = aws_region or "us-east-1"
-        max_post_bytes = reader.integer("MAX_POST_BYTES", 5 * GIB, 1, 5 * GIB)
+        max_post_bytes = reader.integer("MAX_POST_BYTES", MAX_POST_BYTES, 1, MAX_POST_BYTES)
         default_post_bytes = reader.integer("DEFAULT_POST_BYTES", min(100 * MIB, max_post_bytes), 1, 5 * GIB)
         if default_post_bytes > max_post_bytes:
             raise ConfigError("DEFAULT_POST_BYTES", "must not exceed MAX_POST_BYTES")

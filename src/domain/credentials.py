@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
@@ -43,15 +43,6 @@ class StaleSession(ServiceUnavailable):
     def __init__(self, operation: str) -> None:
         super().__init__(f"{operation}: the session expired upstream; retry the request")
         self.operation = operation
-
-
-def credentials_from(response_credentials: dict[str, Any]) -> AwsCredentials:
-    return AwsCredentials(
-        access_key_id=response_credentials["AccessKeyId"],
-        secret_access_key=response_credentials["SecretAccessKey"],
-        session_token=response_credentials["SessionToken"],
-        expiration=response_credentials["Expiration"],
-    )
 
 
 def retry_once_if_stale(attempt: Callable[[], T], *, forget: Callable[[], None]) -> T:

@@ -5,8 +5,7 @@ for instead. Pure: no AWS.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 import msgspec
 
@@ -25,17 +24,9 @@ class HeldGrant(msgspec.Struct, frozen=True):
         return f"{self.scope} ({self.permission})"
 
 
-class GrantList:
+class HeldGrants:
     def __init__(self, grants: Iterable[HeldGrant]) -> None:
         self.grants = tuple(sorted(set(grants), key=lambda grant: (grant.scope, grant.permission)))
-
-    @classmethod
-    def from_entries(cls, entries: Iterable[Mapping[str, Any]]) -> GrantList:
-        return cls(
-            HeldGrant(str(entry["GrantScope"]), str(entry["Permission"]))
-            for entry in entries
-            if entry.get("GrantScope") and entry.get("Permission")
-        )
 
     def allows(self, target: GrantTarget, permission: Permission) -> bool:
         return any(
@@ -54,7 +45,7 @@ class GrantList:
         return found
 
 
-def explain_denial(grants: GrantList | None, target: GrantTarget, permission: Permission) -> str:
+def explain_denial(grants: HeldGrants | None, target: GrantTarget, permission: Permission) -> str:
     """Why no grant covers `target` with `permission`, and what the caller holds near it."""
     refusal = f"no grant of yours covers {target} with {permission}"
     if grants is None:

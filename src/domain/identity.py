@@ -9,23 +9,19 @@ Sessions are cached per end-user identity (and role) until shortly before they e
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import re
-from typing import Any
 
 import msgspec
 
 from domain.cache import SessionCache
 from domain.caller import Caller
 from domain.config import IDENTITY_CENTER, ServiceConfig
-from domain.credentials import AwsCredentials, credentials_from, retry_once_if_stale
+from domain.credentials import AwsCredentials, retry_once_if_stale
 from domain.errors import AccessDenied, InvalidRequest, UpstreamError
 from domain.keys import digest_key
-from domain.ports import AwsOperations
+from domain.ports import AwsOperations, RoleSessionRequest
 
-IDENTITY_CENTER_CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
 MAX_SESSION_NAME = 64
 _NOT_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
@@ -54,18 +50,6 @@ def session_name_for(caller: Caller) -> str:
     # Sanitised or truncated: add a digest of the subject so two users never share a name.
     digest = hashlib.sha256(caller.identity_key.encode()).hexdigest()[:10]
     return f"{base[: MAX_SESSION_NAME - len(digest) - 1]}-{digest}"
-
-
-def _unverified_claims(id_token: str | None) -> dict[str, Any]:
-    """Claims of the Identity Center idToken: received from AWS over TLS, read for ids only."""
-    if not id_token or id_token.count(".") != 2:
-        return {}
-    payload = id_token.split(".")[1]
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 class IdentityExchange:
@@ -134,38 +118,36 @@ class IdentityExchange:
         self._sessions.forget(key)
 
     def _identity_center_session(self, caller: Caller, key: str) -> IdentitySession:
-        token = self._gateway.create_token_with_iam(caller.token)
-        id_claims = _unverified_claims(token.get("idToken"))
-        context = (token.get("awsAdditionalDetails") or {}).get("identityContext") or id_claims.get(
-            "sts:identity_context"
-        )
-        if not context:
+        context = self._gateway.identity_context(caller.token)
+        if not context.assertion:
             raise UpstreamError("IAM Identity Center returned no identity context")
         session_name = session_name_for(caller)
-        response = self._gateway.assume_role(
-            RoleArn=self._config.identity_bearer_role_arn,
-            RoleSessionName=session_name,
-            ProvidedContexts=[{"ProviderArn": IDENTITY_CENTER_CONTEXT_PROVIDER, "ContextAssertion": context}],
+        credentials = self._gateway.assume_role(
+            RoleSessionRequest(
+                role_arn=str(self._config.identity_bearer_role_arn),
+                session_name=session_name,
+                identity_context=context.assertion,
+            )
         )
         return IdentitySession(
             identity_key=key,
             role_arn=str(self._config.identity_bearer_role_arn),
             session_name=session_name,
-            credentials=credentials_from(response["Credentials"]),
-            directory_user_id=id_claims.get("sub") if isinstance(id_claims.get("sub"), str) else None,
+            credentials=credentials,
+            directory_user_id=context.directory_user_id,
         )
 
     def _role_session(self, caller: Caller, key: str, role: str | None) -> IdentitySession:
         group, role_arn = self.mapped_role(caller, role)
         session_name = session_name_for(caller)
-        response = self._gateway.assume_role(
-            RoleArn=role_arn, RoleSessionName=session_name, SourceIdentity=session_name
+        credentials = self._gateway.assume_role(
+            RoleSessionRequest(role_arn=role_arn, session_name=session_name, source_identity=session_name)
         )
         return IdentitySession(
             identity_key=key,
             role_arn=role_arn,
             session_name=session_name,
-            credentials=credentials_from(response["Credentials"]),
+            credentials=credentials,
             source_identity=session_name,
             group=group,
         )

@@ -14,6 +14,13 @@ MAX_PARTS = 10_000  # S3's limit per multipart upload
 # the session token in them; a larger upload gets the rest from POST /v1/uploads/parts (`nextPartNumber`).
 MAX_PART_URLS_PER_ANSWER = 1_000
 MAX_ETAG_CHARS = 128
+# S3 Access Grants' GetDataAccess: credentials live 15 minutes to 12 hours (DurationSeconds).
+GET_DATA_ACCESS_MIN_DURATION = 900
+GET_DATA_ACCESS_MAX_DURATION = 43200
+MAX_POST_BYTES = 5 * 1024**3  # a POST form's largest object, as a PUT's
+MAX_PAGE_TOKEN_CHARS = 2048  # the page tokens the API hands out (grants, objects)
+MAX_GRANTS_PAGE = 100  # grants per GET /v1/grants page
+MAX_LIST_PAGE = 1000  # objects per GET /v1/objects page (ListObjectsV2's own maximum)
 MAX_UPLOAD_ID_CHARS = 1024
 # A media type, with parameters (RFC 9110 tokens; quoted or token values).
 CONTENT_TYPE = re.compile(

@@ -12,22 +12,19 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 
 from domain.caller import Caller
-from domain.credentials import isoformat, retry_once_if_stale
+from domain.credentials import retry_once_if_stale
 from domain.errors import InvalidRequest
+from domain.limits import MAX_PAGE_TOKEN_CHARS
 from domain.permissions import Permission
+from domain.ports import ObjectPage, StoredObject
 from domain.targets import GrantTarget
 from domain.vending import CredentialRequest, VendingService
 
 DEFAULT_PAGE_SIZE = 200
-MAX_PAGE_SIZE = 1000
-MAX_TOKEN_CHARS = 2048
 LIST_PERMISSION: Permission = "READ"
 # A listing is one call made now: credentials with a minute left are enough.
 LISTING_MIN_REMAINING_SECONDS = 60
@@ -56,7 +53,7 @@ def wrap_token(s3_token: str, prefix: str) -> str:
 
 def unwrap_token(token: str, prefix: str) -> str:
     invalid = InvalidRequest("query parameter continuationToken is not a token this listing returned")
-    if len(token) > MAX_TOKEN_CHARS or not _TOKEN.match(token):  # b64decode would skip stray characters
+    if len(token) > MAX_PAGE_TOKEN_CHARS or not _TOKEN.match(token):  # b64decode would skip stray characters
         raise invalid
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
@@ -68,52 +65,45 @@ def unwrap_token(token: str, prefix: str) -> str:
     return s3_token
 
 
-def list_folder(caller: Caller, request: ListRequest, *, service: VendingService) -> dict[str, Any]:
+class FolderPage(msgspec.Struct, frozen=True):
+    """One page of a folder as the caller may read it; `next_token` is ours (S3's, wrapped)."""
+
+    folder: GrantTarget
+    objects: tuple[StoredObject, ...]
+    folders: tuple[str, ...]  # key prefixes of the sub-folders
+    next_token: str | None
+
+    @property
+    def prefix(self) -> str:
+        return folder_uri(self.folder)
+
+
+def list_folder(caller: Caller, request: ListRequest, *, service: VendingService) -> FolderPage:
     """One page of the folder, listed with READ credentials vended for it (403 if no grant covers it)."""
     credential_request = CredentialRequest(
         target=request.folder, permission=LIST_PERMISSION, role=request.role
     )
-    parameters: dict[str, Any] = {
-        "Bucket": request.folder.bucket,
-        "Prefix": request.folder.key,
-        "Delimiter": "/",
-        "MaxKeys": request.page_size,
-    }
-    if request.continuation_token:
-        parameters["ContinuationToken"] = request.continuation_token
     region = service.regions.region_of(request.folder.bucket)
     # ListObjectsV2 names the prefix itself, so cached wider credentials may list it (the signing rule).
 
-    def list_page() -> dict[str, Any]:
+    def list_page() -> ObjectPage:
         vended = service.signing_credentials(
             caller, credential_request, min_remaining_seconds=LISTING_MIN_REMAINING_SECONDS
         )
-        return service.gateway.s3_call("ListObjectsV2", vended.credentials, region, **parameters)
+        return service.gateway.list_objects(
+            vended.credentials,
+            region,
+            request.folder,
+            page_size=request.page_size,
+            next_token=request.continuation_token,
+        )
 
     # S3 refusing cached credentials as expired (clock skew, a revoked session): vend fresh ones, once,
     # rather than serving the refused ones from the cache until they age out.
     page = retry_once_if_stale(list_page, forget=lambda: service.forget_credentials(caller, request.role))
-    bucket = request.folder.bucket
-    next_token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-    return {
-        "prefix": request.prefix,
-        "objects": [_object_entry(bucket, item) for item in page.get("Contents", [])],
-        "prefixes": [f"s3://{bucket}/{item['Prefix']}" for item in page.get("CommonPrefixes", [])],
-        "nextContinuationToken": wrap_token(next_token, request.prefix) if next_token else None,
-    }
-
-
-def _object_entry(bucket: str, item: Mapping[str, Any]) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "key": item["Key"],
-        "target": f"s3://{bucket}/{item['Key']}",
-        "size": int(item.get("Size", 0)),
-        "lastModified": _timestamp(item.get("LastModified")),
-    }
-    if item.get("ETag"):
-        entry["etag"] = str(item["ETag"]).strip('"')
-    return entry
-
-
-def _timestamp(value: Any) -> str:
-    return isoformat(value if isinstance(value, datetime) else datetime.fromtimestamp(0, UTC))
+    return FolderPage(
+        folder=request.folder,
+        objects=page.objects,
+        folders=page.folders,
+        next_token=wrap_token(page.next_token, request.prefix) if page.next_token else None,
+    )

@@ -1,37 +1,145 @@
-"""What the domain needs from the outside, as protocols: the AWS operations and the request signer.
+"""What the domain needs from the outside, in the domain's own terms: the AWS operations and the request
+signer, as protocols, and the values they take and return.
 
-The adapters (`adapters.aws.AwsGateway`, `adapters.s3_signer.S3Presigner`) implement them; tests may pass
-anything of the same shape. The domain imports neither boto3 nor the adapters.
+The adapters (`adapters.aws.AwsGateway`, `adapters.s3_signer.S3Presigner`) implement them and speak
+botocore's dialect (parameter names, error codes, response shapes) so that nothing here does: a change of
+an AWS call's shape touches an adapter only. Every failure arrives as a `ServiceError` (`StaleSession`
+when the session signing a call has expired upstream). The domain imports neither boto3 nor the adapters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+import msgspec
 
 from domain.credentials import AwsCredentials
+from domain.permissions import Permission, Privilege, TargetType
+from domain.signing import PresignedRequest, PresignItem
 from domain.targets import GrantTarget
 
-if TYPE_CHECKING:
-    from domain.presign import PresignedRequest, PresignRequest
+
+class IdentityContext(msgspec.Struct, frozen=True):
+    """What IAM Identity Center's token exchange says of the user: the identity context STS takes as a
+    context assertion (None if Identity Center gave none), and the directory user it names."""
+
+    assertion: str | None
+    directory_user_id: str | None = None
+
+
+class RoleSessionRequest(msgspec.Struct, frozen=True):
+    """AssumeRole of `role_arn`: with an identity context (identity-center mode), or with a source identity
+    (iam-role mode)."""
+
+    role_arn: str
+    session_name: str
+    identity_context: str | None = None
+    source_identity: str | None = None
+
+
+class DataAccessRequest(msgspec.Struct, frozen=True):
+    """GetDataAccess: credentials for `target` with `permission`, living `duration_seconds`."""
+
+    target: str
+    permission: Permission
+    privilege: Privilege
+    duration_seconds: int
+    target_type: TargetType | None = None
+
+
+class DataAccess(msgspec.Struct, frozen=True):
+    """GetDataAccess's answer: the credentials, the grant that matched and its grantee."""
+
+    credentials: AwsCredentials
+    matched_grant_target: str | None
+    grantee_type: str | None = None
+    grantee_identifier: str | None = None
+
+
+class CallerGrant(msgspec.Struct, frozen=True):
+    """One grant of ListCallerAccessGrants."""
+
+    scope: str
+    permission: str
+    application_arn: str | None = None
+
+
+class CallerGrantsPage(msgspec.Struct, frozen=True):
+    grants: tuple[CallerGrant, ...]
+    next_token: str | None = None
+
+
+class StoredObject(msgspec.Struct, frozen=True):
+    key: str
+    size: int
+    last_modified: datetime | None = None
+    etag: str | None = None  # without S3's quotes
+
+
+class ObjectPage(msgspec.Struct, frozen=True):
+    """One page of ListObjectsV2 with a delimiter: objects, the folders under the prefix, and S3's token
+    for the next page (None on the last)."""
+
+    objects: tuple[StoredObject, ...]
+    folders: tuple[str, ...]  # key prefixes, each ending with the delimiter
+    next_token: str | None = None
 
 
 class AwsOperations(Protocol):
-    """The AWS calls the service makes; every failure arrives as a `ServiceError` (or `StaleSession`)."""
+    """The AWS calls the service makes. `credentials`, where taken, sign the call; `region` is where."""
 
-    def create_token_with_iam(self, assertion: str) -> dict[str, Any]: ...
+    def identity_context(self, assertion: str) -> IdentityContext:
+        """CreateTokenWithIAM with the user's JWT as a jwt-bearer assertion."""
+        ...
 
-    def assume_role(self, **kwargs: Any) -> dict[str, Any]: ...
+    def assume_role(self, request: RoleSessionRequest) -> AwsCredentials: ...
 
-    def get_data_access(self, credentials: AwsCredentials, region: str, **kwargs: Any) -> dict[str, Any]: ...
+    def get_data_access(
+        self, credentials: AwsCredentials, region: str, request: DataAccessRequest
+    ) -> DataAccess: ...
 
-    def list_caller_access_grants(
-        self, credentials: AwsCredentials, region: str, **kwargs: Any
-    ) -> dict[str, Any]: ...
+    def list_caller_grants(
+        self,
+        credentials: AwsCredentials,
+        region: str,
+        *,
+        max_results: int,
+        scope: str | None = None,
+        next_token: str | None = None,
+    ) -> CallerGrantsPage: ...
 
-    def s3_call(
-        self, operation: str, credentials: AwsCredentials, region: str, **parameters: Any
-    ) -> dict[str, Any]: ...
+    def list_objects(
+        self,
+        credentials: AwsCredentials,
+        region: str,
+        folder: GrantTarget,
+        *,
+        page_size: int,
+        next_token: str | None = None,
+    ) -> ObjectPage: ...
+
+    def start_multipart_upload(
+        self, credentials: AwsCredentials, region: str, target: GrantTarget, content_type: str | None
+    ) -> str:
+        """S3's UploadId of a new multipart upload of `target`."""
+        ...
+
+    def complete_multipart_upload(
+        self,
+        credentials: AwsCredentials,
+        region: str,
+        target: GrantTarget,
+        upload_id: str,
+        parts: Sequence[tuple[int, str]],
+    ) -> str:
+        """The object's ETag (without quotes) once S3 joined the parts `(partNumber, etag)`."""
+        ...
+
+    def abort_multipart_upload(
+        self, credentials: AwsCredentials, region: str, target: GrantTarget, upload_id: str
+    ) -> None: ...
 
     def bucket_region(self, bucket: str) -> str | None: ...
 
@@ -42,7 +150,7 @@ class RequestSigner(Protocol):
     """Signs S3 requests locally with given credentials (no AWS call)."""
 
     def presign(
-        self, request: PresignRequest, credentials: AwsCredentials, expires_in: int, region: str
+        self, request: PresignItem, credentials: AwsCredentials, expires_in: int, region: str
     ) -> PresignedRequest: ...
 
     def sign(

@@ -11,18 +11,13 @@ covers (with enough permission and life left) reuses that item's credentials.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import quote
-
-import msgspec
 
 from domain.audit import audit
 from domain.cache import CREDENTIALS_REFRESH_MARGIN_SECONDS
 from domain.caller import Caller
-from domain.config import GET_DATA_ACCESS_MIN_DURATION, ServiceConfig
+from domain.config import ServiceConfig
 from domain.credentials import AwsCredentials, isoformat
 from domain.errors import (
     AccessDenied,
@@ -31,99 +26,17 @@ from domain.errors import (
     ServiceUnavailable,
     UpstreamBudgetExhausted,
 )
-from domain.grants import GrantList
-from domain.limits import CONTENT_TYPE
-from domain.permissions import METHOD_PERMISSION, Permission, PresignMethod, satisfies
+from domain.grants import HeldGrants
+from domain.limits import GET_DATA_ACCESS_MIN_DURATION
+from domain.permissions import Permission, satisfies
 from domain.ports import RequestSigner
+from domain.signing import PresignedRequest, PresignItem
 from domain.targets import GrantTarget, covers
 from domain.vending import CredentialRequest, VendingService, VendResult
 
 DEFAULT_EXPIRES_SECONDS = 300
 # A URL must stop working this long before its credentials do (clock skew between us and S3).
 CREDENTIALS_MARGIN = timedelta(seconds=30)
-_FILENAME_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
-# RFC 8187 attr-char: what may stay unescaped in `filename*=UTF-8''...`.
-_ATTR_CHAR_SAFE = "!#$&+-.^_`|~"
-
-
-class PresignRequest(msgspec.Struct, frozen=True):
-    """One validated presign request (a single call, or one item of a batch)."""
-
-    target: str  # s3://bucket/key, or for POST also s3://bucket/prefix/*
-    grant_target: GrantTarget  # the same, validated
-    method: PresignMethod
-    expires_in: int
-    content_type: str | None = None
-    filename: str | None = None
-    role: str | None = None
-    content_length: int | None = None  # PUT: the exact size, signed
-    max_bytes: int | None = None  # POST: the policy's content-length-range upper bound
-
-    @property
-    def permission(self) -> Permission:
-        return METHOD_PERMISSION[self.method]
-
-
-class PresignedRequest(msgspec.Struct, frozen=True):
-    url: str  # carries the signature: never logged
-    method: str
-    headers: Mapping[str, str]
-    expires_at: datetime
-    # POST: the form fields (policy and signature included: never logged) and the size bound.
-    fields: Mapping[str, str] | None = None
-    max_bytes: int | None = None
-
-    def __repr__(self) -> str:  # without the URL and the form fields: they carry the signature
-        return f"PresignedRequest(method={self.method!r}, expires_at={self.expires_at.isoformat()})"
-
-    def to_json(self) -> dict[str, Any]:
-        if self.fields is not None:
-            return {
-                "url": self.url,
-                "method": self.method,
-                "fields": dict(self.fields),
-                "expiresAt": isoformat(self.expires_at),
-                "maxBytes": self.max_bytes,
-            }
-        return {
-            "url": self.url,
-            "method": self.method,
-            "headers": dict(self.headers),
-            "expiresAt": isoformat(self.expires_at),
-        }
-
-
-def content_disposition(filename: str) -> str:
-    """`attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / RFC 8187)."""
-    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\%;' else "_" for ch in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe=_ATTR_CHAR_SAFE)}"
-
-
-def validate_filename(value: str) -> str:
-    if (
-        not 1 <= len(value) <= 255
-        or _FILENAME_FORBIDDEN.search(value)
-        or value.strip() in {"", ".", ".."}
-        or not _is_utf8(value)
-    ):
-        raise InvalidRequest(
-            "filename must be 1-255 characters without control characters or path separators"
-        )
-    return value
-
-
-def _is_utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate, e.g. \ud800 escaped in the JSON body
-        return False
-    return True
-
-
-def validate_content_type(value: str) -> str:
-    if not 3 <= len(value) <= 255 or not CONTENT_TYPE.match(value):
-        raise InvalidRequest("contentType must be a media type such as text/csv or text/plain; charset=utf-8")
-    return value
 
 
 def usable_seconds(credentials: AwsCredentials, now: datetime) -> int:
@@ -156,9 +69,9 @@ class Presigner:
         self._vended: list[tuple[str | None, VendResult]] = []  # (role, result), oldest first
         self._prefilter = False
         # By role and Region, fetched once per request.
-        self._grant_lists: dict[tuple[str | None, str], GrantList | None] = {}
+        self._grant_lists: dict[tuple[str | None, str], HeldGrants | None] = {}
 
-    def presign(self, request: PresignRequest) -> PresignedRequest:
+    def presign(self, request: PresignItem) -> PresignedRequest:
         """One request; raises ServiceError (400/403 for this request, 401/5xx for the whole call)."""
         vended = self._credentials_for(request)
         expires_in = min(request.expires_in, usable_seconds(vended.credentials, self._clock()))
@@ -181,7 +94,7 @@ class Presigner:
         return presigned
 
     def presign_all(
-        self, requests: list[PresignRequest | ServiceError]
+        self, requests: list[PresignItem | ServiceError]
     ) -> list[PresignedRequest | ServiceError]:
         """A batch: an invalid (400) or denied (403) item becomes that item's problem; anything else
         (the token, an upstream failure) fails the whole call."""
@@ -199,7 +112,7 @@ class Presigner:
                 results.append(error)
         return results
 
-    def _credentials_for(self, request: PresignRequest) -> VendResult:
+    def _credentials_for(self, request: PresignItem) -> VendResult:
         now = self._clock()
         for role, vended in reversed(self._vended):
             if (
@@ -223,7 +136,7 @@ class Presigner:
         self._vended.append((request.role, vended))
         return vended
 
-    def _grants(self, role: str | None, bucket: str) -> GrantList | None:
+    def _grants(self, role: str | None, bucket: str) -> HeldGrants | None:
         key = (role, self._service.regions.region_of(bucket))
         if key not in self._grant_lists:
             self._grant_lists[key] = self._service.caller_grants(self._caller, *key)
@@ -238,7 +151,7 @@ def credentials_for_signing(
     role: str | None,
     expires_in: int,
     *,
-    prefilter: Callable[[], GrantList | None] | None = None,
+    prefilter: Callable[[], HeldGrants | None] | None = None,
 ) -> VendResult:
     """Credentials to sign requests that live `expires_in` seconds (or to make a call with, now).
 

@@ -12,6 +12,7 @@ from collections.abc import Collection
 import msgspec
 
 from domain.errors import InvalidRequest
+from domain.permissions import TargetType
 
 MAX_KEY_BYTES = 1024
 MAX_TARGET_CHARS = 1100
@@ -30,7 +31,7 @@ class GrantTarget(msgspec.Struct, frozen=True):
         return f"s3://{self.bucket}/{self.key}{'*' if self.is_prefix else ''}"
 
     @property
-    def target_type(self) -> str | None:
+    def target_type(self) -> TargetType | None:
         """GetDataAccess TargetType: `Object` for an object target, none for a prefix."""
         return None if self.is_prefix else "Object"
 

@@ -22,20 +22,20 @@ import contextlib
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from domain.audit import Decision
 from domain.caller import Caller
-from domain.credentials import isoformat, retry_once_if_stale
+from domain.credentials import AwsCredentials, retry_once_if_stale
 from domain.errors import InternalError, NotFound, ServiceError, ServiceUnavailable
 from domain.keys import canonical, digest_key
 from domain.limits import MAX_PART_URLS_PER_ANSWER
 from domain.permissions import Permission
-from domain.ports import RequestSigner
+from domain.ports import AwsOperations, RequestSigner
 from domain.presign import credentials_for_signing, usable_seconds, utcnow
 from domain.targets import GrantTarget
 from domain.vending import VendingService, VendResult
@@ -44,15 +44,11 @@ UPLOAD_PERMISSION: Permission = "WRITE"
 DEFAULT_PART_EXPIRES_SECONDS = 3600
 # Credentials for a call made now (start, complete, abort): a minute of life left is enough.
 CALL_SECONDS = 60
-# S3 API reference, CompleteMultipartUpload: "could take several minutes to finalize", S3 answering 200 at
-# once and white space while it works. A server that holds its answer until done (the emulator does) must
-# not be cut off by the usual 3 s read timeout and retried into NoSuchUpload: the UploadsFunction's
-# timeout (29 s) bounds this one.
-COMPLETE_READ_TIMEOUT_SECONDS = 25.0
 # Completing 10,000 parts takes ~600 KB of JSON with S3's ETags; the longest valid body (128-character
 # ETags) is ~1.7 MB.
 MAX_COMPLETE_BODY_BYTES = 2 * 1024 * 1024
 _MAC_BYTES = 32
+T = TypeVar("T")
 _UPLOAD_ID = re.compile(r"^[\x21-\x7e]+\.[A-Za-z0-9_-]{43}$")
 
 
@@ -67,7 +63,7 @@ class StartUpload(msgspec.Struct, frozen=True):
     role: str | None = None
 
 
-class PartUrls(msgspec.Struct, frozen=True):
+class RefreshPartUrls(msgspec.Struct, frozen=True):
     target: GrantTarget
     upload_id: str
     part_numbers: tuple[int, ...]
@@ -86,6 +82,33 @@ class AbortUpload(msgspec.Struct, frozen=True):
     target: GrantTarget
     upload_id: str
     role: str | None = None
+
+
+class SignedPart(msgspec.Struct, frozen=True):
+    number: int
+    url: str  # carries the signature: never logged
+
+
+class SignedParts(msgspec.Struct, frozen=True):
+    parts: tuple[SignedPart, ...]
+    expires_at: datetime
+
+
+class StartedUpload(msgspec.Struct, frozen=True):
+    upload_id: str  # the caller's: S3's UploadId sealed to the caller and target
+    target: GrantTarget
+    signed: SignedParts  # the first MAX_PART_URLS_PER_ANSWER parts
+    part_count: int
+
+    @property
+    def next_part_number(self) -> int | None:
+        """Where POST /v1/uploads/parts takes over, when not every part got a URL here."""
+        return MAX_PART_URLS_PER_ANSWER + 1 if self.part_count > MAX_PART_URLS_PER_ANSWER else None
+
+
+class CompletedUpload(msgspec.Struct, frozen=True):
+    target: GrantTarget
+    etag: str
 
 
 class UploadBinding:
@@ -135,80 +158,60 @@ class Uploads:
         self._binding = binding
         self._clock = clock
 
-    def start(self, request: StartUpload) -> dict[str, Any]:
+    def start(self, request: StartUpload) -> StartedUpload:
         """CreateMultipartUpload with the caller's WRITE credentials, then one presigned URL per part (the
         first MAX_PART_URLS_PER_ANSWER of them)."""
         with self._decision(request.target, partCount=request.part_count) as decision:
             wanted = min(request.expires_in or DEFAULT_PART_EXPIRES_SECONDS, self._max_expires())
-            parameters: dict[str, Any] = {"Bucket": request.target.bucket, "Key": request.target.key}
-            if request.content_type:
-                parameters["ContentType"] = request.content_type
-            answer, vended = self._call(
-                "CreateMultipartUpload", request.target, request.role, wanted, parameters
+            s3_upload_id, vended = self._call(
+                request.target,
+                request.role,
+                wanted,
+                lambda credentials, region: self._gateway.start_multipart_upload(
+                    credentials, region, request.target, request.content_type
+                ),
             )
-            s3_upload_id = str(answer["UploadId"])
             numbers = range(1, min(request.part_count, MAX_PART_URLS_PER_ANSWER) + 1)
             try:
-                parts, expires_at = self._sign_parts(request.target, s3_upload_id, numbers, vended, wanted)
+                signed = self._sign_parts(request.target, s3_upload_id, numbers, vended, wanted)
             except ServiceError:
                 # Nothing half done: an upload the caller got no URLs for is aborted (best effort: the
                 # caller sees the signing failure either way).
                 with contextlib.suppress(ServiceError):
-                    self._call(
-                        "AbortMultipartUpload",
-                        request.target,
-                        request.role,
-                        CALL_SECONDS,
-                        self._ids(request.target, s3_upload_id),
-                    )
+                    self._abort(request.target, request.role, s3_upload_id)
                 raise
             upload_id = self._binding.seal(self._caller, request.target, s3_upload_id)
             decision.record("started", **_vended_fields(vended, upload_id, s3_upload_id))
-        result: dict[str, Any] = {
-            "uploadId": upload_id,
-            "target": str(request.target),
-            "parts": parts,
-            "expiresAt": isoformat(expires_at),
-            "partCount": request.part_count,
-        }
-        if request.part_count > MAX_PART_URLS_PER_ANSWER:
-            result["nextPartNumber"] = MAX_PART_URLS_PER_ANSWER + 1
-        return result
+        return StartedUpload(upload_id, request.target, signed, request.part_count)
 
-    def part_urls(self, request: PartUrls) -> dict[str, Any]:
+    def part_urls(self, request: RefreshPartUrls) -> SignedParts:
         """Fresh URLs for parts of the caller's upload (to resume, or to replace expired ones)."""
         with self._decision(request.target, partCount=len(request.part_numbers)) as decision:
             s3_upload_id = self._open(request.target, request.upload_id, decision)
             wanted = min(request.expires_in or DEFAULT_PART_EXPIRES_SECONDS, self._max_expires())
             vended = self._credentials(request.target, request.role, wanted)
-            parts, expires_at = self._sign_parts(
-                request.target, s3_upload_id, request.part_numbers, vended, wanted
-            )
+            signed = self._sign_parts(request.target, s3_upload_id, request.part_numbers, vended, wanted)
             decision.record("parts-signed", **_vended_fields(vended, request.upload_id, s3_upload_id))
-        return {"parts": parts, "expiresAt": isoformat(expires_at)}
+        return signed
 
-    def complete(self, request: CompleteUpload) -> dict[str, Any]:
+    def complete(self, request: CompleteUpload) -> CompletedUpload:
         with self._decision(request.target, partCount=len(request.parts)) as decision:
             s3_upload_id = self._open(request.target, request.upload_id, decision)
-            parameters = self._ids(request.target, s3_upload_id) | {
-                "MultipartUpload": {"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in request.parts]}
-            }
-            answer, vended = self._call(
-                "CompleteMultipartUpload", request.target, request.role, CALL_SECONDS, parameters
+            etag, vended = self._call(
+                request.target,
+                request.role,
+                CALL_SECONDS,
+                lambda credentials, region: self._gateway.complete_multipart_upload(
+                    credentials, region, request.target, s3_upload_id, request.parts
+                ),
             )
             decision.record("completed", **_vended_fields(vended, request.upload_id, s3_upload_id))
-        return {"target": str(request.target), "etag": str(answer.get("ETag") or "").strip('"')}
+        return CompletedUpload(request.target, etag)
 
     def abort(self, request: AbortUpload) -> None:
         with self._decision(request.target) as decision:
             s3_upload_id = self._open(request.target, request.upload_id, decision)
-            _, vended = self._call(
-                "AbortMultipartUpload",
-                request.target,
-                request.role,
-                CALL_SECONDS,
-                self._ids(request.target, s3_upload_id),
-            )
+            vended = self._abort(request.target, request.role, s3_upload_id)
             decision.record("aborted", **_vended_fields(vended, request.upload_id, s3_upload_id))
 
     # --- helpers ---
@@ -216,9 +219,9 @@ class Uploads:
     def _max_expires(self) -> int:
         return self._service.config.max_presign_expires_seconds
 
-    @staticmethod
-    def _ids(target: GrantTarget, s3_upload_id: str) -> dict[str, Any]:
-        return {"Bucket": target.bucket, "Key": target.key, "UploadId": s3_upload_id}
+    @property
+    def _gateway(self) -> AwsOperations:
+        return self._service.gateway
 
     def _credentials(self, target: GrantTarget, role: str | None, seconds: int) -> VendResult:
         # The service makes the call, and a URL fixes method, key, part and expiry: a cached wider entry
@@ -227,35 +230,33 @@ class Uploads:
 
     def _call(
         self,
-        operation: str,
         target: GrantTarget,
         role: str | None,
         seconds: int,
-        parameters: Mapping[str, Any],
-    ) -> tuple[dict[str, Any], VendResult]:
-        """One S3 call with WRITE credentials that live `seconds` more."""
+        operation: Callable[[AwsCredentials, str], T],
+    ) -> tuple[T, VendResult]:
+        """One S3 call with WRITE credentials that live `seconds` more, in the bucket's Region."""
+        region = self._service.regions.region_of(target.bucket)
+
+        def attempt() -> tuple[T, VendResult]:
+            vended = self._credentials(target, role, seconds)
+            return operation(vended.credentials, region), vended
+
         # S3 refusing cached credentials as expired (a revoked or skewed session): fresh ones, once.
         return retry_once_if_stale(
-            lambda: self._call_once(operation, target, role, seconds, parameters),
-            forget=lambda: self._service.forget_credentials(self._caller, role),
+            attempt, forget=lambda: self._service.forget_credentials(self._caller, role)
         )
 
-    def _call_once(
-        self,
-        operation: str,
-        target: GrantTarget,
-        role: str | None,
-        seconds: int,
-        parameters: Mapping[str, Any],
-    ) -> tuple[dict[str, Any], VendResult]:
-        vended = self._credentials(target, role, seconds)
-        region = self._service.regions.region_of(target.bucket)
-        # CompleteMultipartUpload may take S3 minutes to answer: a longer read timeout than other calls.
-        timeout = (
-            {"read_timeout": COMPLETE_READ_TIMEOUT_SECONDS} if operation == "CompleteMultipartUpload" else {}
+    def _abort(self, target: GrantTarget, role: str | None, s3_upload_id: str) -> VendResult:
+        _, vended = self._call(
+            target,
+            role,
+            CALL_SECONDS,
+            lambda credentials, region: self._gateway.abort_multipart_upload(
+                credentials, region, target, s3_upload_id
+            ),
         )
-        answer = self._service.gateway.s3_call(operation, vended.credentials, region, **timeout, **parameters)
-        return answer, vended
+        return vended
 
     def _sign_parts(
         self,
@@ -264,12 +265,12 @@ class Uploads:
         numbers: range | tuple[int, ...],
         vended: VendResult,
         wanted: int,
-    ) -> tuple[list[dict[str, Any]], datetime]:
+    ) -> SignedParts:
         expires_in = min(wanted, usable_seconds(vended.credentials, self._clock()))
         if expires_in < 1:
             raise ServiceUnavailable("the vended credentials expire too soon to sign a URL; retry")
         region = self._service.regions.region_of(target.bucket)
-        parts: list[dict[str, Any]] = []
+        parts: list[SignedPart] = []
         expires_at: datetime | None = None
         for number in numbers:
             signed = self._signer.sign(
@@ -281,9 +282,9 @@ class Uploads:
                 params={"uploadId": s3_upload_id, "partNumber": str(number)},  # botocore's order
             )
             expires_at = signed.expires_at if expires_at is None else min(expires_at, signed.expires_at)
-            parts.append({"partNumber": number, "url": signed.url})
+            parts.append(SignedPart(number, signed.url))
         assert expires_at is not None
-        return parts, expires_at
+        return SignedParts(tuple(parts), expires_at)
 
     def _decision(self, target: GrantTarget, **fields: Any) -> Decision:
         """One audited decision per upload call: granted, or refused with its status and code (an

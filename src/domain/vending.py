@@ -8,12 +8,13 @@ Two uses, two cache rules:
   with enough permission and life serves (`CredentialCache.find_covering`).
 
 Order: recent denial? → cached credentials? → (batches) the caller's grant list as a pre-filter →
-identity session → GetDataAccess. Every decision writes exactly one audit record.
+identity session → GetDataAccess. Every decision writes exactly one audit record. The caller's grants,
+asked as the caller (`caller_grants`, `grants_page`), serve the pre-filter, denial explanations and the
+grant listing (`domain.grant_listing`).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,35 +22,28 @@ from typing import Any, TypeVar
 import msgspec
 
 from domain.audit import Decision, count
-from domain.cache import CachedGrant, CredentialCache, DenialCache, TtlCache
+from domain.cache import DENIAL_TTL_SECONDS, CachedGrant, CredentialCache, DenialCache, TtlCache
 from domain.caller import Caller
-from domain.config import IDENTITY_CENTER, ServiceConfig
-from domain.credentials import AwsCredentials, credentials_from, isoformat, retry_once_if_stale
+from domain.config import ServiceConfig
+from domain.credentials import AwsCredentials, isoformat, retry_once_if_stale
 from domain.errors import AccessDenied, InvalidRequest, ServiceError
-from domain.grants import GrantList, explain_denial
+from domain.grants import HeldGrant, HeldGrants, explain_denial
 from domain.identity import IdentityExchange, IdentitySession
 from domain.permissions import Permission, Privilege, TargetType
-from domain.ports import AwsOperations
+from domain.ports import AwsOperations, CallerGrant, CallerGrantsPage, DataAccessRequest
 from domain.regions import BucketRegions
 from domain.targets import GrantTarget
 
-MAX_GRANTS_PAGE = 100
-MAX_NEXT_TOKEN_CHARS = 2048
 # The caller's whole grant list (pre-filter and denial explanations): pages of ListCallerAccessGrants.
 GRANT_LIST_PAGE = 1000
 MAX_GRANT_LIST_PAGES = 5
 GRANT_LIST_TTL_SECONDS = 60
 MAX_GRANT_LISTS = 1000
-DENIAL_TTL_SECONDS = 30
 # The metric each vend outcome counts.
 VEND_METRICS = {"granted": "Vends", "denied": "Denials", "error": "VendErrors"}
-_NEXT_TOKEN = re.compile(r"^[\x21-\x7e]{1,2048}$")
-# Our grants page token: the Region the next page comes from, then S3 Access Grants' own token there
-# (empty: that Region's first page). Region names hold no ':'.
-_REGION_TOKEN_SEPARATOR = ":"  # noqa: S105 - a separator, not a secret
 T = TypeVar("T")
 # The caller's grant list for the pre-filter (None: too long to hold, so nothing is pre-filtered).
-GrantSource = Callable[[], GrantList | None]
+GrantSource = Callable[[], HeldGrants | None]
 
 
 class CredentialRequest(msgspec.Struct, frozen=True):
@@ -61,15 +55,6 @@ class CredentialRequest(msgspec.Struct, frozen=True):
     role: str | None = None  # iam-role mode: the group (or role ARN) to act as
 
 
-class GrantsQuery(msgspec.Struct, frozen=True):
-    """GET /v1/grants: the caller's grants, optionally under `scope`, one page at a time."""
-
-    scope: GrantTarget | None = None
-    next_token: str | None = None
-    max_results: int | None = None
-    role: str | None = None
-
-
 class VendResult(msgspec.Struct, frozen=True):
     credentials: AwsCredentials
     matched_grant_target: str
@@ -79,27 +64,6 @@ class VendResult(msgspec.Struct, frozen=True):
     cached: bool
     directory_user_id: str | None = None
     source_identity: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "credentials": {
-                "accessKeyId": self.credentials.access_key_id,
-                "secretAccessKey": self.credentials.secret_access_key,
-                "sessionToken": self.credentials.session_token,
-                "expiration": isoformat(self.credentials.expiration),
-            },
-            "matchedGrantTarget": self.matched_grant_target,
-            "grantee": {"type": self.grantee_type, "identifier": self.grantee_identifier},
-        }
-
-    def to_credential_process(self) -> dict[str, Any]:
-        return {
-            "Version": 1,
-            "AccessKeyId": self.credentials.access_key_id,
-            "SecretAccessKey": self.credentials.secret_access_key,
-            "SessionToken": self.credentials.session_token,
-            "Expiration": isoformat(self.credentials.expiration),
-        }
 
 
 class VendingService:
@@ -125,7 +89,7 @@ class VendingService:
         max_age = config.reuse_seconds
         self._credentials = credentials or CredentialCache(max_age_seconds=max_age)
         self._denials = denials or DenialCache(ttl_seconds=min(DENIAL_TTL_SECONDS, max_age))
-        self._grant_lists: TtlCache[GrantList] = TtlCache(MAX_GRANT_LISTS)
+        self._grant_lists: TtlCache[HeldGrants] = TtlCache(MAX_GRANT_LISTS)
         self._grant_list_ttl = min(GRANT_LIST_TTL_SECONDS, max_age)
 
     def vend(self, caller: Caller, request: CredentialRequest) -> VendResult:
@@ -168,7 +132,7 @@ class VendingService:
             purpose="credentials" if min_remaining_seconds is None else "signing",
         ) as decision:
             identity = self.identities.session_key(caller, request.role)
-            decision.add(identity=identity, **_principal_fields(self.identities.cached_session(identity)))
+            decision.add(identity=identity, **principal_fields(self.identities.cached_session(identity)))
             result = self._cached(identity, request, duration, min_remaining_seconds)
             if result is None:
                 if prefilter is not None:
@@ -210,7 +174,7 @@ class VendingService:
         return None if found is None else msgspec.structs.replace(found, cached=True)
 
     def _refuse_if_no_grant_covers(
-        self, grants: GrantList | None, identity: str, request: CredentialRequest
+        self, grants: HeldGrants | None, identity: str, request: CredentialRequest
     ) -> None:
         if grants is not None and not grants.allows(request.target, request.permission):
             detail = explain_denial(grants, request.target, request.permission)
@@ -223,35 +187,33 @@ class VendingService:
         request: CredentialRequest,
         identity: str,
         duration: int,
-        target_type: str | None,
+        target_type: TargetType | None,
     ) -> VendResult:
-        kwargs: dict[str, Any] = {
-            "Target": str(request.target),
-            "Permission": request.permission,
-            "Privilege": request.privilege,
-            "DurationSeconds": duration,
-        }
-        if target_type:
-            kwargs["TargetType"] = target_type
+        wanted = DataAccessRequest(
+            target=str(request.target),
+            permission=request.permission,
+            privilege=request.privilege,
+            duration_seconds=duration,
+            target_type=target_type,
+        )
         region = self.regions.region_of(request.target.bucket)
         try:
-            session, response = self._as_caller(
+            session, access = self._as_caller(
                 caller,
                 request.role,
                 identity,
-                lambda session: self.gateway.get_data_access(session.credentials, region, **kwargs),
+                lambda session: self.gateway.get_data_access(session.credentials, region, wanted),
             )
         except AccessDenied:
             detail = self._explain(caller, request)
             self._remember_denial(identity, request, detail)
             raise AccessDenied(detail) from None
-        grantee = response.get("Grantee") or {}
         result = VendResult(
-            credentials=credentials_from(response["Credentials"]),
-            matched_grant_target=response.get("MatchedGrantTarget") or str(request.target),
+            credentials=access.credentials,
+            matched_grant_target=access.matched_grant_target or str(request.target),
             permission=request.permission,
-            grantee_type=grantee.get("GranteeType"),
-            grantee_identifier=grantee.get("GranteeIdentifier"),
+            grantee_type=access.grantee_type,
+            grantee_identifier=access.grantee_identifier,
             cached=False,
             directory_user_id=session.directory_user_id,
             source_identity=session.source_identity,
@@ -296,7 +258,7 @@ class VendingService:
 
         return retry_once_if_stale(attempt, forget=lambda: self.identities.forget(identity))
 
-    def caller_grants(self, caller: Caller, role: str | None, region: str) -> GrantList | None:
+    def caller_grants(self, caller: Caller, role: str | None, region: str) -> HeldGrants | None:
         """Every grant the caller holds in one Region (ListCallerAccessGrants, all pages), cached per
         identity and Region briefly; None when the list is longer than MAX_GRANT_LIST_PAGES pages (then
         nothing is pre-filtered)."""
@@ -305,117 +267,49 @@ class VendingService:
         cached = self._grant_lists.get(cache_key)
         if cached is not None:
             return cached
-        entries: list[dict[str, Any]] = []
+        held: list[CallerGrant] = []
         next_token: str | None = None
         for _ in range(MAX_GRANT_LIST_PAGES):
-            page = self._grants_page(caller, role, identity, region, None, GRANT_LIST_PAGE, next_token)
-            entries.extend(page.get("CallerAccessGrantsList", []))
-            next_token = page.get("NextToken")
+            page = self.grants_page(caller, role, identity, region, GRANT_LIST_PAGE, next_token=next_token)
+            held.extend(page.grants)
+            next_token = page.next_token
             if not next_token:
                 break
         else:
             return None
-        grants = GrantList.from_entries(entries)
+        grants = HeldGrants(HeldGrant(grant.scope, grant.permission) for grant in held)
         self._grant_lists.put(cache_key, grants, time.time() + self._grant_list_ttl)
         return grants
 
-    def list_grants(self, caller: Caller, query: GrantsQuery) -> dict[str, Any]:
-        """ListCallerAccessGrants as the caller: `{"grants": [...], "nextToken": ...}`. With a scope, in its
-        bucket's Region; without, every configured Region's grants one after the other (sorted by Region,
-        each paginated), so a `nextToken` always names where the next page starts."""
-        scope, next_token, max_results, role = query.scope, query.next_token, query.max_results, query.role
-        regions = self.regions.access_grants_regions
-        if scope is not None:
-            regions = (self.regions.region_of(scope.bucket),)
-        region, upstream_token = _read_grants_token(next_token, regions)
-        position = regions.index(region)
-        limit = max_results or MAX_GRANTS_PAGE
-        entries: list[dict[str, Any]] = []
-        with Decision(
-            "list-grants", subject=caller.subject, target=str(scope) if scope else None
-        ) as decision:
-            identity = self.identities.session_key(caller, role)
-            decision.add(identity=identity)
-            while True:
-                page = self._grants_page(
-                    caller, role, identity, regions[position], scope, limit - len(entries), upstream_token
-                )
-                entries.extend(page.get("CallerAccessGrantsList", []))
-                upstream_token = page.get("NextToken") or None
-                if upstream_token is None:
-                    position += 1  # this Region is done: the next page starts the next one
-                if position == len(regions) or len(entries) >= limit:
-                    break
-            decision.record("listed")
-        grants = [
-            {
-                "grantScope": grant.get("GrantScope"),
-                "permission": grant.get("Permission"),
-                "applicationArn": grant.get("ApplicationArn"),
-            }
-            for grant in entries
-        ]
-        more = position < len(regions)
-        token = f"{regions[position]}{_REGION_TOKEN_SEPARATOR}{upstream_token or ''}" if more else None
-        return {"grants": grants, "nextToken": token}
-
-    def _grants_page(
+    def grants_page(
         self,
         caller: Caller,
         role: str | None,
         identity: str,
         region: str,
-        scope: GrantTarget | None,
         max_results: int,
-        upstream_token: str | None,
-    ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"MaxResults": max_results}
-        if scope is not None:
-            kwargs["GrantScope"] = str(scope)
-        if upstream_token is not None:
-            kwargs["NextToken"] = upstream_token
+        *,
+        scope: GrantTarget | None = None,
+        next_token: str | None = None,
+    ) -> CallerGrantsPage:
+        """One page of ListCallerAccessGrants in `region`, asked as the caller (`identity` is its session
+        key)."""
         _, page = self._as_caller(
             caller,
             role,
             identity,
-            lambda session: self.gateway.list_caller_access_grants(session.credentials, region, **kwargs),
+            lambda session: self.gateway.list_caller_grants(
+                session.credentials,
+                region,
+                max_results=max_results,
+                scope=str(scope) if scope is not None else None,
+                next_token=next_token,
+            ),
         )
         return page
 
-    def describe(self, caller: Caller, *, role: str | None = None) -> dict[str, Any]:
-        """Who the service thinks the caller is (this performs the identity exchange, cached)."""
-        with Decision("describe", subject=caller.subject) as decision:
-            session, cached = self.identities.session_for(caller, role)
-            decision.record(
-                "described", identity=session.identity_key, cached=cached, **_principal_fields(session)
-            )
-        answer: dict[str, Any] = {
-            "subject": caller.subject,
-            "email": caller.email,
-            "identityMode": self.config.identity_mode,
-            "groups": list(caller.groups),
-            "roleArn": session.role_arn,
-            "sessionName": session.session_name,
-        }
-        if self.config.identity_mode == IDENTITY_CENTER:
-            answer["directoryUserId"] = session.directory_user_id
-        else:
-            answer["group"] = session.group
-            answer["sourceIdentity"] = session.source_identity
-        return answer
 
-
-def _read_grants_token(token: str | None, regions: tuple[str, ...]) -> tuple[str, str | None]:
-    """(Region, S3 Access Grants' token there) from our `nextToken`; the first Region without one."""
-    if token is None:
-        return regions[0], None
-    region, separator, upstream = token.partition(_REGION_TOKEN_SEPARATOR)
-    if not _NEXT_TOKEN.match(token) or not separator or region not in regions:
-        raise InvalidRequest("nextToken is not a token this service issued")
-    return region, upstream or None
-
-
-def _principal_fields(session: IdentitySession | None) -> dict[str, Any]:
+def principal_fields(session: IdentitySession | None) -> dict[str, Any]:
     """Who AWS knows the caller as, for audit records: the directory user or the source identity."""
     if session is None:
         return {}

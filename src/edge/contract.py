@@ -19,28 +19,26 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from msgspec import Meta, Struct
 
-from domain.config import (
-    DEFAULT_MAX_PRESIGN_EXPIRES_SECONDS,
-    GET_DATA_ACCESS_MIN_DURATION,
-)
+from domain.config import DEFAULT_MAX_PRESIGN_EXPIRES_SECONDS
 from domain.limits import (
     CONTENT_TYPE,
+    GET_DATA_ACCESS_MAX_DURATION,
+    GET_DATA_ACCESS_MIN_DURATION,
     MAX_BATCH_ITEMS,
     MAX_ETAG_CHARS,
+    MAX_GRANTS_PAGE,
+    MAX_LIST_PAGE,
+    MAX_PAGE_TOKEN_CHARS,
     MAX_PART_URLS_PER_ANSWER,
     MAX_PARTS,
+    MAX_POST_BYTES,
     MAX_PUT_BYTES,
     MAX_UPLOAD_ID_CHARS,
 )
 from domain.permissions import Permission, PresignMethod, Privilege, TargetType
 from domain.targets import MAX_TARGET_CHARS
 
-GET_DATA_ACCESS_MAX_DURATION = 43200  # S3 Access Grants' GetDataAccess: 12 hours
-MAX_POST_BYTES = 5 * 1024**3
 MAX_ROLE_CHARS = 2048
-MAX_TOKEN_CHARS = 2048
-MAX_GRANTS_PAGE = 100
-MAX_LIST_PAGE = 1000
 
 # --- named values -----------------------------------------------------------------------------------
 
@@ -101,7 +99,7 @@ PageToken = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=MAX_TOKEN_CHARS,
+        max_length=MAX_PAGE_TOKEN_CHARS,
         pattern="^[A-Za-z0-9_-]+$",
         description="Opaque; pass back unchanged.",
     ),
@@ -110,7 +108,7 @@ GrantsPageToken = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=MAX_TOKEN_CHARS,
+        max_length=MAX_PAGE_TOKEN_CHARS,
         pattern="^[\\x21-\\x7e]+$",
         description="Opaque (names where the next page starts); pass back unchanged.",
     ),
@@ -142,8 +140,10 @@ class _Body(Struct, forbid_unknown_fields=True, rename="camel", kw_only=True, om
     """A JSON object whose fields are exactly the declared ones (an unknown field is a 400)."""
 
 
-class _Answer(Struct, forbid_unknown_fields=True, rename="camel", kw_only=True):
-    """A JSON object the service answers."""
+class _Answer(Struct, forbid_unknown_fields=True, rename="camel", kw_only=True, omit_defaults=True):
+    """A JSON object the service answers. A field with a default is left out when it has that value
+    (`Me.group` in identity-center mode, `UploadStarted.nextPartNumber` under 1,000 parts); a field that is
+    always there, even as null, has no default."""
 
 
 # --- requests ---------------------------------------------------------------------------------------
@@ -415,12 +415,12 @@ class Me(_Answer):
 class Grant(_Answer):
     grant_scope: Annotated[str, Meta(min_length=1)]
     permission: Permission
-    application_arn: str | None = None
+    application_arn: str | None
 
 
 class GrantList(_Answer):
     grants: list[Grant]
-    next_token: GrantsPageToken | None = None
+    next_token: GrantsPageToken | None
 
 
 class Credentials(_Answer):
@@ -496,7 +496,7 @@ class ItemProblem(Problem):
 
 class PresignBatchResponse(_Answer):
     results: Annotated[
-        list[dict[str, Any]],
+        list[Any],
         Meta(
             min_length=1,
             max_length=MAX_BATCH_ITEMS,

@@ -64,9 +64,17 @@ def problem_response(error: ServiceError, request_id: str | None) -> Response[st
     return Response(
         status_code=error.status,
         content_type=PROBLEM_CONTENT_TYPE,
-        body=json.dumps(error.problem(request_id), separators=(",", ":")),
+        body=problem_body(error, request_id),
         headers=dict(error.headers),
     )
+
+
+def problem_body(error: ServiceError, request_id: str | None) -> str:
+    """The problem document, as the contract declares it (`edge.contract.Problem`). Imported here, at the
+    first problem: the health function answers without one, and never loads the contract (msgspec)."""
+    from edge.problems import encoded, problem
+
+    return encoded(problem(error, request_id))
 
 
 def request_id_of(event: Event) -> str | None:
@@ -92,7 +100,7 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
             response = {
                 "statusCode": error.status,
                 "headers": {"Content-Type": PROBLEM_CONTENT_TYPE},
-                "body": json.dumps(error.problem(request_id_of(event)), separators=(",", ":")),
+                "body": problem_body(error, request_id_of(event)),
                 "isBase64Encoded": False,
             }
         finally:

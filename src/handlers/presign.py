@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from aws_lambda_powertools.event_handler import Response
 
 import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from composition.root import environment
-from domain.errors import ServiceError
+from edge import responses
 from edge.http import build_lambda_handler, create_resolver, json_body, request_id_of
 from edge.requests.decode import refuse_query
 from edge.requests.presign import parse_batch, parse_presign_request
@@ -15,22 +15,19 @@ app = create_resolver()
 
 
 @app.post("/v1/presign")
-def presign() -> dict[str, Any]:
+def presign() -> Response[str]:
     env = environment()
     caller = env.authenticate(app.current_event.headers)
     refuse_query(app.current_event.query_string_parameters or {})
     body = json_body(app)
     presigner = env.presigner(caller)
     if "objects" not in body:
-        return presigner.presign(parse_presign_request(body, env.config)).to_json()
+        return responses.json_answer(
+            responses.presigned(presigner.presign(parse_presign_request(body, env.config)))
+        )
     request_id = request_id_of(app.current_event.raw_event)
     results = presigner.presign_all(parse_batch(body, env.config))
-    return {
-        "results": [
-            result.problem(request_id) if isinstance(result, ServiceError) else result.to_json()
-            for result in results
-        ]
-    }
+    return responses.json_answer(responses.presign_batch(results, request_id))
 
 
 lambda_handler = build_lambda_handler(app)

@@ -3,14 +3,12 @@ presigned part URLs, owned by the caller who started them."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
 
 import composition.snapstart  # noqa: F401 - registers the SnapStart hooks (priming before the snapshot)
 from composition.root import ExecutionEnvironment, environment
 from domain.uploads import MAX_COMPLETE_BODY_BYTES, Uploads
+from edge import responses
 from edge.http import build_lambda_handler, create_resolver, json_body
 from edge.requests.decode import refuse_query
 from edge.requests.uploads import parse_abort, parse_complete, parse_part_urls, parse_start
@@ -28,22 +26,25 @@ def _uploads() -> tuple[Uploads, ExecutionEnvironment]:
 @app.post("/v1/uploads")
 def start() -> Response[str]:
     uploads, env = _uploads()
-    result = uploads.start(parse_start(json_body(app), env.config))
-    return Response(
-        status_code=201, content_type="application/json", body=json.dumps(result, separators=(",", ":"))
-    )
+    started = uploads.start(parse_start(json_body(app), env.config))
+    return responses.json_answer(responses.upload_started(started), status=201)
 
 
 @app.post("/v1/uploads/parts")
-def parts() -> dict[str, Any]:
+def parts() -> Response[str]:
     uploads, env = _uploads()
-    return uploads.part_urls(parse_part_urls(json_body(app), env.config))
+    return responses.json_answer(
+        responses.part_urls(uploads.part_urls(parse_part_urls(json_body(app), env.config)))
+    )
 
 
 @app.post("/v1/uploads/complete")
-def complete() -> dict[str, Any]:
+def complete() -> Response[str]:
     uploads, env = _uploads()
-    return uploads.complete(parse_complete(json_body(app, max_bytes=MAX_COMPLETE_BODY_BYTES), env.config))
+    body = json_body(app, max_bytes=MAX_COMPLETE_BODY_BYTES)
+    return responses.json_answer(
+        responses.upload_completed(uploads.complete(parse_complete(body, env.config)))
+    )
 
 
 @app.post("/v1/uploads/abort")

@@ -24,7 +24,7 @@ from tests.security.listeners import JwksProxy
 pytestmark = pytest.mark.security
 
 ME = ("GET", "/v1/me")
-# edge.auth: with no keys at all, a fetch is retried no more often than this.
+# edge.jwks: with no keys at all, a fetch is retried no more often than this.
 COLD_RETRY_SECONDS = 5
 
 

@@ -17,14 +17,8 @@ from jwt.algorithms import RSAAlgorithm
 from domain.config import ServiceConfig
 from domain.errors import ServiceUnavailable, Unauthorized
 from domain.keys import digest_key
-from edge.auth import (
-    COLD_RETRY_SECONDS,
-    JWKS_MAX_AGE_SECONDS,
-    MAX_TOKEN_BYTES,
-    JwksCache,
-    JwtVerifier,
-    bearer_token,
-)
+from edge.auth import MAX_TOKEN_BYTES, JwtVerifier, bearer_token
+from edge.jwks import COLD_RETRY_SECONDS, JWKS_MAX_AGE_SECONDS, JwksCache
 
 pytestmark = pytest.mark.unit
 

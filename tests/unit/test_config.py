@@ -166,7 +166,7 @@ def test_an_issuer_with_a_trailing_slash_is_taken_as_its_tokens_say() -> None:
     """JumpCloud's tokens say iss "https://oauth.id.jumpcloud.com/": compared exactly, slash included; its
     discovery document is at <issuer without the final slash>/.well-known/openid-configuration (OpenID
     Connect Discovery 1.0 §4)."""
-    from edge.auth import discovery_url
+    from edge.jwks import discovery_url
 
     config = ServiceConfig.from_env({**BASE, "JWT_ISSUER": "https://oauth.id.jumpcloud.com/"})
     assert config.jwt_issuer == "https://oauth.id.jumpcloud.com/"

@@ -7,6 +7,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
+from adapters.aws_errors import from_aws_error
 from domain.caller import Caller
 from domain.config import ServiceConfig
 from domain.errors import (
@@ -16,7 +17,6 @@ from domain.errors import (
     Unauthorized,
     UpstreamError,
     UpstreamTimeout,
-    from_aws_error,
 )
 from domain.identity import IdentityExchange, session_name_for
 

@@ -17,7 +17,8 @@ from domain.config import ServiceConfig
 from domain.credentials import AwsCredentials
 from domain.errors import InvalidRequest
 from domain.objects import unwrap_token, wrap_token
-from domain.presign import PresignRequest, content_disposition, usable_seconds
+from domain.presign import usable_seconds
+from domain.signing import PresignItem, content_disposition
 from domain.targets import parse_target
 from edge.requests.objects import parse_list_request
 from edge.requests.presign import parse_batch, parse_presign_request
@@ -100,7 +101,7 @@ def test_a_batch_keeps_each_items_problem_in_place() -> None:
         CONFIG,
     )
 
-    assert isinstance(parsed[0], PresignRequest)
+    assert isinstance(parsed[0], PresignItem)
     assert isinstance(parsed[1], InvalidRequest) and parsed[1].detail == "objects[1] must be an object"
     assert isinstance(parsed[2], InvalidRequest) and parsed[2].detail.startswith("objects[2].")
 

@@ -17,7 +17,7 @@ from adapters.loopback import is_loopback_url
 from adapters.s3_signer import S3Presigner
 from adapters.sigv4 import SigningKeys
 from domain.credentials import AwsCredentials
-from domain.presign import PresignRequest, content_disposition
+from domain.signing import PresignItem, content_disposition
 from domain.targets import GrantTarget
 
 pytestmark = pytest.mark.unit
@@ -105,7 +105,7 @@ def test_urls_are_byte_for_byte_botocores(
 ) -> None:
     signer = _signers.setdefault(endpoint, S3Presigner(endpoint_url=endpoint))
     target = GrantTarget(bucket, key, is_prefix=False)
-    request = PresignRequest(
+    request = PresignItem(
         target=str(target),
         grant_target=target,
         method=method,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from domain.config import ServiceConfig
+from domain.grant_listing import GrantsQuery
 from domain.targets import parse_prefix
-from domain.vending import GrantsQuery
 from edge import contract
 from edge.requests.decode import decode_query
 

@@ -7,14 +7,13 @@ from typing import Any
 
 from domain.config import ServiceConfig
 from domain.errors import InvalidRequest, ServiceError
-from domain.presign import DEFAULT_EXPIRES_SECONDS, PresignRequest, validate_content_type, validate_filename
+from domain.presign import DEFAULT_EXPIRES_SECONDS
+from domain.signing import PresignItem, validate_content_type, validate_filename
 from edge import contract
 from edge.requests.decode import decode, target_of
 
 
-def parse_presign_request(
-    body: Mapping[str, Any], config: ServiceConfig, *, where: str = ""
-) -> PresignRequest:
+def parse_presign_request(body: Mapping[str, Any], config: ServiceConfig, *, where: str = "") -> PresignItem:
     """One presign request (a single call, or an item of a batch: `where` is `objects[i].`)."""
     request = decode(
         contract.PresignRequest,
@@ -40,7 +39,7 @@ def parse_presign_request(
         raise InvalidRequest(f"{where}contentLength applies to PUT only")
     if request.max_bytes is not None and method != "POST":
         raise InvalidRequest(f"{where}maxBytes applies to POST only")
-    return PresignRequest(
+    return PresignItem(
         target=str(target),
         grant_target=target,
         method=method,
@@ -53,10 +52,10 @@ def parse_presign_request(
     )
 
 
-def parse_batch(body: Mapping[str, Any], config: ServiceConfig) -> list[PresignRequest | ServiceError]:
+def parse_batch(body: Mapping[str, Any], config: ServiceConfig) -> list[PresignItem | ServiceError]:
     """The items of `{"objects": [...]}`: each a valid request or the InvalidRequest it raised."""
     items = decode(contract.PresignBatchRequest, body).objects
-    parsed: list[PresignRequest | ServiceError] = []
+    parsed: list[PresignItem | ServiceError] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             parsed.append(InvalidRequest(f"objects[{index}] must be an object"))

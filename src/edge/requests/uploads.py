@@ -8,8 +8,8 @@ from typing import Any
 from domain.config import ServiceConfig
 from domain.errors import InvalidRequest
 from domain.limits import ETAG
-from domain.presign import validate_content_type
-from domain.uploads import AbortUpload, CompleteUpload, PartUrls, StartUpload
+from domain.signing import validate_content_type
+from domain.uploads import AbortUpload, CompleteUpload, RefreshPartUrls, StartUpload
 from edge import contract
 from edge.requests.decode import decode, object_target_of
 
@@ -30,12 +30,12 @@ def parse_start(body: Mapping[str, Any], config: ServiceConfig) -> StartUpload:
     )
 
 
-def parse_part_urls(body: Mapping[str, Any], config: ServiceConfig) -> PartUrls:
+def parse_part_urls(body: Mapping[str, Any], config: ServiceConfig) -> RefreshPartUrls:
     request = decode(contract.PartUrlsRequest, body, caps={"expiresIn": config.max_presign_expires_seconds})
     target = object_target_of(request.target, config)
     if len(set(request.part_numbers)) != len(request.part_numbers):
         raise InvalidRequest("partNumbers must not repeat a part")
-    return PartUrls(
+    return RefreshPartUrls(
         target=target,
         upload_id=request.upload_id,
         part_numbers=tuple(request.part_numbers),

@@ -1,0 +1,26 @@
+"""Problem documents (RFC 9457) as the contract declares them (`edge.contract.Problem`), encoded. Apart
+from `edge.responses` so that the first refusal of a function loads the contract and nothing more."""
+
+from __future__ import annotations
+
+import msgspec
+
+from domain.errors import ServiceError
+from edge import contract
+
+_encoder = msgspec.json.Encoder()
+
+
+def problem(error: ServiceError, request_id: str | None) -> contract.Problem:
+    return contract.Problem(
+        type=error.type_uri,
+        title=error.title,
+        status=error.status,
+        detail=error.detail,
+        code=error.code,
+        request_id=request_id,
+    )
+
+
+def encoded(model: msgspec.Struct) -> str:
+    return _encoder.encode(model).decode()
