@@ -1,4 +1,4 @@
-"""`make bench`: the vending path, cached vs uncached, cold start and memory, in one run (issue 6).
+"""`make bench`: the vending path, cached vs uncached, cold start and memory, in one run.
 
     .venv/bin/python -m bench [--latency-ms 25] [--output bench/results/latest.json] [--quick]
 
@@ -139,7 +139,7 @@ def run_memory(
 
 
 def snapstart_section(primed: dict[str, Any], warm_uncached: dict[str, float]) -> dict[str, Any]:
-    """Primed first request per handler, beside a warm uncached request of the same route (the issue-15
+    """Primed first request per handler, beside a warm uncached request of the same route (the
     target: at most 1.5x); routes no workload sends have no ratio."""
     ratios: dict[str, float | None] = {}
     for module, figures in primed.items():

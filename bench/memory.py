@@ -1,4 +1,4 @@
-"""Memory: resident set size of one warm execution environment over N calls (issue 6, workload 6).
+"""Memory: resident set size of one warm execution environment over N calls.
 
 A child process (`python -m bench.memory spec.json out.json`) holds only the service and this loop.
 Calls rotate over the six demo users (several tokens each) and never repeat a target, so the caches

@@ -1,4 +1,4 @@
-"""AWS's S3 Access Grants plugin for boto3 as a peer (issue 15, part 3): what a team would run instead of
+"""AWS's S3 Access Grants plugin for boto3 as a peer: what a team would run instead of
 this service, on the same emulator and injected latency.
 
 Each user gets what the service builds for them: an identity-aware session (CreateTokenWithIAM with the

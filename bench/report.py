@@ -53,7 +53,7 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             _get(result, *repeat, "speedup_p50"),
             lambda value: value >= 20,
         ),
-        # An unscoped grant listing asks every Access Grants Region once (issue 16): the issue-6 target of
+        # An unscoped grant listing asks every Access Grants Region once: the target of
         # 4 calls was set with one Region, so the limit is 3 plus one listing per Region.
         _target(
             "frontend_session cached AWS calls",

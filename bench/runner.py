@@ -164,7 +164,7 @@ def failures(results: list[PassResult]) -> list[str]:
     ]
 
 
-# The reuse bound (CACHE_MAX_AGE_SECONDS, issue 10) costs AWS calls only once an identity stays active
+# The reuse bound (CACHE_MAX_AGE_SECONDS) costs AWS calls only once an identity stays active
 # longer than the bound, which no workload above does. Measured with a short bound over a few windows;
 # projected to an hour of one active user at the default bound and at the credentials' own lifetime.
 REUSE_BOUND_PROBE_SECONDS = 1
@@ -215,7 +215,7 @@ def measure_reuse_bound(
     }
 
 
-# One cold request per Region (issue 16): a fresh execution environment asks for one object's credentials
+# One cold request per Region: a fresh execution environment asks for one object's credentials
 # in each bucket's Region. With the bucket in BUCKET_REGIONS its Region is configuration; without it, the
 # service asks S3 once (HeadBucket) before GetDataAccess.
 REGION_PROBES = {

@@ -1,8 +1,8 @@
-"""A scale model (issue 15): what the per-environment caches cost when Lambda runs many execution
+"""A scale model: what the per-environment caches cost when Lambda runs many execution
 environments, from this run's measured figures and the cache rules.
 
 Each execution environment has its own caches, and API Gateway spreads a user's requests over the
-environments. Within one reuse window (`CACHE_MAX_AGE_SECONDS`, 900 s by default; issue 10) an environment
+environments. Within one reuse window (`CACHE_MAX_AGE_SECONDS`, 900 s by default) an environment
 pays for a user once for the identity exchange (2 calls in identity-center mode: CreateTokenWithIAM and
 AssumeRole) and once per grant the user touches there (GetDataAccess); later requests are cache hits. So
 per user and window: the identity exchange once per *distinct* environment the user's `r` requests land

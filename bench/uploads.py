@@ -1,4 +1,4 @@
-"""The upload workload (issue 12): AWS calls and handler time for starting a multipart upload of N parts
+"""The upload workload: AWS calls and handler time for starting a multipart upload of N parts
 (one presigned URL each) and for completing it.
 
 One execution environment, two uploads by the same user: the first starts cold (identity session and

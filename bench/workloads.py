@@ -1,4 +1,4 @@
-"""The benchmark workloads (issue 6), as sequences of API requests by demo users.
+"""The benchmark workloads, as sequences of API requests by demo users.
 
 Targets are built from the access plan (terraform/access-plan.json) and the demo users
 (local/demo-users.json), the same files the emulator is seeded from, so a workload cannot ask for a
@@ -38,7 +38,7 @@ class Workload:
 
 @dataclass(frozen=True)
 class Sizes:
-    """How big each workload is; the issue's sizes by default, tiny ones for the smoke test."""
+    """How big each workload is; the documented sizes by default, tiny ones for the smoke test."""
 
     repeat_calls: int = 100
     frontend_presigns: int = 50

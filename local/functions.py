@@ -8,7 +8,7 @@ One home for three facts, each derived from the template by `local.gateway.templ
 - the in-process invoke (`invoke()`: the function's own handler with a Lambda context carrying its
   name, timeout and memory size).
 
-The gateway serves the same `HttpApi` (`local.gateway.server.load_api`), so a route added to the
+The gateway serves the same `HttpApi` (`local.gateway.configuration.load_api`), so a route added to the
 template reaches the gateway, the tests and the bench at once, and none of them can drift from it.
 """
 
@@ -19,14 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from local.gateway.cloudformation import load_template
+from local.gateway.configuration import DEFAULT_TEMPLATE, local_environment, local_stack_config, read_api
 from local.gateway.runtime import lambda_context, load_handler, merged_environment
-from local.gateway.server import (
-    DEFAULT_TEMPLATE,
-    local_environment,
-    local_stack_config,
-    read_api,
-)
-from local.gateway.template import Function, HttpApi, load_template, read_http_api
+from local.gateway.template import Function, HttpApi, read_http_api
 from local.lambda_context import LambdaContext
 
 # Reading routes needs every parameter without a default to have a value; none of them decides a route.

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import requests
 
+from local.gateway.configuration import DEFAULT_TEMPLATE, load_api, local_environment
 from local.gateway.runtime import FunctionRuntime, install_environment
-from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"

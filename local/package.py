@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from local.gateway.template import TemplateError, load_template
+from local.gateway.cloudformation import TemplateError, load_template
 
 DEFAULT_BUILD_DIR = Path(".aws-sam/build")
 _PYTHON_RUNTIME = re.compile(r"^python(3\.\d+)$")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from local.gateway.server import DEFAULT_TEMPLATE, run_gateway
+from local.gateway.configuration import DEFAULT_TEMPLATE
+from local.gateway.server import run_gateway
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,8 @@
 """The gateway's WSGI application: API Gateway HTTP API behaviour in front of in-process handlers.
 
-Per request, in API Gateway's order: request id → payload limit → CORS preflight → route match →
-JWT authorizer → HTTP API v2 event → Lambda invocation → response mapping → CORS headers. The
+Per request, in API Gateway's order: request id → payload limit → CORS preflight (`local.gateway.cors`) →
+route match → JWT authorizer → HTTP API v2 event → Lambda invocation → response mapping → CORS headers.
+The demo page (`local.gateway.demo_page`) is served beside the API, as a deployment would from a CDN. The
 gateway's own answers use API Gateway's bodies (`{"message":"Not Found"}`, `"Unauthorized"`,
 `"Request Entity Too Large"`, `"Internal Server Error"`, `"Service Unavailable"`).
 """
@@ -16,19 +17,19 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
-from werkzeug.security import safe_join
 from werkzeug.wrappers import Request, Response
 
 from local.apigw_events import build_http_api_event
 from local.gateway.authorizer import Authorized, JwtAuthorizerEmulator, Refusal
+from local.gateway.cors import is_preflight, preflight, with_cors
+from local.gateway.demo_page import DemoPage
 from local.gateway.runtime import FUNCTION_TIMEOUT, INTEGRATION_TIMEOUT, FunctionRuntime, Invocation
-from local.gateway.template import CorsConfiguration, HttpApi, Route
+from local.gateway.template import HttpApi, Route
 from local.loopback_http import MalformedBody
 
 # API Gateway HTTP API quotas: 10 MB request payload; Lambda's synchronous invocation payload is 6 MB.
@@ -37,7 +38,6 @@ MAX_LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
 # Bodies above the limit are read and discarded up to this size so the client sees the 413 instead of a
 # reset connection; beyond it the connection is closed.
 MAX_DRAIN_BYTES = 64 * 1024 * 1024
-DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 
 access_log = logging.getLogger("local.gateway")
 
@@ -131,7 +131,7 @@ class Gateway:
             for route in api.routes
             if route.authorizer is not None
         }
-        self._demo_config = demo_config
+        self._demo_page = DemoPage(demo_config) if demo_config is not None else None
 
     # -- WSGI --
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -159,21 +159,21 @@ class Gateway:
 
     def _handle(self, request: Request, request_id: str) -> Response:
         cors = self.api.cors
-        if cors is not None and _is_preflight(request):
-            return _preflight(cors, request)
-        demo = self._demo(request)
+        if cors is not None and is_preflight(request):
+            return preflight(cors, request)
+        demo = self._demo_page.answer(request) if self._demo_page is not None else None
         if demo is not None:
             return demo
         try:
             body = self._read_body(request)
         except MalformedBody:
             # A body whose framing breaks while it is read (chunks, a short Content-Length): the client's.
-            return _with_cors(cors, request, _gateway_answer(400, "Bad Request"))
+            return with_cors(cors, request, _gateway_answer(400, "Bad Request"))
         if body is None:
-            return _with_cors(cors, request, _gateway_answer(413, "Request Entity Too Large"))
+            return with_cors(cors, request, _gateway_answer(413, "Request Entity Too Large"))
         matched = self._routes.match(request.method, request.path)
         if matched is None:
-            return _with_cors(cors, request, _gateway_answer(404, "Not Found"))
+            return with_cors(cors, request, _gateway_answer(404, "Not Found"))
         route, path_parameters = matched
         claims: dict[str, Any] | None = None
         scopes: tuple[str, ...] = ()
@@ -184,7 +184,7 @@ class Gateway:
                 route.authorization_scopes,
             )
             if isinstance(decision, Refusal):
-                return _with_cors(
+                return with_cors(
                     cors,
                     request,
                     _gateway_answer(
@@ -195,11 +195,11 @@ class Gateway:
             claims, scopes = decision.claims, decision.scopes
         event = self._event(request, body, route, path_parameters, claims, scopes, request_id)
         if len(json.dumps(event)) > MAX_LAMBDA_PAYLOAD_BYTES:
-            return _with_cors(cors, request, _gateway_answer(413, "Request Entity Too Large"))
+            return with_cors(cors, request, _gateway_answer(413, "Request Entity Too Large"))
         invocation = self._runtimes[route.function.logical_id].invoke(
             event, integration_timeout_seconds=route.integration_timeout_seconds
         )
-        return _with_cors(cors, request, _lambda_response(route, invocation))
+        return with_cors(cors, request, _lambda_response(route, invocation))
 
     def _read_body(self, request: Request) -> bytes | None:
         """The request body, or None when it exceeds API Gateway's payload limit."""
@@ -249,50 +249,6 @@ class Gateway:
         if claims is not None:
             event["requestContext"]["authorizer"]["jwt"]["scopes"] = list(scopes) or None
         return event
-
-    # -- the demo page (local only; API Gateway itself serves no static files) --
-    def _demo(self, request: Request) -> Response | None:
-        if self._demo_config is None or request.method not in ("GET", "HEAD"):
-            return None
-        if request.path == "/demo/config.json":
-            response = Response(json.dumps(self._demo_config), mimetype="application/json")
-        elif request.path == "/" or request.path.startswith("/demo/"):
-            name = "index.html" if request.path == "/" else request.path.removeprefix("/demo/")
-            file_path = safe_join(str(DEMO_DIR), name)
-            if file_path is None or not Path(file_path).is_file():
-                return None
-            response = Response(Path(file_path).read_bytes(), mimetype=_mimetype(file_path))
-        else:
-            return None
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        connect = " ".join(
-            [
-                "'self'",
-                *(
-                    str(self._demo_config[key])
-                    for key in ("issuer", "awsEndpoint")
-                    if key in self._demo_config
-                ),
-            ]
-        )
-        response.headers["Content-Security-Policy"] = (
-            f"default-src 'self'; connect-src {connect}; img-src 'self' data:; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-        )
-        return response
-
-
-def _mimetype(path: str) -> str:
-    suffix = Path(path).suffix
-    return {
-        ".html": "text/html",
-        ".js": "text/javascript",
-        ".css": "text/css",
-        ".svg": "image/svg+xml",
-        ".json": "application/json",
-    }.get(suffix, "application/octet-stream")
 
 
 def _lambda_response(route: Route, invocation: Invocation) -> Response:
@@ -345,81 +301,4 @@ def _from_payload_v2(result: Any) -> Response:
         response.headers[name] = str(value)
     for cookie in result.get("cookies") or ():
         response.headers.add("Set-Cookie", cookie)
-    return response
-
-
-# -- CORS, as HTTP API's CorsConfiguration does it --
-def _is_preflight(request: Request) -> bool:
-    return (
-        request.method == "OPTIONS"
-        and "Origin" in request.headers
-        and "Access-Control-Request-Method" in request.headers
-    )
-
-
-def _allowed_origin(cors: CorsConfiguration, origin: str | None) -> str | None:
-    if not origin:
-        return None
-    for allowed in cors.allow_origins:
-        if allowed == "*":
-            return "*"
-        if allowed.lower() == origin.lower():
-            return origin
-        if "*" in allowed:  # https://*.example.com
-            pattern = re.escape(allowed.lower()).replace(r"\*", r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
-            if re.fullmatch(pattern, origin.lower()):
-                return origin
-    return None
-
-
-def _preflight(cors: CorsConfiguration, request: Request) -> Response:
-    """API Gateway answers preflight itself (no route or Lambda involved): 204, with CORS headers only
-    when origin, method and headers are all allowed."""
-    response = Response(status=204)
-    response.headers.remove("Content-Type")
-    origin = _allowed_origin(cors, request.headers.get("Origin"))
-    method = request.headers.get("Access-Control-Request-Method", "").upper()
-    requested_headers = [
-        h.strip().lower()
-        for h in request.headers.get("Access-Control-Request-Headers", "").split(",")
-        if h.strip()
-    ]
-    allowed_headers = {h.lower() for h in cors.allow_headers}
-    method_ok = "*" in cors.allow_methods or method in cors.allow_methods
-    headers_ok = "*" in allowed_headers or all(h in allowed_headers for h in requested_headers)
-    if origin is None or not method_ok or not headers_ok:
-        return response
-    response.headers["access-control-allow-origin"] = origin
-    response.headers["access-control-allow-methods"] = (
-        method if "*" in cors.allow_methods else ",".join(cors.allow_methods)
-    )
-    if requested_headers:
-        response.headers["access-control-allow-headers"] = (
-            ",".join(requested_headers) if "*" in allowed_headers else ",".join(cors.allow_headers)
-        )
-    if cors.max_age is not None:
-        response.headers["access-control-max-age"] = str(cors.max_age)
-    if cors.allow_credentials:
-        response.headers["access-control-allow-credentials"] = "true"
-    if origin != "*":
-        response.headers["vary"] = "origin"
-    return response
-
-
-def _with_cors(cors: CorsConfiguration | None, request: Request, response: Response) -> Response:
-    """With a CorsConfiguration, API Gateway ignores the integration's CORS headers and sends its own."""
-    if cors is None:
-        return response
-    for name in {name for name, _ in response.headers if name.lower().startswith("access-control-")}:
-        del response.headers[name]
-    origin = _allowed_origin(cors, request.headers.get("Origin"))
-    if origin is None:
-        return response
-    response.headers["access-control-allow-origin"] = origin
-    if cors.expose_headers:
-        response.headers["access-control-expose-headers"] = ",".join(cors.expose_headers)
-    if cors.allow_credentials:
-        response.headers["access-control-allow-credentials"] = "true"
-    if origin != "*":
-        response.headers["vary"] = "origin"
     return response

@@ -11,9 +11,6 @@ Privilege = Literal["Default", "Minimal"]
 TargetType = Literal["Object"]
 PresignMethod = Literal["GET", "PUT", "POST"]
 PERMISSIONS: tuple[Permission, ...] = get_args(Permission)
-PRIVILEGES: tuple[Privilege, ...] = get_args(Privilege)
-TARGET_TYPES: tuple[TargetType, ...] = get_args(TargetType)
-PRESIGN_METHODS: tuple[PresignMethod, ...] = get_args(PresignMethod)
 METHOD_PERMISSION: dict[PresignMethod, Permission] = {"GET": "READ", "PUT": "WRITE", "POST": "WRITE"}
 
 

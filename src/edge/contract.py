@@ -4,8 +4,7 @@ generated from them (`edge.openapi`, `make openapi`).
 
 msgspec, not pydantic: both derive JSON Schema from the same declarations, but a cold start pays for
 the import and the model classes, and that is ~30 ms for msgspec against ~125-170 ms for pydantic
-(measured side by side, 5 fresh processes each; the note of issue 14 has the figures), when the whole
-cold init budget is 90-250 ms.
+(measured side by side, 5 fresh processes each), when the whole cold init budget is 90-250 ms.
 
 What the types cannot say is checked after them, by the domain, with the same kind of 400: a target's
 shape and bucket (`domain.targets`, documented here by a pattern), media types and file names, and the

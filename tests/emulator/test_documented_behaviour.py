@@ -1,4 +1,4 @@
-"""One test per behaviour AWS documents for the emulated APIs (issue 11), each naming its source.
+"""One test per behaviour AWS documents for the emulated APIs, each naming its source.
 
 Every call goes through plain boto3 (or `requests` for presigned URLs) against the session's emulator; the
 grants, applications and users a test adds are its own and are removed again.

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from local.gateway import RunningGateway, serve
-from local.gateway.server import REPO_ROOT
+from local.gateway.configuration import REPO_ROOT
 from local.stack import LocalStack
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from local.gateway import serve
-from local.gateway.server import DEFAULT_TEMPLATE, REPO_ROOT
-from local.gateway.template import load_template
+from local.gateway.cloudformation import load_template
+from local.gateway.configuration import DEFAULT_TEMPLATE, REPO_ROOT
 
 from .conftest import FIXTURES, ProbeLog
 

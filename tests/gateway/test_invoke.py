@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from local.gateway.server import REPO_ROOT
+from local.gateway.configuration import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Regions as real deployments have them (issue 16), through real HTTP as `make run` serves template.yaml:
+"""Regions as real deployments have them, through real HTTP as `make run` serves template.yaml:
 `shopfast-data` is in us-east-1 and `shopfast-internal` in ap-southeast-2, each with its own Access Grants
 instance; Identity Center is in us-east-1. Every call below is the service's own, answered by the emulator
 in the bucket's Region."""

@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from local.gateway.server import REPO_ROOT
+from local.gateway.configuration import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,7 @@
 """The local issuer's authorization code flow with PKCE, over HTTP, as a single-page app drives it, and the
-API (through the gateway's JWT authorizer) accepting what it issues. Every refusal the issue lists is here:
-a wrong verifier, a reused, expired or foreign code, `plain` or missing PKCE, an unregistered redirect URI.
+API (through the gateway's JWT authorizer) accepting what it issues. Every refusal the flow's RFCs require
+is here: a wrong verifier, a reused, expired or foreign code, `plain` or missing PKCE, an unregistered
+redirect URI.
 """
 
 from __future__ import annotations

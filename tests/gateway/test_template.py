@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from local.gateway.template import NO_VALUE, Resolver, TemplateError, load_template, read_http_api
+from local.gateway.cloudformation import NO_VALUE, Resolver, TemplateError, load_template
+from local.gateway.template import read_http_api
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""Uploads for real frontends (issue 12), through real HTTP as `make run` serves template.yaml: the
+"""Uploads for real frontends, through real HTTP as `make run` serves template.yaml: the
 gateway's JWT authorizer, the UploadsFunction and PresignFunction, and S3 (the emulator) reached with the
 part URLs and POST forms those answer. One test per acceptance criterion."""
 

@@ -22,7 +22,7 @@ import pytest
 
 from local.event_files import event_files, load_event
 from local.functions import offline_api
-from local.gateway.server import DEFAULT_TEMPLATE, load_api, local_environment
+from local.gateway.configuration import DEFAULT_TEMPLATE, load_api, local_environment
 from local.gateway.template import Function
 from local.package import function_packages, runtime_interpreter
 from local.stack import LocalStack

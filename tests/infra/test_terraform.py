@@ -34,8 +34,8 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from local.gateway.configuration import DEFAULT_TEMPLATE, local_environment
 from local.gateway.runtime import merged_environment
-from local.gateway.server import DEFAULT_TEMPLATE, local_environment
 from local.gateway.template import read_http_api
 from local.stack import TEST_KEYS, LocalStack
 from tests.integration.handler_calls import call, environment_installed, problem_of
@@ -588,7 +588,7 @@ def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
     assert sam_parameters["JwtIssuer"] == deployment.stack.issuer_url
     if deployment.mode == "identity-center":
         assert sam_parameters["IdcApplicationArn"] == deployment.outputs["federation"]["application_arn"]
-        # The service maps users by the claim Identity Center matches (issue 10).
+        # The service maps users by the claim Identity Center matches.
         assert sam_parameters["UserClaim"] == deployment.outputs["federation"]["jwt_user_claim"] == "email"
         assert sam_parameters["IdcRegion"] == deployment.outputs["federation"]["region"] == REGION
     else:

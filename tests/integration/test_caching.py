@@ -76,7 +76,7 @@ def test_cached_credentials_are_never_served_to_another_user(fresh_identity_cent
 
 
 def test_a_cached_readwrite_entry_never_answers_read_or_write(fresh_identity_center: LocalStack) -> None:
-    # Handed-out credentials match the request exactly (issue 10): each permission is its own vend.
+    # Handed-out credentials match the request exactly: each permission is its own vend.
     token = fresh_identity_center.token(BOB)
     first = vend(token, USERS_PREFIX, "READWRITE")
     keys = {first["credentials"]["accessKeyId"]}

@@ -256,7 +256,7 @@ def test_a_batch_vends_once_per_distinct_grant_not_per_item(local_stack: LocalSt
     # users/* READ and feedback/* WRITE: one set of credentials each, shared by 60 and 25 URLs.
     assert len({access_key_of(result["url"]) for result in signed}) == 2
     # 2 grants; the 10 denied items are refused from the caller's grant list, read once for the request
-    # (issue 10: no GetDataAccess for what no grant covers). Each call makes its own identity exchange
+    # (no GetDataAccess for what no grant covers). Each call makes its own identity exchange
     # (the uncached reference flow caches no identity session).
     assert calls.get("GetDataAccess") == 2
     assert calls.get("ListCallerAccessGrants") == 1

@@ -1,4 +1,4 @@
-"""Regions the service is not told about (issue 16): a bucket missing from BUCKET_REGIONS is placed by S3
+"""Regions the service is not told about: a bucket missing from BUCKET_REGIONS is placed by S3
 (HeadBucket's `x-amz-bucket-region`), once per execution environment, and then served like a planned one."""
 
 from __future__ import annotations

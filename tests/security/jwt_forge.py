@@ -177,8 +177,8 @@ class TokenForge:
 
     # -- the cases ---------------------------------------------------------------------------------
     def build_attack_cases(self, attacker_base_url: str, captured_token: str) -> list[AttackCase]:
-        """Every attack of issue 7. `attacker_base_url` serves the attacker's JWKS and certificate
-        (a listener that records hits); `captured_token` is a genuine token of the issuer."""
+        """Every attack the security suite tries. `attacker_base_url` serves the attacker's JWKS and
+        certificate (a listener that records hits); `captured_token` is a genuine token of the issuer."""
         cases: list[AttackCase] = []
 
         def add(name: str, token: str, why: str) -> None:

@@ -1,4 +1,4 @@
-"""Least privilege, tried as the attack (issue 10): what a caller holds is never wider than asked, no token
+"""Least privilege, tried as the attack: what a caller holds is never wider than asked, no token
 can steer who the caller becomes, and no request can make unbounded upstream calls.
 
 Every case goes through a Lambda host (a fresh execution environment, no authorizer in front) against

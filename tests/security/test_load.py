@@ -122,7 +122,7 @@ def test_five_thousand_requests_at_concurrency_16_match_the_department_table(
     assert not wrong, f"{len(wrong)} decisions differ from the department table, e.g. {wrong[:5]}"
     assert statuses[200] > 0 and statuses[403] > 0, statuses
     growth = rss_at_end - rss_after_warm_up
-    print(  # the figures, for the issue note (pytest -rP shows them)
+    print(  # the figures, for whoever reads the run (pytest -rP shows them)
         f"load: {TOTAL_REQUESTS} requests, {dict(statuses)}; gateway RSS {rss_after_warm_up / 2**20:.1f} MiB "
         f"after warm-up, {rss_at_end / 2**20:.1f} MiB at the end"
     )

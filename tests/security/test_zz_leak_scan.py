@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from local.gateway.server import local_environment
+from local.gateway.configuration import local_environment
 from local.stack import LocalStack
 from tests.security.clients import ApiClient, DirectInvoker, SeenSecrets
 from tests.security.conftest import CAPTURED_OUTPUT, LambdaHosts, Tokens
