@@ -12,13 +12,13 @@ AWSCLI_VENV := .tools/awscli
 # sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps one here.
 PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; then dirname "$$d"; else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
 
-.PHONY: help venv tools awscli test unit typecheck openapi lint fmt run emulator invoke bench deploy clean
+.PHONY: help venv tools awscli check test unit openapi lint fmt run emulator invoke bench deploy clean
 
 help:
 	@echo "make run       the local stack: emulated AWS, OIDC issuer, API and demo page on 127.0.0.1"
 	@echo "                 PORT=3000 (API, demo page)  IDP_PORT=3001 (issuer)  AWS_PORT=4000 (emulator)"
 	@echo "                 STATE_DIR=.local (keys, logs; one make run per folder)"
-	@echo "make test      linters and the whole test suite (installs what it can: venvs, SAM CLI, checkov,"
+	@echo "make test      make check, then the rest of the test suite (installs what it can: venvs, SAM CLI, checkov,"
 	@echo "                 AWS CLI, chromium); needs terraform >= 1.9 and python3.13 (pyenv is looked in)"
 	@echo "make emulator  only the emulated AWS and the OIDC issuer, in the foreground (AWS_PORT, IDP_PORT, STATE_DIR)"
 	@echo "make invoke    FN=<function logical id> EVENT=events/<file>.json [ENDPOINT=<emulator URL>]"
@@ -30,8 +30,9 @@ help:
 	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
 	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"
 	@echo "make awscli    the AWS CLI alone (.tools/awscli, seconds), and how to put it on PATH"
+	@echo "make check     the quick lane, under a minute: ruff, mypy --strict (src/, local/, bench/), lint-imports"
+	@echo "                 (the layers declared in pyproject.toml) and the unit tests; make test runs it first"
 	@echo "make unit      the unit tests only (no servers, about 30 s)"
-	@echo "make typecheck mypy --strict on src/ and lint-imports (the layers declared in pyproject.toml)"
 	@echo "make openapi   regenerate openapi.yaml from the declared contract (src/edge/contract.py)"
 	@echo "make lint      ruff check and format check;  make fmt  fix both"
 	@echo "make clean     remove build and cache folders"
@@ -68,17 +69,20 @@ tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || { echo "chromium is required for the browser tests and could not be installed" >&2; exit 1; }; }
 
-test: tools typecheck
+# The quick lane (under a minute): what a change must pass before anything starts a server.
+check: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(PY) -m pytest --durations=15
+	$(VENV)/bin/mypy
+	PYTHONPATH=src $(VENV)/bin/lint-imports
+	$(PY) -m pytest -m unit -q
+
+# Everything: the quick lane, then every test that needs servers, browsers, SAM or Terraform.
+test: check tools
+	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(PY) -m pytest -m "not unit" --durations=15
 
 unit: venv
 	$(PY) -m pytest -m unit -q
-
-typecheck: venv
-	$(VENV)/bin/mypy
-	PYTHONPATH=src $(VENV)/bin/lint-imports
 
 openapi: venv
 	PYTHONPATH=src $(PY) -m edge.openapi > openapi.yaml

@@ -138,7 +138,7 @@ def run_memory(
     )
 
 
-def snapstart_section(primed: dict[str, Any], warm_uncached: dict[str, float]) -> dict[str, Any]:
+def snapstart_section(primed: dict[str, Any], warm_uncached: dict[str, float | None]) -> dict[str, Any]:
     """Primed first request per handler, beside a warm uncached request of the same route (the
     target: at most 1.5x); routes no workload sends have no ratio."""
     ratios: dict[str, float | None] = {}

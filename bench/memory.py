@@ -93,7 +93,7 @@ def measure_memory(
             check=True,
             timeout=900,
         )
-        result = json.loads(out_path.read_text())
+        result: dict[str, Any] = json.loads(out_path.read_text())
     at = result["rss_mb_at_call"]
     result["rss_growth_mb"] = round(at[str(calls)] - at[str(calls // 2)], 3)
     return result

@@ -27,7 +27,7 @@ from aws_s3_access_grants_boto3_plugin.s3_access_grants_plugin import S3AccessGr
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from adapters.loopback import _strip_account_prefix
+from adapters.loopback import strip_account_prefix
 from bench.measure import percentile, rounded
 from bench.workloads import Workload
 
@@ -66,7 +66,7 @@ def _plugin_client(stack: Any, credentials: dict[str, str]) -> Any:
     session.set_config_variable("region", stack.config()["region"])
     # The plugin builds its s3control clients from this session: the emulator serves s3control on
     # 127.0.0.1, without the {AccountId}. host prefix (the service's own clients do the same).
-    session.register("before-sign.s3-control", _strip_account_prefix)
+    session.register("before-sign.s3-control", strip_account_prefix)
     s3 = session.create_client("s3", config=Config(s3={"addressing_style": "path"}))
     plugin = S3AccessGrantsPlugin(s3, fallback_enabled=False, customer_session=session)
     # The plugin keeps its s3control clients in a class attribute (`client_dict`, one per Region, built

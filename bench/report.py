@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 COLD_INIT_TARGET_MS = 300.0
@@ -374,7 +374,7 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
     )
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], write: Callable[[str], Any]) -> None:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]], write: Callable[[str], Any]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     line = "  ".join("{:<%d}" % width for width in widths)  # noqa: UP031 - widths are computed
     write(line.format(*header) + "\n")

@@ -26,7 +26,7 @@ class PassResult:
     samples: list[Sample]
     control_plane_calls: int
     calls_by_operation: dict[str, int]
-    statuses: Counter = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, Any]:
         walls = [sample.wall_ms for sample in self.samples]
@@ -62,7 +62,8 @@ def run_pass(
     )
     invocations = [environment.bind(prepare(request, tokens)) for request in workload.requests]
     stack.reset_stats()
-    samples, statuses = [], Counter()
+    samples: list[Sample] = []
+    statuses: Counter[int] = Counter()
     for invocation in invocations:
         sample, _ = timed_call(timer, invocation())
         samples.append(sample)
@@ -142,7 +143,7 @@ def warm_hits(results: list[PassResult]) -> dict[str, Any]:
     }
 
 
-def warm_uncached_by_route(results: list[PassResult]) -> dict[str, float]:
+def warm_uncached_by_route(results: list[PassResult]) -> dict[str, float | None]:
     """Median wall time per route of the uncached passes' 200s: a warm environment without caches."""
     walls: dict[str, list[float]] = {}
     for result in results:

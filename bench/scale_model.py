@@ -31,11 +31,13 @@ DEFAULT_MAX_AGE_SECONDS = 900
 
 def distinct_environments(environments: int, requests: float) -> float:
     """Expected environments a user's `requests` land on, spread evenly over `environments`."""
-    return environments * (1 - (1 - 1 / environments) ** requests)
+    return float(environments * (1 - (1 - 1 / environments) ** requests))
 
 
 def scale_model(result: dict[str, Any], max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS) -> dict[str, Any]:
-    cold = next(iter((result.get("cold_request_per_region") or {}).values()), {}).get("planned", {})
+    per_region: dict[str, Any] = result.get("cold_request_per_region") or {}
+    first: dict[str, Any] = next(iter(per_region.values()), {})
+    cold = first.get("planned", {})
     by_operation = cold.get("calls_by_operation") or {
         "CreateTokenWithIAM": 1,
         "AssumeRole": 1,

@@ -21,9 +21,9 @@ from typing import Any
 import jwt
 
 from local.apigw_events import build_http_api_event
-from local.functions import lambda_context, routes
+from local.functions import routes
 from local.functions import service_environment as functions_environment
-from local.gateway.runtime import install_variables, load_handler
+from local.gateway.runtime import install_variables, lambda_context, load_handler
 from local.gateway.template import Function
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -34,13 +34,12 @@ def service_environment(
 ) -> dict[str, str]:
     """The functions' environment as template.yaml and the local stack give it (`local.functions`), with
     caching on or off; `extra` adds or overrides."""
-    return functions_environment(
-        stack_config,
-        CACHE_ENABLED="true" if cache_enabled else "false",
+    return functions_environment(stack_config) | {
+        "CACHE_ENABLED": "true" if cache_enabled else "false",
         # No X-Ray daemon here; tracing would only add failed UDP sends that Lambda does not pay.
-        POWERTOOLS_TRACE_DISABLED="true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
         **extra,
-    )
+    }
 
 
 @dataclass(frozen=True)

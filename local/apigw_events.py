@@ -19,12 +19,12 @@ def build_http_api_event(
     *,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
-    body: str | bytes | dict | list | None = None,
+    body: str | bytes | dict[str, Any] | list[Any] | None = None,
     claims: dict[str, Any] | None = None,
     route_key: str | None = None,
     request_id: str | None = None,
     source_ip: str = "127.0.0.1",
-) -> dict:
+) -> dict[str, Any]:
     """An HTTP API v2 event. `body` dicts/lists are JSON-encoded (and get a JSON content type); bytes that
     are not UTF-8 are base64-encoded as API Gateway does. `claims` appear under
     `requestContext.authorizer.jwt.claims` the way the JWT authorizer passes them (values as strings)."""

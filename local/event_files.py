@@ -55,7 +55,8 @@ def render_event(event: dict[str, Any], *, issuer_url: str, mint_token: TokenMin
     jwt_context = rendered.get("requestContext", {}).get("authorizer", {}).get("jwt")
     if tokens and token and isinstance(jwt_context, dict):
         jwt_context["claims"] = authorizer_claims(_unverified_claims(token))
-    return rendered
+    answer: dict[str, Any] = rendered
+    return answer
 
 
 def issuer_minter(issuer_url: str, *, timeout: float = 5.0) -> TokenMinter:
@@ -66,7 +67,8 @@ def issuer_minter(issuer_url: str, *, timeout: float = 5.0) -> TokenMinter:
     def mint(email: str) -> str:
         url = f"{issuer_url.rstrip('/')}/dev/token?{urllib.parse.urlencode({'user': email})}"
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return json.load(response)["access_token"]
+            answer: str = json.load(response)["access_token"]
+            return answer
 
     return mint
 
@@ -91,4 +93,5 @@ def _bearer_token(event: dict[str, Any]) -> str | None:
 def _unverified_claims(token: str) -> dict[str, Any]:
     # API Gateway has verified the token by the time it passes claims; here it was minted a moment ago.
     payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    answer: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return answer

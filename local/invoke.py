@@ -27,6 +27,7 @@ import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -119,6 +120,7 @@ def invoke(function_name: str, event_path: Path, aws_endpoint: str, template: Pa
             event, integration_timeout_seconds=function.timeout_seconds, aws_request_id=request_id
         )
     exit_code = 0
+    result: Any
     if invocation.timed_out:
         print(f"Task timed out after {function.timeout_seconds:.2f} seconds", file=sys.stderr)
         result = {"errorMessage": f"Task timed out after {function.timeout_seconds:.2f} seconds"}

@@ -172,7 +172,7 @@ class IssuerRequestHandler(LoopbackRequestHandler):
 
 
 class OidcIssuer:
-    def __init__(self, state_dir: Path, issuer_url: str, demo_users: dict) -> None:
+    def __init__(self, state_dir: Path, issuer_url: str, demo_users: dict[str, Any]) -> None:
         self.issuer_url = issuer_url.rstrip("/")
         self.keys = _KeyRing(Path(state_dir))
         self.users = {u["email"].lower(): u for u in demo_users.get("users", [])}
@@ -343,10 +343,10 @@ class OidcIssuer:
             return response
         return _problem(404, "not_found", f"{method} {path} is not served by the development issuer")
 
-    def __call__(self, environ: dict, start_response: Any) -> Any:
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         return self.dispatch(Request(environ))(environ, start_response)
 
 
-def make_app(state_dir: Path, issuer_url: str, demo_users: dict) -> OidcIssuer:
+def make_app(state_dir: Path, issuer_url: str, demo_users: dict[str, Any]) -> OidcIssuer:
     """The WSGI app of the development issuer; `issuer_url` is exactly the `iss` of its tokens."""
     return OidcIssuer(state_dir, issuer_url, demo_users)

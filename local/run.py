@@ -49,7 +49,8 @@ def _wait_healthy(url: str, timeout: float = 30.0) -> dict[str, Any]:
             try:
                 response = http.get(f"{url}/v1/health", timeout=5)
                 if response.status_code == 200:
-                    return response.json()
+                    answer: dict[str, Any] = response.json()
+                    return answer
             except requests.RequestException:
                 if time.monotonic() > deadline:
                     raise

@@ -141,10 +141,12 @@ class LocalStack:
         return response.json()
 
     def config(self) -> dict[str, Any]:
-        return self._control("GET", "/_local/config")
+        answer: dict[str, Any] = self._control("GET", "/_local/config")
+        return answer
 
     def stats(self) -> dict[str, Any]:
-        return self._control("GET", "/_local/stats")
+        answer: dict[str, Any] = self._control("GET", "/_local/stats")
+        return answer
 
     def reset_stats(self) -> None:
         self._control("POST", "/_local/stats/reset")
@@ -180,11 +182,15 @@ class LocalStack:
 
     def execution_role_credentials(self, role_arn: str) -> dict[str, str]:
         """What Lambda gives a function running as `role_arn` (AccessKeyId, SecretAccessKey, SessionToken)."""
-        return self._control("POST", "/_local/execution-role-credentials", {"roleArn": role_arn})
+        answer: dict[str, str] = self._control(
+            "POST", "/_local/execution-role-credentials", {"roleArn": role_arn}
+        )
+        return answer
 
     def cloudtrail_events(self) -> list[dict[str, Any]]:
         """The emulator's CloudTrail stand-in: one event per GetDataAccess call, oldest first."""
-        return self._control("GET", "/_local/cloudtrail")["events"]
+        answer: list[dict[str, Any]] = self._control("GET", "/_local/cloudtrail")["events"]
+        return answer
 
     def expire_identity_contexts(self) -> None:
         self._control("POST", "/_local/identity-contexts/expire")
@@ -194,7 +200,8 @@ class LocalStack:
         query = {"user": user, **({"ttl": ttl} if ttl is not None else {}), **({"aud": aud} if aud else {})}
         response = self._http.get(f"{self.issuer_url}/dev/token?{urlencode(query)}", timeout=10)
         response.raise_for_status()
-        return response.json()["access_token"]
+        answer: str = response.json()["access_token"]
+        return answer
 
     def client(
         self,

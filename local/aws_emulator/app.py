@@ -96,7 +96,7 @@ def make_moto_app() -> WsgiApp:
         regional_s3["valid_starting_values"].append("access-grants/")
     # Bucket policies are evaluated by the emulator's S3 before moto sees the request, with the one policy
     # evaluator; moto's own partial evaluation would judge them a second time, differently.
-    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
+    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL  # type: ignore[method-assign]
     return DomainDispatcherApplication(create_backend_app)
 
 

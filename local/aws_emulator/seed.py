@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import boto3
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 from botocore.config import Config
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
@@ -94,12 +94,15 @@ class _InProcessHttp:
             path=unquote(url.path),
             query_string=url.query,
             headers=headers,
-            data=body.encode() if isinstance(body, str) else body,
+            data=body.encode() if isinstance(body, str) else bytes(body or b""),
             base_url=f"{url.scheme}://{url.netloc}",
         ).get_environ()
         environ["RAW_URI"] = url.path + (f"?{url.query}" if url.query else "")
         answer = Response.from_app(self.app, environ)
-        return AWSResponse(request.url, answer.status_code, dict(answer.headers), _RawBody(answer.get_data()))
+        answer_headers = HTTPHeaders()
+        for name, value in answer.headers.items():
+            answer_headers[name] = value
+        return AWSResponse(request.url, answer.status_code, answer_headers, _RawBody(answer.get_data()))
 
     def close(self) -> None:
         pass

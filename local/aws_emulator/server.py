@@ -22,8 +22,9 @@ THREADS = 16
 
 
 class _Gateway(wsgi.Gateway_10):
-    def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
+    # cheroot annotates get_environ as returning None; every implementation returns the WSGI environ.
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
+        environ: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
         environ["RAW_URI"] = environ["REQUEST_URI"]
         preserved = {}
         for name, _ in self.req.inheaders.items():

@@ -75,7 +75,9 @@ class _CompiledRoute:
 def _compile(route: Route) -> _CompiledRoute:
     if route.path == "$default":
         return _CompiledRoute(route, None, (), (9, 9, 0))
-    pieces, parameters, greedy = [], [], 0
+    pieces: list[str] = []
+    parameters: list[str] = []
+    greedy = 0
     for segment in route.path.strip("/").split("/") if route.path != "/" else []:
         variable = re.fullmatch(r"\{([A-Za-z0-9_.-]+)(\+?)\}", segment)
         if variable is None:

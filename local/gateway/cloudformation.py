@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +51,12 @@ def _construct(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
+    assert isinstance(node, yaml.MappingNode)
     return loader.construct_mapping(node, deep=True)
 
 
 def _register_tags() -> None:
-    def long_form(name: str):
+    def long_form(name: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
         return lambda loader, node: {name: _construct(node, loader)}
 
     def get_att(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:

@@ -27,7 +27,8 @@ def local_stack_config(aws_endpoint: str) -> dict[str, Any]:
         http.trust_env = False
         response = http.get(f"{aws_endpoint.rstrip('/')}/_local/config", timeout=5)
     response.raise_for_status()
-    return response.json()
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def parameter_values(
@@ -69,7 +70,8 @@ def execution_role_credentials(aws_endpoint: str, role_arn: str) -> dict[str, st
         raise RuntimeError(
             f"the emulator gave no credentials for the execution role {role_arn}: {response.text}"
         )
-    return response.json()
+    answer: dict[str, str] = response.json()
+    return answer
 
 
 def local_environment(config: Mapping[str, Any], role_arn: str | None = None) -> dict[str, str]:

@@ -87,7 +87,8 @@ def load_handler(function: Function) -> Callable[[dict[str, Any], Any], Any]:
     handler = getattr(module, attribute, None)
     if not callable(handler):
         raise ValueError(f"{function.logical_id}: {function.handler} is not a callable in {module.__file__}")
-    return handler
+    answer: Callable[[dict[str, Any], Any], Any] = handler
+    return answer
 
 
 def lambda_context(

@@ -122,7 +122,8 @@ class _AuditTee:
     def write(self, text: str) -> int:
         if '"audit":true' in text:
             self._file.write(text if text.endswith("\n") else text + "\n")
-        return self._stream.write(text)
+        answer: int = self._stream.write(text)
+        return answer
 
     def flush(self) -> None:
         self._stream.flush()
@@ -132,6 +133,7 @@ def _copy_audit_records(path: Path) -> None:
     from domain.audit import logger  # the handlers' logger, imported by build_gateway
 
     handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)  # Powertools logs to a stream (stdout)
     handler.setStream(_AuditTee(handler.stream, path))
 
 
@@ -208,11 +210,14 @@ def serve(
                 log_handle.close()
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], ready_file: Path, log_file: Path | None) -> dict:
+def _wait_until_ready(
+    process: subprocess.Popen[bytes], ready_file: Path, log_file: Path | None
+) -> dict[str, Any]:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if ready_file.exists():
-            return json.loads(ready_file.read_text(encoding="utf-8"))
+            answer: dict[str, Any] = json.loads(ready_file.read_text(encoding="utf-8"))
+            return answer
         if process.poll() is not None:
             tail = ""
             if log_file is not None and log_file.exists():

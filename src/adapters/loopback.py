@@ -24,7 +24,9 @@ def is_loopback_url(url: str | None) -> bool:
         return False
 
 
-def _strip_account_prefix(request: Any, **kwargs: Any) -> None:
+def strip_account_prefix(**event: Any) -> None:
+    """A `before-sign.s3-control` handler: the request to a loopback endpoint without `{AccountId}.`."""
+    request = event["request"]
     parts = urlsplit(request.url)
     host = parts.hostname or ""
     label, _, rest = host.partition(".")
@@ -38,5 +40,5 @@ def _strip_account_prefix(request: Any, **kwargs: Any) -> None:
 def use_loopback_endpoint(client: Any) -> Any:
     """Make an s3control client work against a loopback endpoint; a no-op for any other endpoint."""
     if is_loopback_url(client.meta.endpoint_url):
-        client.meta.events.register("before-sign.s3-control", _strip_account_prefix)
+        client.meta.events.register("before-sign.s3-control", strip_account_prefix)
     return client

@@ -34,10 +34,11 @@ def identity_context(stack: LocalStack, user: str, app_keys: dict[str, str] | No
     """CreateTokenWithIAM with the user's JWT: the identity context of the Identity Center token."""
     config = stack.config()
     oidc = stack.client("sso-oidc", credentials=app_keys or client_app_keys(stack))
-    answer = oidc.create_token_with_iam(
+    token = oidc.create_token_with_iam(
         clientId=config["applicationArn"], grantType=JWT_BEARER, assertion=stack.token(user)
     )
-    return answer["awsAdditionalDetails"]["identityContext"]
+    context: str = token["awsAdditionalDetails"]["identityContext"]
+    return context
 
 
 def identity_session(stack: LocalStack, user: str) -> dict[str, str]:
@@ -61,15 +62,19 @@ def role_session(stack: LocalStack, department: str) -> dict[str, str]:
 def region_of(stack: LocalStack, target: str) -> str:
     """The Region of the bucket an `s3://bucket/...` target names (the seed's, from the access plan)."""
     bucket = target.removeprefix("s3://").split("/", 1)[0]
-    return stack.config()["bucketRegions"].get(bucket, stack.config()["region"])
+    answer: str = stack.config()["bucketRegions"].get(bucket, stack.config()["region"])
+    return answer
 
 
 def get_data_access(
     stack: LocalStack, keys: dict[str, str], target: str, permission: str, **kwargs: Any
-) -> dict:
+) -> dict[str, Any]:
     """GetDataAccess in the target bucket's Region, as S3 Access Grants' instances are regional."""
     s3control = stack.client("s3control", credentials=keys, region=region_of(stack, target))
-    return s3control.get_data_access(AccountId=ACCOUNT_ID, Target=target, Permission=permission, **kwargs)
+    answer: dict[str, Any] = s3control.get_data_access(
+        AccountId=ACCOUNT_ID, Target=target, Permission=permission, **kwargs
+    )
+    return answer
 
 
 def s3_with(stack: LocalStack, data_access: dict[str, Any], **config: Any) -> Any:

@@ -19,7 +19,7 @@ from aws_s3_access_grants_boto3_plugin.s3_access_grants_plugin import S3AccessGr
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from adapters.loopback import _strip_account_prefix
+from adapters.loopback import strip_account_prefix
 from local.stack import LocalStack
 from tests.emulator.helpers import role_session
 
@@ -47,7 +47,7 @@ def plugin_s3(stack: LocalStack, department: str, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("AWS_SESSION_TOKEN", keys["aws_session_token"])
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     session = botocore.session.Session()
-    session.register("before-sign.s3-control", _strip_account_prefix)
+    session.register("before-sign.s3-control", strip_account_prefix)
     s3 = session.create_client("s3", config=Config(s3={"addressing_style": "path"}))
     S3AccessGrantsPlugin(s3, fallback_enabled=False, customer_session=session).register()
     yield s3

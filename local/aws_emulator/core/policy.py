@@ -84,7 +84,8 @@ def _as_list(value: Any) -> list[Any]:
 
 @lru_cache(maxsize=1024)
 def _document(text: str) -> dict[str, Any]:
-    return json.loads(text)
+    answer: dict[str, Any] = json.loads(text)
+    return answer
 
 
 def evaluate(policy: str | Mapping[str, Any], context: RequestContext) -> Decision:

@@ -13,6 +13,7 @@ import enum
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from botocore.auth import HmacV1Auth, S3SigV4Auth, S3SigV4PostAuth, S3SigV4QueryAuth, SigV4Auth
@@ -77,7 +78,8 @@ def claim_of(request: Request) -> Claim | None:
     environ = request.environ
     if "local.emulator.claim" not in environ:
         environ["local.emulator.claim"] = _claim(request)
-    return environ["local.emulator.claim"]
+    answer: Claim | None = environ["local.emulator.claim"]
+    return answer
 
 
 def post_fields(request: Request) -> dict[str, str]:
@@ -114,7 +116,7 @@ def _aws_request(request: Request, signed_headers: list[str], *, drop_param: str
     params = [(key, value) for key, value in parse_qsl(query, keep_blank_values=True) if key != drop_param]
     headers = {name: request.headers.get(name, "") for name in signed_headers}
     aws_request = AWSRequest(method=request.method, url=f"http://{request.host}{path}", headers=headers)
-    aws_request.params = params
+    aws_request.params = params  # type: ignore[assignment]  # botocore accepts pairs; its stubs say dict
     aws_request.data = request.get_data(cache=True)
     return aws_request
 
@@ -162,10 +164,18 @@ def check(request: Request, secret: str, session_token: str | None, *, now: date
     return None
 
 
+def _scope(claim: Claim) -> tuple[str, str]:
+    """(service, Region) of a SigV4 claim; a credential scope without them is malformed."""
+    if claim.service is None or claim.region is None:
+        raise ValueError("a SigV4 credential scope names its service and Region")
+    return claim.service, claim.region
+
+
 def _check_header_v4(request: Request, credentials: ReadOnlyCredentials, claim: Claim) -> Problem | None:
     fields = _auth_fields(request)
-    signer_class = S3SigV4Auth if claim.service == "s3" else SigV4Auth
-    signer = signer_class(credentials, claim.service, claim.region)
+    service, region = _scope(claim)
+    signer_class = S3SigV4Auth if service == "s3" else SigV4Auth
+    signer = signer_class(credentials, service, region)
     aws_request = _aws_request(request, fields["SignedHeaders"].split(";"))
     expected = _signature(signer, aws_request, request.headers.get("X-Amz-Date", ""))
     return None if _same(fields.get("Signature", ""), expected) else Problem.SIGNATURE
@@ -180,7 +190,7 @@ def _check_query_v4(
     if any(name.lower() not in signed_headers for name in unsigned):
         return Problem.UNSIGNED_HEADERS
     expires = int(args["X-Amz-Expires"])
-    signer = S3SigV4QueryAuth(credentials, claim.service, claim.region, expires=expires)
+    signer = S3SigV4QueryAuth(credentials, *_scope(claim), expires=expires)
     aws_request = _aws_request(request, signed_headers, drop_param="X-Amz-Signature")
     if not _same(args.get("X-Amz-Signature", ""), _signature(signer, aws_request, args["X-Amz-Date"])):
         return Problem.SIGNATURE
@@ -195,13 +205,11 @@ def _check_post_policy(request: Request, credentials: ReadOnlyCredentials, claim
     the base64 policy as sent, with the key of the form's credential scope. Whether the policy itself
     allows the upload is the S3 service's business (its expiry included)."""
     fields = post_fields(request)
-    if fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256" or claim.region is None:
+    if fields.get("x-amz-algorithm") != "AWS4-HMAC-SHA256":
         return Problem.MALFORMED
     aws_request = AWSRequest(method="POST", url=f"http://{request.host}/")
     aws_request.context["timestamp"] = fields["x-amz-date"]
-    expected = S3SigV4PostAuth(credentials, claim.service, claim.region).signature(
-        fields["policy"], aws_request
-    )
+    expected = S3SigV4PostAuth(credentials, *_scope(claim)).signature(fields["policy"], aws_request)
     return None if _same(fields.get("x-amz-signature", ""), expected) else Problem.SIGNATURE
 
 
@@ -233,7 +241,8 @@ def _check_query_v2(request: Request, credentials: ReadOnlyCredentials, now: dat
         headers[name] = value
     verifier = _HmacV1Verifier(credentials, expires)
     expected = verifier.sign_string(
-        verifier.canonical_string(request.method, urlsplit(f"{path}?{query}"), headers)
+        # botocore reads the headers as its HTTPHeaders (a Message: get_all); its stubs say Mapping.
+        verifier.canonical_string(request.method, urlsplit(f"{path}?{query}"), cast(Any, headers))
     )
     if not _same(dict(pairs).get("Signature", ""), expected):
         return Problem.SIGNATURE

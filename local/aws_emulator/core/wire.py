@@ -29,7 +29,8 @@ def service_model(service: str) -> ServiceModel:
 
 
 def operation_model(service: str, name: str) -> OperationModel:
-    return service_model(service).operation_model(name)
+    answer: OperationModel = service_model(service).operation_model(name)
+    return answer
 
 
 def route(service: str, request: Request) -> tuple[OperationModel, dict[str, Any]] | None:
@@ -41,7 +42,8 @@ def route(service: str, request: Request) -> tuple[OperationModel, dict[str, Any
             routes[service] = get_service_router(service).match(request)
         except (NotFound, NotImplementedError):
             routes[service] = None
-    return routes[service]
+    answer: tuple[OperationModel, dict[str, Any]] | None = routes[service]
+    return answer
 
 
 def parse(

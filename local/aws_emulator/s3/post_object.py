@@ -33,6 +33,7 @@ from moto.s3.utils import metadata_from_headers
 from werkzeug.wrappers import Response
 
 from local.aws_emulator.core import moto_models
+from local.aws_emulator.core.exceptions import EmulatorError
 from local.aws_emulator.core.signing import post_fields
 from local.aws_emulator.s3 import exceptions
 
@@ -84,12 +85,13 @@ class _Condition:
             return True  # judged on the file's size, after every other condition
         sent = upload.bucket if self.field == "bucket" else upload.fields.get(self.field)
         if self.operator == "eq":
-            return sent == self.value
+            answer: bool = sent == self.value
+            return answer
         values = (sent or "").split(",") if self.field == "content-type" else [sent or ""]
         return all(value.strip().startswith(self.value) for value in values)
 
 
-def _invalid(detail: str) -> exceptions.EmulatorError:
+def _invalid(detail: str) -> EmulatorError:
     return exceptions.invalid_policy_document(f"Invalid Policy: {detail}")
 
 

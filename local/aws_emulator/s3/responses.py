@@ -245,7 +245,7 @@ class S3Responses:
             del response.headers[name]
         origin = request.headers.get("Origin")
         rule = cors_rule(bucket, origin, request.method, []) if origin and bucket else None
-        if rule is not None:
+        if origin and rule is not None:
             self._cors_headers(response, origin, rule)
 
     @staticmethod

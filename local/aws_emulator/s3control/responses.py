@@ -105,38 +105,46 @@ class AccessGrantsResponses:
         }
 
     # -- instances --
-    def op_CreateAccessGrantsInstance(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_CreateAccessGrantsInstance(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         instance = self.backend.create_instance(grants, params.get("IdentityCenterArn"))
         self.backend.set_tags(grants, instance.arn, params.get("Tags"))
         return self._instance(instance)
 
-    def op_GetAccessGrantsInstance(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_GetAccessGrantsInstance(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         return self._instance(grants.require_instance())
 
-    def op_DeleteAccessGrantsInstance(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_DeleteAccessGrantsInstance(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         self.backend.delete_instance(grants)
         return {}
 
-    def op_ListAccessGrantsInstances(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_ListAccessGrantsInstances(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         chunk, token = page([self._instance(grants.instance)] if grants.instance else [], params)
         return {"AccessGrantsInstancesList": chunk, "NextToken": token}
 
     def op_AssociateAccessGrantsIdentityCenter(
-        self, grants: RegionGrants, params: dict, request: Request
-    ) -> dict:
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         self.backend.associate(grants, params.get("IdentityCenterArn", ""))
         return {}
 
     def op_DissociateAccessGrantsIdentityCenter(
-        self, grants: RegionGrants, params: dict, request: Request
-    ) -> dict:
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         instance = grants.require_instance()
         instance.identity_center_arn = instance.identity_center_application_arn = None
         return {}
 
     def op_GetAccessGrantsInstanceForPrefix(
-        self, grants: RegionGrants, params: dict, request: Request
-    ) -> dict:
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         instance = grants.require_instance()
         prefix = params.get("S3Prefix", "")
         scopes = [
@@ -148,8 +156,8 @@ class AccessGrantsResponses:
         return {"AccessGrantsInstanceArn": instance.arn, "AccessGrantsInstanceId": instance.instance_id}
 
     def op_PutAccessGrantsInstanceResourcePolicy(
-        self, grants: RegionGrants, params: dict, request: Request
-    ) -> dict:
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         instance = grants.require_instance()
         instance.resource_policy = params.get("Policy", "")
         return {
@@ -159,8 +167,8 @@ class AccessGrantsResponses:
         }
 
     def op_GetAccessGrantsInstanceResourcePolicy(
-        self, grants: RegionGrants, params: dict, request: Request
-    ) -> dict:
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         instance = grants.require_instance()
         if instance.resource_policy is None:
             raise exceptions.not_found(
@@ -170,32 +178,42 @@ class AccessGrantsResponses:
         return {"Policy": instance.resource_policy, "CreatedAt": instance.created_at}
 
     def op_DeleteAccessGrantsInstanceResourcePolicy(
-        self, grants: RegionGrants, params: dict, request: Request
-    ) -> dict:
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         grants.require_instance().resource_policy = None
         return {}
 
     # -- locations --
-    def op_CreateAccessGrantsLocation(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_CreateAccessGrantsLocation(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         location = self.backend.create_location(
             grants, params.get("LocationScope", ""), params.get("IAMRoleArn", "")
         )
         self.backend.set_tags(grants, location.arn, params.get("Tags"))
         return self._location(location)
 
-    def op_GetAccessGrantsLocation(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_GetAccessGrantsLocation(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         return self._location(grants.location(params["AccessGrantsLocationId"]))
 
-    def op_UpdateAccessGrantsLocation(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_UpdateAccessGrantsLocation(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         location = grants.location(params["AccessGrantsLocationId"])
         self.backend.update_location(location, params.get("IAMRoleArn", ""))
         return self._location(location)
 
-    def op_DeleteAccessGrantsLocation(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_DeleteAccessGrantsLocation(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         self.backend.delete_location(grants, grants.location(params["AccessGrantsLocationId"]))
         return {}
 
-    def op_ListAccessGrantsLocations(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_ListAccessGrantsLocations(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         grants.require_instance()
         wanted = params.get("LocationScope")
         locations = sorted(grants.locations.values(), key=lambda loc: loc.scope)
@@ -204,21 +222,29 @@ class AccessGrantsResponses:
         return {"AccessGrantsLocationsList": chunk, "NextToken": token}
 
     # -- grants --
-    def op_CreateAccessGrant(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_CreateAccessGrant(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         grant = self.backend.create_grant(grants, params)
         self.backend.set_tags(grants, grant.arn, params.get("Tags"))
         return self._grant(grant)
 
-    def op_GetAccessGrant(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_GetAccessGrant(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         return self._grant(grants.grant(params["AccessGrantId"]))
 
-    def op_DeleteAccessGrant(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_DeleteAccessGrant(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         grant = grants.grant(params["AccessGrantId"])
         del grants.grants[grant.grant_id]
         grants.tags.pop(grant.arn, None)
         return {}
 
-    def op_ListAccessGrants(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_ListAccessGrants(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         grants.require_instance()
         filters = {
             "grantee_type": params.get("GranteeType"),
@@ -236,29 +262,39 @@ class AccessGrantsResponses:
         return {"AccessGrantsList": chunk, "NextToken": token}
 
     # -- tags --
-    def op_TagResource(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_TagResource(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         self.backend.set_tags(
             grants, self.backend.tagged_arn(grants, params["ResourceArn"]), params.get("Tags")
         )
         return {}
 
-    def op_UntagResource(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_UntagResource(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         arn = self.backend.tagged_arn(grants, params["ResourceArn"])
         for key in params.get("TagKeys") or []:
             grants.tags.get(arn, {}).pop(key, None)
         return {}
 
-    def op_ListTagsForResource(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_ListTagsForResource(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         arn = self.backend.tagged_arn(grants, params["ResourceArn"])
         return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(grants.tags.get(arn, {}).items())]}
 
     # -- the caller's view --
-    def op_ListCallerAccessGrants(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_ListCallerAccessGrants(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         caller = self.sts.identify(request)
         self.data_access.authenticate(caller)
         return self.data_access.list_caller_grants(grants, caller, params)
 
-    def op_GetDataAccess(self, grants: RegionGrants, params: dict, request: Request) -> dict:
+    def op_GetDataAccess(
+        self, grants: RegionGrants, params: dict[str, Any], request: Request
+    ) -> dict[str, Any]:
         caller = self.sts.identify(request)
         self.data_access.authenticate(caller)
         return self.data_access.get_data_access(grants, caller, params)

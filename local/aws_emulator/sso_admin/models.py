@@ -51,9 +51,9 @@ class Application:
     created: datetime
     description: str | None = None
     status: str = "ENABLED"
-    portal_options: dict | None = None
-    grants: dict[str, dict] = field(default_factory=dict)  # grant type -> Grant document
-    authentication_methods: dict[str, dict] = field(default_factory=dict)  # "IAM" -> method
+    portal_options: dict[str, Any] | None = None
+    grants: dict[str, dict[str, Any]] = field(default_factory=dict)  # grant type -> Grant document
+    authentication_methods: dict[str, dict[str, Any]] = field(default_factory=dict)  # "IAM" -> method
     access_scopes: dict[str, list[str]] = field(default_factory=dict)  # scope -> authorized targets
     assignment_required: bool = True
     assignments: set[tuple[str, str]] = field(default_factory=set)  # (principal type, principal id)

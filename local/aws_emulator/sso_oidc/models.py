@@ -172,13 +172,16 @@ class TokenExchange:
             "awsAdditionalDetails": {"identityContext": context.value},
         }
 
-    def _verify_assertion(self, application: Application, assertion: str) -> tuple[TrustedTokenIssuer, dict]:
+    def _verify_assertion(
+        self, application: Application, assertion: str
+    ) -> tuple[TrustedTokenIssuer, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(assertion)
             unverified = jwt.decode(assertion, options={"verify_signature": False})
         except jwt.PyJWTError as error:
             raise exceptions.invalid_grant(f"the assertion is not a valid JWT: {error}") from error
-        issuer, audiences = None, []
+        issuer: TrustedTokenIssuer | None = None
+        audiences: list[str] = []
         for entry in application.grants[JWT_BEARER].get("JwtBearer", {}).get("AuthorizedTokenIssuers", []):
             candidate = self.identity_center.trusted_token_issuers.get(entry.get("TrustedTokenIssuerArn", ""))
             if candidate is not None and candidate.issuer_url == unverified.get("iss"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from moto.core.request import Request
 from werkzeug.wrappers import Response
 
@@ -49,7 +51,7 @@ class StsResponses:
         if caller.expired:
             raise exceptions.expired_token()
 
-    def _assume_role(self, caller: Caller, params: dict) -> dict:
+    def _assume_role(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         session = self.backend.assume_role(caller, params)
         answer = {
             "Credentials": {
@@ -69,7 +71,7 @@ class StsResponses:
         return answer
 
     @staticmethod
-    def _caller_identity(caller: Caller) -> dict:
+    def _caller_identity(caller: Caller) -> dict[str, Any]:
         session = caller.session
         assert session is not None
         return {
