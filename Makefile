@@ -18,6 +18,7 @@ help:
 	@echo "make run       the local stack: emulated AWS, OIDC issuer, API and demo page on 127.0.0.1"
 	@echo "                 PORT=3000 (API, demo page)  IDP_PORT=3001 (issuer)  AWS_PORT=4000 (emulator)"
 	@echo "                 STATE_DIR=.local (keys, logs; one make run per folder)"
+	@echo "                 CONCURRENCY=4 (execution environments per function: processes, one request at a time)"
 	@echo "make test      make check, then the rest of the test suite (installs what it can: venvs, SAM CLI, checkov,"
 	@echo "                 AWS CLI, chromium); needs terraform >= 1.9 and python3.13 (pyenv is looked in)"
 	@echo "make emulator  only the emulated AWS and the OIDC issuer, in the foreground (AWS_PORT, IDP_PORT, STATE_DIR)"
@@ -99,9 +100,11 @@ PORT ?= 3000
 IDP_PORT ?= 3001
 AWS_PORT ?= 4000
 STATE_DIR ?= .local
+CONCURRENCY ?= 4
 
 run: venv
-	$(PY) -m local.run --port $(PORT) --idp-port $(IDP_PORT) --aws-port $(AWS_PORT) --state-dir $(STATE_DIR)
+	$(PY) -m local.run --port $(PORT) --idp-port $(IDP_PORT) --aws-port $(AWS_PORT) --state-dir $(STATE_DIR) \
+	  --concurrency $(CONCURRENCY)
 
 emulator: venv
 	$(PY) -m local.emulator --aws-port $(AWS_PORT) --idp-port $(IDP_PORT) --state-dir $(STATE_DIR)

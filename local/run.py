@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idp-port", type=int, default=3001, help="OIDC issuer")
     parser.add_argument("--aws-port", type=int, default=4000, help="emulated AWS")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="keys and logs (default .local/)")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="execution environments per function, at most (default 4)"
+    )
     args = parser.parse_args(argv)
     if str(REPO_ROOT / "src") not in sys.path:  # local.stack uses the service's packages (SAM's CodeUri root)
         sys.path.insert(0, str(REPO_ROOT / "src"))
@@ -188,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 port=args.port,
                 log_file=logs / "gateway.log",
                 audit_log=logs / "audit.jsonl",
+                concurrency=args.concurrency,
             ) as gateway:
                 health = _wait_healthy(gateway.url)
                 print(

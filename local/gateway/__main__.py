@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-demo", action="store_true", help="do not serve the demo page at /")
     parser.add_argument("--ready-file", type=Path, help="written with the URL once listening")
     parser.add_argument("--audit-log", type=Path, help="also append every audit record here (JSON lines)")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="execution environments per function, at most (default 4)"
+    )
     args = parser.parse_args(argv)
     overrides = {}
     for item in args.parameter:
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         demo=not args.no_demo,
         ready_file=args.ready_file,
         audit_log=args.audit_log,
+        concurrency=args.concurrency,
     )
 
 

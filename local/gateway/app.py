@@ -1,7 +1,8 @@
-"""The gateway's WSGI application: API Gateway HTTP API behaviour in front of in-process handlers.
+"""The gateway's WSGI application: API Gateway HTTP API behaviour in front of the functions.
 
 Per request, in API Gateway's order: request id → payload limit → CORS preflight (`local.gateway.cors`) →
-route match → JWT authorizer → HTTP API v2 event → Lambda invocation → response mapping → CORS headers.
+route match → JWT authorizer → HTTP API v2 event → Lambda invocation (an execution environment of the
+function's pool, `local.gateway.environments`) → response mapping → CORS headers.
 The demo page (`local.gateway.demo_page`) is served beside the API, as a deployment would from a CDN. The
 gateway's own answers use API Gateway's bodies (`{"message":"Not Found"}`, `"Unauthorized"`,
 `"Request Entity Too Large"`, `"Internal Server Error"`, `"Service Unavailable"`).
@@ -28,7 +29,8 @@ from local.apigw_events import build_http_api_event
 from local.gateway.authorizer import Authorized, JwtAuthorizerEmulator, Refusal
 from local.gateway.cors import is_preflight, preflight, with_cors
 from local.gateway.demo_page import DemoPage
-from local.gateway.runtime import FUNCTION_TIMEOUT, INTEGRATION_TIMEOUT, FunctionRuntime, Invocation
+from local.gateway.environments import FunctionPool
+from local.gateway.runtime import FUNCTION_TIMEOUT, INTEGRATION_TIMEOUT, Invocation
 from local.gateway.template import HttpApi, Route
 from local.loopback_http import MalformedBody
 
@@ -116,24 +118,29 @@ class RouteTable:
 
 
 class Gateway:
-    """A WSGI app serving one HttpApi; `runtimes` holds each function's warm environment."""
+    """A WSGI app serving one HttpApi; `pools` holds each function's execution environments."""
 
     def __init__(
         self,
         api: HttpApi,
-        runtimes: Mapping[str, FunctionRuntime],
+        pools: Mapping[str, FunctionPool],
         *,
         demo_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.api = api
         self._routes = RouteTable(api.routes)
-        self._runtimes = runtimes
+        self._pools = pools
         self._authorizers = {
             route.authorizer.name: JwtAuthorizerEmulator(route.authorizer)
             for route in api.routes
             if route.authorizer is not None
         }
         self._demo_page = DemoPage(demo_config) if demo_config is not None else None
+
+    def close(self) -> None:
+        """End every function's execution environments."""
+        for pool in self._pools.values():
+            pool.close()
 
     # -- WSGI --
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -198,7 +205,7 @@ class Gateway:
         event = self._event(request, body, route, path_parameters, claims, scopes, request_id)
         if len(json.dumps(event)) > MAX_LAMBDA_PAYLOAD_BYTES:
             return with_cors(cors, request, _gateway_answer(413, "Request Entity Too Large"))
-        invocation = self._runtimes[route.function.logical_id].invoke(
+        invocation = self._pools[route.function.logical_id].invoke(
             event, integration_timeout_seconds=route.integration_timeout_seconds
         )
         return with_cors(cors, request, _lambda_response(route, invocation))

@@ -1,6 +1,8 @@
-"""Runs Lambda handlers in this process the way one warm Lambda execution environment would.
+"""Runs Lambda handlers in this process the way one warm Lambda execution environment would: for
+`make invoke` and the in-process test harness (`local.functions`). The gateway runs each function in
+processes of its own instead (`local.gateway.environments`).
 
-All functions share this process, so their environment variables are merged into `os.environ` once,
+Functions run here share the process, so their environment variables are merged into `os.environ` once,
 before any handler module is imported (their configuration is read at import/init time). Two functions
 that need different values for the same variable cannot share a process: that is refused at start-up
 rather than served wrongly.
@@ -54,7 +56,7 @@ def merged_environment(functions: Iterable[Function], local_variables: Mapping[s
             if name in merged and merged[name] != value:
                 raise EnvironmentConflictError(
                     f"environment variable {name} is {merged[name]!r} for {owner[name]} but {value!r} for "
-                    f"{function.logical_id}; the local gateway runs all functions in one process"
+                    f"{function.logical_id}; functions run in this one process share one environment"
                 )
             merged[name] = value
             owner[name] = function.logical_id

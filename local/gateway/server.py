@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,28 +36,63 @@ from local.gateway.configuration import (
     local_environment,
     register_redirect_uris,
 )
-from local.gateway.runtime import FunctionRuntime, install_environment
+from local.gateway.environments import DEFAULT_CONCURRENCY, FunctionPool
 from local.loopback_http import LoopbackRequestHandler
 
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 60.0
 
 
-def build_gateway(loaded: LoadedApi, *, demo: bool = True, url: str | None = None) -> Gateway:
-    """Install the functions' environment in this process, import their handlers and wire the gateway.
+def build_gateway(
+    loaded: LoadedApi,
+    *,
+    demo: bool = True,
+    url: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    audit_log: Path | None = None,
+) -> Gateway:
+    """A pool of execution environments per function (each with the function's own environment and the
+    execution role's session), one of each started now, as deployed functions have their first one; an
+    Init that fails stops the gateway with its reason. Then the gateway itself.
 
     With the demo page, `url` is where it is served: registered with the issuer as a redirect URI of the
     demo client, since the page signs in with the authorization code flow."""
-    install_environment(loaded.api.functions.values(), local_environment(loaded.config))
-    runtimes = {
-        logical_id: FunctionRuntime(function) for logical_id, function in loaded.api.functions.items()
+    stack_variables = local_environment(loaded.config)
+    pools = {
+        logical_id: FunctionPool(
+            function,
+            {**stack_variables, **function.environment},
+            concurrency=concurrency,
+            audit_log=audit_log,
+        )
+        for logical_id, function in loaded.api.functions.items()
     }
+    warm_up(pools.values())
     demo_config = None
     if demo:
         demo_config = demo_page_config(loaded.config)
         if url is not None:
             register_redirect_uris(loaded.config["issuer"], url)
-    return Gateway(loaded.api, runtimes, demo_config=demo_config)
+    return Gateway(loaded.api, pools, demo_config=demo_config)
+
+
+def warm_up(pools: Iterable[FunctionPool]) -> None:
+    """Every function's first environment, started side by side; the first failure is raised."""
+    failures: list[BaseException] = []
+
+    def start(pool: FunctionPool) -> None:
+        try:
+            pool.warm_up()
+        except BaseException as error:  # noqa: BLE001 - re-raised below, in the caller's thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=start, args=(pool,), daemon=True) for pool in pools]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 class _RequestHandler(LoopbackRequestHandler):
@@ -83,6 +118,7 @@ def run_gateway(
     demo: bool = True,
     ready_file: Path | None = None,
     audit_log: Path | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> None:
     """Serve until SIGTERM or Ctrl-C (this is the child process `serve()` starts)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -91,9 +127,14 @@ def run_gateway(
     late = _LateBoundApp()
     server: BaseWSGIServer = make_server(HOST, port, late, threaded=True, request_handler=_RequestHandler)
     url = f"http://{HOST}:{server.server_port}"
-    late.app = build_gateway(load_api(template, aws_endpoint, url, overrides), demo=demo, url=url)
-    if audit_log is not None:
-        _copy_audit_records(audit_log)
+    gateway = build_gateway(
+        load_api(template, aws_endpoint, url, overrides),
+        demo=demo,
+        url=url,
+        concurrency=concurrency,
+        audit_log=audit_log,
+    )
+    late.app = gateway
 
     def stop(*_: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -109,32 +150,7 @@ def run_gateway(
         pass
     finally:
         server.server_close()
-
-
-class _AuditTee:
-    """The service logger's stream, copying each audit record (one JSON line) to a file as well."""
-
-    def __init__(self, stream: Any, path: Path) -> None:
-        self._stream = stream
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8", buffering=1)
-
-    def write(self, text: str) -> int:
-        if '"audit":true' in text:
-            self._file.write(text if text.endswith("\n") else text + "\n")
-        answer: int = self._stream.write(text)
-        return answer
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-
-def _copy_audit_records(path: Path) -> None:
-    from domain.audit import logger  # the handlers' logger, imported by build_gateway
-
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)  # Powertools logs to a stream (stdout)
-    handler.setStream(_AuditTee(handler.stream, path))
+        gateway.close()
 
 
 @dataclass(frozen=True)
@@ -156,6 +172,7 @@ def serve(
     log_file: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     audit_log: Path | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> Iterator[RunningGateway]:
     """Run the gateway in a child process on 127.0.0.1:`port` (0 = a free port) until the block exits.
 
@@ -184,6 +201,7 @@ def serve(
             command.append("--no-demo")
         if audit_log is not None:
             command += ["--audit-log", str(audit_log)]
+        command += ["--concurrency", str(concurrency)]
         # Loopback traffic (JWKS, the emulator) must never go through a proxy from the caller's environment.
         env = {
             **os.environ,
