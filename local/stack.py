@@ -136,7 +136,9 @@ class LocalStack:
 
     # -- control API --
     def _control(self, method: str, path: str, payload: Any = None) -> Any:
-        response = self._http.request(method, f"{self.aws_endpoint}{path}", json=payload, timeout=10)
+        # State-changing control routes take JSON only (local.aws_emulator.control): an empty object at least.
+        body = payload if payload is not None or method in ("GET", "DELETE") else {}
+        response = self._http.request(method, f"{self.aws_endpoint}{path}", json=body, timeout=10)
         response.raise_for_status()
         return response.json()
 

@@ -1,5 +1,11 @@
 """The `/_local/*` control API on the AWS port (JSON in and out): what tests, benchmarks and the local
-Lambda runtime ask of the emulator that AWS itself has no API for."""
+Lambda runtime ask of the emulator that AWS itself has no API for.
+
+It hands out an execution role's session and changes the emulator's state, so it answers only requests
+that name the emulator's own host (a DNS-rebinding page names its own: 421), and changes state only for
+JSON from no origin (a tool) or the emulator's own (a form or a `text/plain` fetch from another site is
+a simple request no preflight stops: 415 or 403). The AWS APIs on the same port keep any Host:
+virtual-hosted S3 names the bucket there, and no bucket name starts with `_`."""
 
 from __future__ import annotations
 
@@ -19,8 +25,27 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload, default=str), status=status, content_type="application/json")
 
 
+def _refusal(request: Request) -> Response | None:
+    port = request.environ.get("SERVER_PORT", "")
+    own = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    if request.host.lower() not in own:
+        return _json({"error": "MisdirectedRequest", "message": "the control API answers its own host"}, 421)
+    if request.method in ("POST", "PUT", "DELETE", "PATCH"):
+        if request.method != "DELETE" and request.mimetype != "application/json":
+            return _json(
+                {"error": "UnsupportedMediaType", "message": "send the body as application/json"}, 415
+            )
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.removeprefix("http://").rstrip("/") not in own:
+            return _json({"error": "Forbidden", "message": "another origin may not change the emulator"}, 403)
+    return None
+
+
 def answer(app: EmulatorApp, request: Request) -> Response:
     path, method = request.path, request.method
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
     try:
         payload = (request.get_json(silent=True) or {}) if method == "POST" else {}
         if (method, path) == ("GET", "/_local/config"):

@@ -175,3 +175,49 @@ def test_faults_and_latency_set_at_start(tmp_path) -> None:
         get_object = call_for(started, "GetObject")
         assert get_object()["Body"].read() == b"alice,bob,carol,dave,erin\n"
         assert started.stats()["calls"] == {"ListCallerAccessGrants": 2, "GetObject": 1}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/_local/clock", {"Content-Type": "text/plain", "Origin": "https://evil.example"}),
+        ("/_local/clock", {"Content-Type": "application/x-www-form-urlencoded"}),
+        ("/_local/clock", {"Content-Type": "application/json", "Origin": "https://evil.example"}),
+        ("/_local/faults", {"Content-Type": "text/plain", "Origin": "null"}),
+        (
+            "/_local/execution-role-credentials",
+            {"Content-Type": "text/plain", "Origin": "https://evil.example"},
+        ),
+    ],
+)
+def test_a_cross_site_request_changes_no_emulator_state(
+    stack: LocalStack, path: str, headers: dict[str, str]
+) -> None:
+    before = requests.get(stack.aws_endpoint + "/_local/faults", timeout=10).json()
+    clock = requests.post(stack.aws_endpoint + "/_local/clock", json={"advanceSeconds": 0}, timeout=10).json()
+    body = '{"advanceSeconds": 86400, "operation": "GetObject", "throttle": 5, "roleArn": "x"}'
+    answer = requests.post(stack.aws_endpoint + path, data=body, headers=headers, timeout=10)
+    assert answer.status_code in (403, 415), answer.text
+    assert "SessionToken" not in answer.text
+    assert requests.get(stack.aws_endpoint + "/_local/faults", timeout=10).json() == before
+    after = requests.post(stack.aws_endpoint + "/_local/clock", json={"advanceSeconds": 0}, timeout=10).json()
+    assert after["offsetSeconds"] == clock["offsetSeconds"]
+
+
+@pytest.mark.parametrize("host", ["rebind.evil.example", "rebind.evil.example:{port}", "127.0.0.1"])
+def test_a_dns_rebinding_page_gets_no_execution_role_session(stack: LocalStack, host: str) -> None:
+    port = stack.aws_endpoint.rsplit(":", 1)[1]
+    role = stack.config()["clientApplicationRoleArn"]
+    answer = requests.post(
+        stack.aws_endpoint + "/_local/execution-role-credentials",
+        json={"roleArn": role},
+        headers={"Host": host.format(port=port)},
+        timeout=10,
+    )
+    assert answer.status_code == 421
+    assert "SessionToken" not in answer.text
+    # Under its own names, for tools and the gateway, it answers.
+    own = requests.post(
+        stack.aws_endpoint + "/_local/execution-role-credentials", json={"roleArn": role}, timeout=10
+    )
+    assert own.status_code == 200 and own.json()["SessionToken"]
