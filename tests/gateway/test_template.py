@@ -31,6 +31,8 @@ def test_routes_come_from_the_functions_http_api_events():
         "GET /v1/public": "EchoFunction",
         "GET /v1/slow": "SlowFunction",
         "GET /v1/slow-integration": "SlowFunction",
+        "ANY /v1/whoami": "WhoAmIFunction",
+        "GET /v1/die": "DieFunction",
         "ANY /v1/crash": "CrashFunction",
     }
 
