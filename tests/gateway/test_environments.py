@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +46,31 @@ def overlapping(answers: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def narrow_gateway(
-    local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def probe_template_served(
+    stack: LocalStack, logs: Path, *, concurrency: int, extra_env: dict[str, str] | None = None
 ) -> Iterator[RunningGateway]:
-    """The probe template with two environments per function at most, started from a shell that has the
-    developer's own AWS profile (which no function may see)."""
-    logs = tmp_path_factory.mktemp("narrow-gateway")
     with serve(
-        aws_endpoint=local_stack.aws_endpoint,
+        aws_endpoint=stack.aws_endpoint,
         template=FIXTURES / "template.yaml",
         overrides={"ProbeLog": str(logs / "probe.jsonl"), "CorsAllowedOrigins": "https://app.example"},
         demo=False,
         log_file=logs / "gateway.log",
-        extra_env={"AWS_PROFILE": "the-developers-own"},
-        concurrency=2,
+        extra_env=extra_env,
+        concurrency=concurrency,
     ) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def narrow_gateway(
+    local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    """Two environments per function at most, started from a shell that has the developer's own AWS
+    profile (which no function may see)."""
+    logs = tmp_path_factory.mktemp("narrow-gateway")
+    developer = {"AWS_PROFILE": "the-developers-own"}
+    with probe_template_served(local_stack, logs, concurrency=2, extra_env=developer) as gateway:
         yield gateway
 
 
@@ -68,14 +78,8 @@ def narrow_gateway(
 def single_gateway(
     local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    logs = tmp_path_factory.mktemp("single-gateway")
-    with serve(
-        aws_endpoint=local_stack.aws_endpoint,
-        template=FIXTURES / "template.yaml",
-        overrides={"ProbeLog": str(logs / "probe.jsonl"), "CorsAllowedOrigins": "https://app.example"},
-        demo=False,
-        log_file=logs / "gateway.log",
-        concurrency=1,
+    with probe_template_served(
+        local_stack, tmp_path_factory.mktemp("single-gateway"), concurrency=1
     ) as gateway:
         yield gateway
 
@@ -150,16 +154,9 @@ def test_an_environment_whose_process_dies_is_replaced(
 
 
 def test_the_gateway_stops_its_environments_when_it_stops(local_stack: LocalStack, tmp_path: Path) -> None:
-    with serve(
-        aws_endpoint=local_stack.aws_endpoint,
-        template=FIXTURES / "template.yaml",
-        overrides={"ProbeLog": str(tmp_path / "probe.jsonl"), "CorsAllowedOrigins": "https://app.example"},
-        demo=False,
-        log_file=tmp_path / "gateway.log",
-    ) as gateway:
-        with requests.Session() as http:
-            http.trust_env = False
-            pid = whoami(http, gateway)["pid"]
+    with probe_template_served(local_stack, tmp_path, concurrency=1) as gateway, requests.Session() as http:
+        http.trust_env = False
+        pid = whoami(http, gateway)["pid"]
         os.kill(pid, 0)  # alive while the gateway serves
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
