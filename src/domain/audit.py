@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from domain.errors import AccessDenied, NotFound, ServiceError
+from domain.errors import AccessDenied, RefusedAsNotFound, ServiceError
 
 if TYPE_CHECKING:
     import msgspec.json
@@ -106,9 +106,10 @@ class Decision:
     """One audited decision: exactly one audit record, written when the `with` block ends.
 
     Fields known at the start are given here, more are added as they are learnt (`add`), and the block
-    states its outcome with `record`. A `ServiceError` leaving the block is recorded as `denied` (403) or
-    `error` with its status and code, then goes on; anything else is the unhandled-error log's to report.
-    `metrics` names the metric each outcome counts (`granted`/`denied`/`error`...), if any."""
+    states its outcome with `record`. A `ServiceError` leaving the block is recorded as `denied` (403, or a
+    refusal worded as 404: `RefusedAsNotFound`) or `error` with its status and code, then goes on; anything
+    else is the unhandled-error log's to report. `metrics` names the metric each outcome counts
+    (`granted`/`denied`/`error`...), if any."""
 
     def __init__(self, action: str, *, metrics: Mapping[str, str] | None = None, **fields: Any) -> None:
         self._action = action
@@ -132,8 +133,7 @@ class Decision:
     ) -> None:
         latency_ms = round((time.perf_counter() - self._started) * 1000)
         if isinstance(error, ServiceError):
-            # A 404 in a decision is an ownership refusal (an uploadId that is not the caller's).
-            outcome = "denied" if isinstance(error, (AccessDenied, NotFound)) else "error"
+            outcome = "denied" if isinstance(error, (AccessDenied, RefusedAsNotFound)) else "error"
             self._fields.update(status=error.status, code=error.code)
         elif error is None:
             if self._outcome is None:

@@ -52,6 +52,11 @@ class NotFound(ServiceError):
     status, code, title = 404, "not_found", "Not found"
 
 
+class RefusedAsNotFound(NotFound):
+    """A refusal worded as "not found", so that it says nothing of what exists (an uploadId that is not
+    the caller's): audited as a denial, answered as any 404."""
+
+
 class PayloadTooLarge(ServiceError):
     status, code, title = 413, "payload_too_large", "Request body too large"
 

@@ -31,7 +31,7 @@ import msgspec
 from domain.audit import Decision
 from domain.caller import Caller
 from domain.credentials import AwsCredentials, retry_once_if_stale
-from domain.errors import InternalError, NotFound, ServiceError, ServiceUnavailable
+from domain.errors import InternalError, RefusedAsNotFound, ServiceError, ServiceUnavailable
 from domain.keys import canonical, digest_key
 from domain.limits import MAX_PART_URLS_PER_ANSWER
 from domain.permissions import Permission
@@ -134,7 +134,7 @@ class UploadBinding:
             s3_upload_id, mac = upload_id.rsplit(".", 1)
             if hmac.compare_digest(mac, self._mac(caller, target, s3_upload_id)):
                 return s3_upload_id
-        raise NotFound("no upload with this uploadId for this caller and target")
+        raise RefusedAsNotFound("no upload with this uploadId for this caller and target")
 
 
 # --- the operations -----------------------------------------------------------------------------------

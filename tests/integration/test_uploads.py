@@ -310,6 +310,23 @@ def test_every_attempt_on_someone_elses_upload_is_an_audited_refusal_without_the
     assert mac not in caplog.text and mac[::-1] not in caplog.text
 
 
+def test_an_upload_s3_no_longer_has_is_an_error_in_the_audit_not_a_denial(
+    service: LocalStack, http: requests.Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Completing twice: the second call is alice's own, refused by S3 (NoSuchUpload), not by ownership."""
+    target = target_for("twice")
+    started = post(service, ALICE, "/v1/uploads", {"target": target, "partCount": 1}).body
+    done = put_parts(http, started["parts"], [b"once"])
+    body = {"target": target, "uploadId": started["uploadId"], "parts": done}
+    assert post(service, ALICE, "/v1/uploads/complete", body).status == 200
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        again = post(service, ALICE, "/v1/uploads/complete", body)
+    assert again.status == 404
+    *_, completed, record = [r for r in caplog.records if getattr(r, "action", None) == "upload"]
+    assert completed.outcome == "completed"
+    assert (record.outcome, record.status, record.code) == ("error", 404, "not_found")
+
+
 def test_an_unknown_upload_is_404_before_any_aws_call(service: LocalStack) -> None:
     before = service.stats()["calls"]
     answer = post(
