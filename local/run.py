@@ -25,6 +25,7 @@ from typing import IO, Any
 import requests
 
 from local.gateway import serve
+from local.gateway.environments import DEFAULT_CONCURRENCY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO_ROOT / ".local"
@@ -143,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=4000, help="emulated AWS")
     parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="keys and logs (default .local/)")
     parser.add_argument(
-        "--concurrency", type=int, default=4, help="execution environments per function, at most (default 4)"
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"execution environments per function, at most (default {DEFAULT_CONCURRENCY})",
     )
     args = parser.parse_args(argv)
     if str(REPO_ROOT / "src") not in sys.path:  # local.stack uses the service's packages (SAM's CodeUri root)

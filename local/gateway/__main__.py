@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from local.gateway.configuration import DEFAULT_TEMPLATE
+from local.gateway.environments import DEFAULT_CONCURRENCY
 from local.gateway.server import run_gateway
 
 
@@ -21,7 +22,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ready-file", type=Path, help="written with the URL once listening")
     parser.add_argument("--audit-log", type=Path, help="also append every audit record here (JSON lines)")
     parser.add_argument(
-        "--concurrency", type=int, default=4, help="execution environments per function, at most (default 4)"
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help=f"execution environments per function, at most (default {DEFAULT_CONCURRENCY})",
     )
     args = parser.parse_args(argv)
     overrides = {}

@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from local.gateway.processes import stop
 from local.gateway.runtime import FUNCTION_TIMEOUT, INTEGRATION_TIMEOUT, Invocation
 from local.gateway.template import Function
 
@@ -128,13 +129,7 @@ class ExecutionEnvironment:
     def stop(self) -> None:
         """End the environment (closing the connection ends its loop; a hung one is killed)."""
         self._connection.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop(self.process)
 
 
 class FunctionPool:

@@ -37,6 +37,7 @@ from local.gateway.configuration import (
     register_redirect_uris,
 )
 from local.gateway.environments import DEFAULT_CONCURRENCY, FunctionPool
+from local.gateway.processes import stop
 from local.loopback_http import LoopbackRequestHandler
 
 HOST = "127.0.0.1"
@@ -223,7 +224,7 @@ def serve(
             ready = _wait_until_ready(process, ready_file, log_file)
             yield RunningGateway(ready["url"], int(ready["url"].rsplit(":", 1)[1]), process.pid, log_file)
         finally:
-            _stop(process)
+            stop(process)
             if log_handle is not None:
                 log_handle.close()
 
@@ -242,15 +243,5 @@ def _wait_until_ready(
                 tail = "\n" + log_file.read_text(encoding="utf-8", errors="replace")[-4000:]
             raise RuntimeError(f"the gateway exited with status {process.returncode} before listening{tail}")
         time.sleep(0.05)
-    _stop(process)
+    stop(process)
     raise RuntimeError(f"the gateway did not start listening within {START_TIMEOUT_SECONDS:.0f}s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
