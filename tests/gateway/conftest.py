@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
 
 from local.gateway import RunningGateway, serve
+from local.gateway.environments import DEFAULT_CONCURRENCY
 from local.stack import LocalStack
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -35,22 +37,44 @@ def probe_log(tmp_path_factory: pytest.TempPathFactory) -> ProbeLog:
     return ProbeLog(tmp_path_factory.mktemp("probe") / "invocations.jsonl")
 
 
+@contextmanager
+def probe_template_served(
+    stack: LocalStack,
+    logs: Path,
+    *,
+    probe_log: Path | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    extra_env: dict[str, str] | None = None,
+    **overrides: str,
+) -> Iterator[RunningGateway]:
+    """tests/gateway/fixtures/template.yaml served: probe handlers behind the template's JWT authorizer,
+    their calls recorded in `probe_log` (default: in `logs`)."""
+    with serve(
+        aws_endpoint=stack.aws_endpoint,
+        template=FIXTURES / "template.yaml",
+        overrides={
+            "ProbeLog": str(probe_log or logs / "probe.jsonl"),
+            "CorsAllowedOrigins": "https://app.example",
+            **overrides,
+        },
+        demo=False,
+        log_file=logs / "gateway.log",
+        extra_env=extra_env,
+        concurrency=concurrency,
+    ) as gateway:
+        yield gateway
+
+
 @pytest.fixture(scope="module")
 def probe_gateway(
     local_stack: LocalStack, probe_log: ProbeLog, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningGateway]:
-    """tests/gateway/fixtures/template.yaml served: probe handlers behind the template's JWT authorizer."""
-    logs = tmp_path_factory.mktemp("probe-gateway")
-    with serve(
-        aws_endpoint=local_stack.aws_endpoint,
-        template=FIXTURES / "template.yaml",
-        overrides={
-            "ProbeLog": str(probe_log.path),
-            "ProbeSetting": "overridden",
-            "CorsAllowedOrigins": "https://app.shopfast.example,https://admin.shopfast.example",
-        },
-        demo=False,
-        log_file=logs / "gateway.log",
+    with probe_template_served(
+        local_stack,
+        tmp_path_factory.mktemp("probe-gateway"),
+        probe_log=probe_log.path,
+        ProbeSetting="overridden",
+        CorsAllowedOrigins="https://app.shopfast.example,https://admin.shopfast.example",
     ) as gateway:
         yield gateway
 

@@ -9,16 +9,15 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from local.gateway import RunningGateway, serve
+from local.gateway import RunningGateway
 from local.stack import LocalStack
-from tests.gateway.conftest import FIXTURES, ProbeLog
+from tests.gateway.conftest import ProbeLog, probe_template_served
 
 pytestmark = pytest.mark.integration
 
@@ -44,22 +43,6 @@ def overlapping(answers: list[dict[str, Any]]) -> list[tuple[str, str]]:
             ):
                 found.append((first["requestId"], second["requestId"]))
     return found
-
-
-@contextmanager
-def probe_template_served(
-    stack: LocalStack, logs: Path, *, concurrency: int, extra_env: dict[str, str] | None = None
-) -> Iterator[RunningGateway]:
-    with serve(
-        aws_endpoint=stack.aws_endpoint,
-        template=FIXTURES / "template.yaml",
-        overrides={"ProbeLog": str(logs / "probe.jsonl"), "CorsAllowedOrigins": "https://app.example"},
-        demo=False,
-        log_file=logs / "gateway.log",
-        extra_env=extra_env,
-        concurrency=concurrency,
-    ) as gateway:
-        yield gateway
 
 
 @pytest.fixture(scope="module")
