@@ -3,13 +3,15 @@ sees the token's encoding; the raw token travels only to Identity Center's excha
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import msgspec
 
 from domain.config import EMAIL_CLAIM
 from domain.keys import digest_key
 
 
-class Caller(msgspec.Struct, frozen=True):
+class Caller(msgspec.Struct, frozen=True, dict=True):  # dict: room for the cached identity key
     """The authenticated end user. The raw token is kept for the Identity Center exchange only.
 
     `user` is the value of the configured user claim (`USER_CLAIM`): what Identity Center maps to a
@@ -28,11 +30,13 @@ class Caller(msgspec.Struct, frozen=True):
     def __repr__(self) -> str:  # without the token
         return f"Caller(issuer={self.issuer!r}, subject={self.subject!r}, user={self.user!r})"
 
-    @property
+    @cached_property
     def identity_key(self) -> str:
         """Who this is, for caches and audit records: never shared between two end users, nor between two
         values of the mapped claim (a token whose email changed must not reuse the session of the old
-        address). A digest of the parts' unambiguous encoding: no claim value can make two callers meet."""
+        address). A digest of the parts' unambiguous encoding: no claim value can make two callers meet.
+        Computed once per caller (the verifier keeps callers of recent tokens): every vend, session name and
+        upload MAC of a request reads it, a batch of presigns once per item."""
         return digest_key(
             "identity/v1",
             self.issuer,
