@@ -31,7 +31,7 @@ from typing import Any
 
 import requests
 
-from local.gateway.configuration import DEFAULT_TEMPLATE, load_api, local_environment
+from local.gateway.configuration import DEFAULT_TEMPLATE, load_api, local_environment, shown
 from local.gateway.runtime import FunctionRuntime, install_environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,14 +61,9 @@ def _named(explicit: str | None, state_dir: Path) -> tuple[str, str] | None:
     if not running.exists():
         return None
     try:
-        return str(json.loads(running.read_text())["awsEndpoint"]), f"make run, {_shown(running)}"
+        return str(json.loads(running.read_text())["awsEndpoint"]), f"make run, {shown(running)}"
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise NoStack(f"{_shown(running)} is unreadable ({error}); remove it or restart make run") from None
-
-
-def _shown(path: Path) -> str:
-    resolved = path.resolve()
-    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
+        raise NoStack(f"{shown(running)} is unreadable ({error}); remove it or restart make run") from None
 
 
 @contextlib.contextmanager
@@ -89,7 +84,7 @@ def local_stack_endpoint(explicit: str | None, state_dir: Path = DEFAULT_STATE_D
     from local.stack import LocalStack
 
     print(
-        f"no make run for {_shown(state_dir)}: starting a temporary local stack for this invocation",
+        f"no make run for {shown(state_dir)}: starting a temporary local stack for this invocation",
         file=sys.stderr,
     )
     with (

@@ -25,6 +25,7 @@ from typing import IO, Any
 import requests
 
 from local.gateway import serve
+from local.gateway.configuration import shown
 from local.gateway.environments import DEFAULT_CONCURRENCY
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,8 +90,8 @@ def banner(
     API            {gateway_url}/v1/health   (routes and JWT authorizer from template.yaml)
     OIDC issuer    {issuer_url}   (development only: signs in any demo user)
     Emulated AWS   {aws_endpoint}   (S3, STS, Identity Center, S3 Access Grants)
-    Audit trail    {_shown(state_dir)}/logs/audit.jsonl   (one JSON line per decision)
-    Logs           {_shown(state_dir)}/logs/   (gateway.log: requests and handler logs; emulator.log)
+    Audit trail    {shown(state_dir)}/logs/audit.jsonl   (one JSON line per decision)
+    Logs           {shown(state_dir)}/logs/   (gateway.log: requests and handler logs; emulator.log)
 
   In another terminal, set these three once (the README's and docs/' commands use them):
 
@@ -103,11 +104,6 @@ def banner(
 
   Demo users: alice, bob, carol, dave, erin, mallory (@shopfast.example). Press Ctrl-C to stop.
 """
-
-
-def _shown(path: Path) -> str:
-    resolved = path.resolve()
-    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
 
 
 def _claim(state_dir: Path) -> IO[str] | None:
@@ -124,7 +120,7 @@ def _claim(state_dir: Path) -> IO[str] | None:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             running = f" (API {json.loads((state_dir / 'stack.json').read_text())['gateway']})"
         print(
-            f"another `make run` is using {_shown(state_dir)}{running}: stop it first, or give this one "
+            f"another `make run` is using {shown(state_dir)}{running}: stop it first, or give this one "
             "a state folder and ports of its own, e.g.\n"
             "  make run STATE_DIR=.local-2 PORT=3100 IDP_PORT=3101 AWS_PORT=3102",
             file=sys.stderr,

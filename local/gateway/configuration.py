@@ -22,6 +22,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 
 
+def shown(path: Path) -> str:
+    """A path as a developer reads it in a message: relative to the checkout when inside it."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
+
+
 def local_stack_config(aws_endpoint: str) -> dict[str, Any]:
     with requests.Session() as http:
         http.trust_env = False
