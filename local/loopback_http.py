@@ -16,7 +16,8 @@ needs as much as a deployed one:
   small JSON body, never the standard library's HTML page and never a 5xx.
 
 A body that turns out malformed only while it is read (chunk framing) is the application's to answer:
-`MalformedBody` names those errors for it.
+`MalformedBody` names those errors for it. Routes that change a development server's state apply
+`cross_site_refusal` too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from werkzeug.exceptions import BadRequest
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import WSGIRequestHandler
+from werkzeug.wrappers import Request
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
@@ -35,6 +37,26 @@ _DIGITS = re.compile(r"^[0-9]{1,18}$")
 # What reading a body can raise when its framing is wrong: werkzeug's chunk decoder raises OSError or
 # ValueError, a body shorter than its Content-Length raises ClientDisconnected (a BadRequest).
 MalformedBody = (OSError, ValueError, BadRequest)
+
+
+def own_hosts(port: int | str) -> set[str]:
+    """The `Host` values a local server on `port` is served under."""
+    return {f"{name}:{port}" for name in LOOPBACK_NAMES}
+
+
+def cross_site_refusal(
+    request: Request, port: int | str, *, require_json: bool = True
+) -> tuple[int, str] | None:
+    """Why a state-changing request to the server on `port` is refused, as (status, reason), or None.
+
+    A form or a `text/plain` fetch from another site is a "simple" request that no CORS preflight stops,
+    so such routes take JSON only (415), and only from no origin (a tool) or the server's own (403)."""
+    if require_json and request.mimetype != "application/json":
+        return 415, "send the body as application/json"
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") not in {f"http://{host}" for host in own_hosts(port)}:
+        return 403, "another origin may not change this server's state"
+    return None
 
 
 class LoopbackRequestHandler(WSGIRequestHandler):
@@ -63,7 +85,7 @@ class LoopbackRequestHandler(WSGIRequestHandler):
         host = self.headers.get_all("Host") or []
         if len(host) > 1 or (not host and self.request_version != "HTTP/1.0"):
             return 400
-        if host and host[0].strip().lower() not in self._allowed_hosts():
+        if host and host[0].strip().lower() not in own_hosts(self.server.server_address[1]):
             return 421
         lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
         if len(lengths) > 1 or any(not _DIGITS.match(value) for value in lengths):
@@ -77,10 +99,6 @@ class LoopbackRequestHandler(WSGIRequestHandler):
         if codings and (codings[-1] != "chunked" or lengths):
             return 400
         return None
-
-    def _allowed_hosts(self) -> set[str]:
-        port = self.server.server_address[1]
-        return {f"{name}:{port}" for name in LOOPBACK_NAMES}
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # The parser's own refusals (bad request line, HTTP version, header too long) are the client's:

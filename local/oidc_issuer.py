@@ -36,7 +36,7 @@ from jwt.algorithms import RSAAlgorithm
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
-from local.loopback_http import LoopbackRequestHandler
+from local.loopback_http import LoopbackRequestHandler, cross_site_refusal
 from local.oidc_authorization import AuthorizationServer
 
 DEFAULT_AUDIENCE = "shopfast-vending"
@@ -290,21 +290,12 @@ class OidcIssuer:
         return _json({"clientId": client_id, "redirectUri": uri})
 
     def _cross_site_refusal(self, request: Request) -> Response | None:
-        """State-changing development routes take JSON from no origin or the issuer's own: a form or a
-        `text/plain` fetch from another site is a "simple" request that no CORS preflight stops, so
-        without this any page the developer visits could switch the JWKS off or add a redirect URI."""
-        if request.mimetype != "application/json":
-            return _problem(415, "invalid_request", "send the body as application/json")
-        origin = request.headers.get("Origin")
-        if origin is not None and origin.rstrip("/") not in self._own_origins():
-            return _problem(403, "access_denied", "another origin may not change the development issuer")
-        return None
-
-    def _own_origins(self) -> set[str]:
-        parts = urlsplit(self.issuer_url)
-        return {
-            f"{parts.scheme}://{name}:{parts.port}" for name in ("127.0.0.1", "localhost", parts.hostname)
-        }
+        """Without it, any page the developer visits could switch the JWKS off or add a redirect URI."""
+        refusal = cross_site_refusal(request, urlsplit(self.issuer_url).port or "")
+        if refusal is None:
+            return None
+        status, reason = refusal
+        return _problem(status, "invalid_request" if status == 415 else "access_denied", reason)
 
     def dispatch(self, request: Request) -> Response:
         path, method = request.path.rstrip("/") or "/", request.method

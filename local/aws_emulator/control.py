@@ -16,6 +16,7 @@ from moto.core.request import Request
 from werkzeug.wrappers import Response
 
 from local.aws_emulator.core.exceptions import EmulatorError
+from local.loopback_http import cross_site_refusal, own_hosts
 
 if TYPE_CHECKING:
     from local.aws_emulator.app import EmulatorApp
@@ -27,17 +28,14 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 def _refusal(request: Request) -> Response | None:
     port = request.environ.get("SERVER_PORT", "")
-    own = {f"127.0.0.1:{port}", f"localhost:{port}"}
-    if request.host.lower() not in own:
+    if request.host.lower() not in own_hosts(port):
         return _json({"error": "MisdirectedRequest", "message": "the control API answers its own host"}, 421)
     if request.method in ("POST", "PUT", "DELETE", "PATCH"):
-        if request.method != "DELETE" and request.mimetype != "application/json":
-            return _json(
-                {"error": "UnsupportedMediaType", "message": "send the body as application/json"}, 415
-            )
-        origin = request.headers.get("Origin")
-        if origin is not None and origin.removeprefix("http://").rstrip("/") not in own:
-            return _json({"error": "Forbidden", "message": "another origin may not change the emulator"}, 403)
+        refusal = cross_site_refusal(request, port, require_json=request.method != "DELETE")
+        if refusal is not None:
+            status, reason = refusal
+            error = "UnsupportedMediaType" if status == 415 else "Forbidden"
+            return _json({"error": error, "message": reason}, status)
     return None
 
 
