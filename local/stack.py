@@ -182,6 +182,15 @@ class LocalStack:
     def reset_clock(self) -> None:
         self._control("POST", "/_local/clock", {"reset": True})
 
+    def clear_shared_state(self) -> None:
+        """Empty the state table (shared cache entries and revocations): the next execution environments
+        start as a new fleet would, with nothing shared."""
+        dynamodb = self.client("dynamodb")
+        table = self.config()["stateTable"]
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
+            for item in page["Items"]:
+                dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
     def execution_role_credentials(self, role_arn: str) -> dict[str, str]:
         """What Lambda gives a function running as `role_arn` (AccessKeyId, SecretAccessKey, SessionToken)."""
         answer: dict[str, str] = self._control(

@@ -41,15 +41,32 @@ logger = logging.getLogger("local.aws_emulator")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # The model each wire shape's errors are written with (json 1.1 services all write them alike).
-JSON_SERVICES = {"SWBExternalService": "sso-admin", "AWSIdentityStore": "identitystore"}
+JSON_SERVICES = {
+    "SWBExternalService": "sso-admin",
+    "AWSIdentityStore": "identitystore",
+    "DynamoDB_20120810": "dynamodb",
+    "TrentService": "kms",
+    "secretsmanager": "secretsmanager",
+}
+# The service's own stores (the shared cache table and its key): not the control plane the caches spare,
+# so neither counted as such nor slowed by the control plane's latency (faults can slow them on their own).
+DATA_STORES = frozenset({"s3", "dynamodb", "kms"})
 SSO_OIDC_PATHS = {"/client/register": "RegisterClient", "/device_authorization": "StartDeviceAuthorization"}
 THROTTLING = {  # codes boto3's standard retry mode treats as throttling, with the status each service uses
     "s3": ("SlowDown", 503),
     "s3control": ("TooManyRequestsException", 429),
     "sso-oidc": ("TooManyRequestsException", 429),
     "sts": ("Throttling", 400),
+    "dynamodb": ("ThrottlingException", 400),
+    "kms": ("ThrottlingException", 400),
 }
-SERVER_ERRORS = {"s3": "InternalError", "s3control": "InternalError", "sso-oidc": "InternalServerException"}
+SERVER_ERRORS = {
+    "s3": "InternalError",
+    "s3control": "InternalError",
+    "sso-oidc": "InternalServerException",
+    "dynamodb": "InternalServerError",
+    "kms": "KMSInternalException",
+}
 
 
 @dataclass
@@ -80,7 +97,7 @@ class Operation:
 
     @property
     def is_control_plane(self) -> bool:
-        return self.service != "s3"
+        return self.service not in DATA_STORES
 
 
 def make_moto_app() -> WsgiApp:

@@ -26,6 +26,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
 from adapters.loopback import use_loopback_endpoint
+from adapters.shared_state import ENCRYPTION_CONTEXT
 from local.aws_emulator.sso_admin.models import INSTANCE_ID, JWT_BEARER
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ LOCATION_ROLE = "shopfast-access-grants-location"
 IDENTITY_BEARER_ROLE = "shopfast-identity-bearer"
 CLIENT_APP_ROLE = "shopfast-vending-client-app"
 UPLOAD_BINDING_SECRET = "UploadBindingSecret"
+# template.yaml's StateTable (`${AWS::StackName}-state`, the local stack being "local") and StateKey.
+STATE_TABLE = "local-state"
+
 # Browsers on the demo page (any loopback port) fetch and upload through presigned URLs.
 CORS_RULES = [
     {
@@ -317,6 +321,8 @@ def seed(
     # stands for its physical id, so the functions' UPLOAD_BINDING_SECRET names this secret).
     client("secretsmanager").create_secret(Name=UPLOAD_BINDING_SECRET, SecretString=secrets.token_urlsafe(48))
 
+    state_key_arn = seed_state(client("dynamodb"), client("kms"), role_arn.format(CLIENT_APP_ROLE), account)
+
     return {
         "accountId": account,
         "region": region,
@@ -334,4 +340,51 @@ def seed(
         "buckets": list(plan["buckets"]),
         "bucketRegions": bucket_regions,
         "issuer": issuer_url,
+        "stateTable": STATE_TABLE,
+        "stateKeyArn": state_key_arn,
+        # What `Ref` and `GetAtt` give for the resources the seed created in the template's place.
+        "physicalIds": {"StateTable": STATE_TABLE, "StateKey": state_key_arn, "StateKey.Arn": state_key_arn},
     }
+
+
+def seed_state(dynamodb: Any, kms: Any, function_role_arn: str, account: str) -> str:
+    """The shared state table and the key sealing its entries, as template.yaml declares them (StateTable,
+    StateKey with its key policy); returns the key's ARN."""
+    dynamodb.create_table(
+        TableName=STATE_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    dynamodb.update_time_to_live(
+        TableName=STATE_TABLE, TimeToLiveSpecification={"AttributeName": "expires", "Enabled": True}
+    )
+    key_policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:Create*", "kms:Put*"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "OnlyTheFunctionsSealAndOpen",
+                "Effect": "Allow",
+                "Principal": {"AWS": function_role_arn},
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:EncryptionContext:purpose": ENCRYPTION_CONTEXT["purpose"]}
+                },
+            },
+        ],
+    }
+    key = kms.create_key(
+        Description="Seals the vending service's shared cache entries", Policy=json.dumps(key_policy)
+    )["KeyMetadata"]
+    return str(key["Arn"])

@@ -97,8 +97,12 @@ class Resolver:
         account_id: str,
         region: str,
         stack_name: str = "local",
+        physical_ids: Mapping[str, str] | None = None,
     ) -> None:
         self._template = template
+        # What the local stack created for a resource (`Ref` by logical id, `GetAtt` by "Logical.Attribute");
+        # any other resource's logical id stands in for its physical id.
+        self._physical_ids = dict(physical_ids or {})
         self._refs: dict[str, Any] = {
             "AWS::AccountId": account_id,
             "AWS::Region": region,
@@ -152,7 +156,7 @@ class Resolver:
         if name in self._refs:
             return self._refs[name]
         if name in self._template["Resources"]:
-            return name  # a resource's Ref is its physical id; locally the logical id stands in
+            return self._physical_ids.get(name, name)
         raise TemplateError(f"Ref to {name!r}: no such parameter, pseudo parameter or resource")
 
     def _function(self, name: str, argument: Any) -> Any:
@@ -165,7 +169,7 @@ class Resolver:
             logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
             if logical_id not in self._template["Resources"]:
                 raise TemplateError(f"GetAtt {logical_id}.{attribute}: no such resource")
-            return f"{logical_id}.{attribute}"
+            return self._physical_ids.get(f"{logical_id}.{attribute}", f"{logical_id}.{attribute}")
         args = self.resolve(argument)
         if name == "Equals":
             left, right = args

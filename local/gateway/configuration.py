@@ -121,7 +121,13 @@ def read_api(
     """The template's API for the local stack whose `/_local/config` is `config`."""
     declared = load_template(template).get("Parameters") or {}
     parameters = {**parameter_values(config, declared, gateway_url), **(overrides or {})}
-    api = read_http_api(template, parameters, account_id=config["accountId"], region=config["region"])
+    api = read_http_api(
+        template,
+        parameters,
+        account_id=config["accountId"],
+        region=config["region"],
+        physical_ids=config.get("physicalIds"),
+    )
     return LoadedApi(api, dict(config), parameters)
 
 

@@ -175,6 +175,7 @@ def read_http_api(
     *,
     account_id: str,
     region: str,
+    physical_ids: Mapping[str, str] | None = None,
 ) -> HttpApi:
     """The HTTP API the template deploys, with parameter values applied.
 
@@ -183,7 +184,7 @@ def read_http_api(
     """
     template = load_template(template_path)
     values = parameter_values(template, parameters)
-    resolver = Resolver(template, values, account_id=account_id, region=region)
+    resolver = Resolver(template, values, account_id=account_id, region=region, physical_ids=physical_ids)
     resources = {
         logical_id: resource
         for logical_id, resource in template["Resources"].items()

@@ -21,9 +21,13 @@ from typing import TYPE_CHECKING
 import botocore.session
 
 from adapters.aws import AwsGateway, ClientFactory
+from adapters.shared_state import DynamoDbSharedState
+from domain.audit import audit
 from domain.caller import Caller
 from domain.config import ServiceConfig
-from domain.errors import InternalError
+from domain.errors import InternalError, Revoked
+from domain.revocation import Revocations
+from domain.shared_cache import SharedTier
 from domain.vending import VendingService
 from edge.auth import JwtVerifier, bearer_token
 from edge.jwks import JwksCache
@@ -43,6 +47,7 @@ class ExecutionEnvironment:
     verifier: JwtVerifier
     gateway: AwsGateway
     service: VendingService
+    revocations: Revocations | None
     botocore_session: botocore.session.Session = field(repr=False)
     _signer: S3Presigner | None = field(default=None, repr=False)
     _binding: UploadBinding | None = field(default=None, repr=False)
@@ -53,20 +58,49 @@ class ExecutionEnvironment:
         jwks = JwksCache(config.jwt_issuer, config.jwt_jwks_url)
         # One botocore session: the gateway's clients and the signer's bucket URLs share its loaded models.
         botocore_session = botocore.session.Session()
-        gateway = AwsGateway(config, factory=ClientFactory(config, botocore_session))
+        factory = ClientFactory(config, botocore_session)
+        gateway = AwsGateway(config, factory=factory)
+        state = (
+            DynamoDbSharedState(config.state_table, config.state_key_arn, factory)
+            if config.state_table
+            else None
+        )
+        shared = SharedTier(state) if state is not None and config.uses_shared_cache else None
+        # The service's caches are dropped whenever a user is revoked; built after them, it calls back.
+        holder: list[VendingService] = []
+        revocations = (
+            Revocations(state, on_revoke=lambda: holder[0].forget_everything()) if state is not None else None
+        )
+        service = VendingService(config, gateway, shared=shared, revocations=revocations)
+        holder.append(service)
         return cls(
             config=config,
             jwks=jwks,
             verifier=JwtVerifier(config, jwks),
             gateway=gateway,
-            service=VendingService(config, gateway),
+            service=service,
+            revocations=revocations,
             botocore_session=botocore_session,
         )
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
         """The caller of a request, from its bearer token: 401, or 503 while the issuer's keys are
-        unavailable."""
-        return self.verifier.verify(bearer_token(headers))
+        unavailable; 403 `revoked` for a revoked user, 503 while revocations cannot be read."""
+        caller = self.verifier.verify(bearer_token(headers))
+        if self.revocations is not None:
+            try:
+                self.revocations.refuse_if_revoked(caller.user, caller.email)
+            except Revoked as refusal:
+                audit(
+                    "authenticate",
+                    "denied",
+                    subject=caller.subject,
+                    identity=caller.identity_key,
+                    status=refusal.status,
+                    code=refusal.code,
+                )
+                raise
+        return caller
 
     @property
     def signer(self) -> S3Presigner:

@@ -78,6 +78,8 @@ AUDIT_FIELDS = frozenset(
         "expiration",
         "accessKeyId",
         "cached",
+        "cacheTier",  # where a cached answer came from: memory, or the shared tier
+        "sharedCache",  # "unavailable": the shared tier failed during this decision (vending went on)
         "uploadId",  # S3's UploadId: not a secret (the caller's uploadId adds the MAC binding it to them)
         "uploadIdDigest",  # the caller's uploadId by digest: never the MAC itself
         "partCount",

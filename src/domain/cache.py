@@ -44,8 +44,8 @@ DEFAULT_MAX_AGE_SECONDS = 900
 class TtlCache(Generic[V]):
     """A least-recently-used map whose entries also expire at an absolute (epoch seconds) time.
 
-    Thread-safe: Lambda runs one invocation at a time, but the local gateway hosts every function in one
-    process, so two functions may touch the same module-level cache at once.
+    Thread-safe: Lambda runs one invocation at a time, but tests and `make invoke` host functions in one
+    process, where two may touch the same cache at once.
     """
 
     def __init__(self, max_entries: int, clock: Clock = time.time) -> None:
@@ -181,17 +181,20 @@ class CredentialCache(Generic[V]):
                 return grant.value
         return None
 
-    def store(self, identity: str, grant: CachedGrant[V]) -> None:
+    def store(self, identity: str, grant: CachedGrant[V], *, obtained_at: float | None = None) -> float:
+        """Keep `grant` (obtained from AWS at `obtained_at`, by default now); returns until when it is
+        fresh (not stored if that is not in the future)."""
         now = self._clock()
-        fresh_until = min(grant.expires_at - self._margin, now + self._max_age)
+        fresh_until = min(grant.expires_at - self._margin, (obtained_at or now) + self._max_age)
         if fresh_until <= now:
-            return
+            return fresh_until
         grants = self._by_identity.get(identity)
         if grants is None:
             grants = TtlCache(self._max_per_identity, self._clock)
         grants.put(grant.key, grant, fresh_until)
         # The identity's bucket lives as long as its longest-lived entry could.
         self._by_identity.put(identity, grants, max(fresh_until, now + 1))
+        return fresh_until
 
     def forget(self, identity: str) -> None:
         self._by_identity.pop(identity)
@@ -220,8 +223,14 @@ class SessionCache(Generic[V]):
     def get(self, identity: str) -> V | None:
         return self._entries.get(identity)
 
-    def store(self, identity: str, session: V, expires_at: float) -> None:
-        self._entries.put(identity, session, min(expires_at - self._margin, self._clock() + self._max_age))
+    def store(
+        self, identity: str, session: V, expires_at: float, *, obtained_at: float | None = None
+    ) -> float:
+        """Keep `session` (obtained from AWS at `obtained_at`, by default now); returns until when it is
+        fresh."""
+        fresh_until = min(expires_at - self._margin, (obtained_at or self._clock()) + self._max_age)
+        self._entries.put(identity, session, fresh_until)
+        return fresh_until
 
     def forget(self, identity: str) -> None:
         self._entries.pop(identity)

@@ -34,6 +34,8 @@ _APPLICATION_ARN = re.compile(
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _CLAIM = re.compile(r"^[A-Za-z0-9_:./-]{1,128}$")
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/[A-Za-z0-9-]{1,128}$")
 
 # A presigned URL: 1 hour unless the deployment allows more; SigV4 allows 7 days at most.
 DEFAULT_MAX_PRESIGN_EXPIRES_SECONDS = 3600
@@ -69,12 +71,20 @@ class ServiceConfig(msgspec.Struct, frozen=True):
     idc_region: str
     bucket_regions: Mapping[str, str]
     aws_endpoint_url: str | None
+    state_table: str | None = None
+    state_key_arn: str | None = None
+    shared_cache: bool = False
 
     @property
     def reuse_seconds(self) -> int:
         """How long anything cached may be reused: CACHE_MAX_AGE_SECONDS, or 0 (nothing is kept) with
         CACHE_ENABLED=false."""
         return self.cache_max_age_seconds if self.cache_enabled else 0
+
+    @property
+    def uses_shared_cache(self) -> bool:
+        """Sessions and credentials are shared between execution environments through the state table."""
+        return bool(self.cache_enabled and self.shared_cache and self.state_table and self.state_key_arn)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceConfig:
@@ -116,6 +126,11 @@ class ServiceConfig(msgspec.Struct, frozen=True):
         default_post_bytes = reader.integer("DEFAULT_POST_BYTES", min(100 * MIB, max_post_bytes), 1, 5 * GIB)
         if default_post_bytes > max_post_bytes:
             raise ConfigError("DEFAULT_POST_BYTES", "must not exceed MAX_POST_BYTES")
+        state_table = reader.pattern("STATE_TABLE", _TABLE_NAME)
+        state_key_arn = reader.pattern("STATE_KEY_ARN", _KMS_KEY_ARN)
+        shared_cache = reader.choice("SHARED_CACHE", ("enabled", "disabled"), "enabled") == "enabled"
+        if shared_cache and state_table and not state_key_arn:
+            raise ConfigError("STATE_KEY_ARN", "is required while SHARED_CACHE is enabled")
         return cls(
             identity_mode=mode,
             jwt_issuer=issuer,
@@ -150,6 +165,9 @@ class ServiceConfig(msgspec.Struct, frozen=True):
             idc_region=reader.pattern("IDC_REGION", _REGION) or aws_region,
             bucket_regions=reader.bucket_regions("BUCKET_REGIONS"),
             aws_endpoint_url=reader.url("AWS_ENDPOINT_URL"),
+            state_table=state_table,
+            state_key_arn=state_key_arn,
+            shared_cache=shared_cache,
         )
 
 

@@ -48,6 +48,12 @@ class AccessDenied(ServiceError):
     status, code, title = 403, "access_denied", "Access denied"
 
 
+class Revoked(AccessDenied):
+    """The user's access was revoked by an operator (`make revoke`): refused on every route but health."""
+
+    code, title = "revoked", "Access revoked"
+
+
 class NotFound(ServiceError):
     status, code, title = 404, "not_found", "Not found"
 

@@ -4,13 +4,15 @@
   the identity context in `ProvidedContexts`;
 - iam-role: the caller's group claim → a configured department role → AssumeRole with `SourceIdentity`.
 
-Sessions are cached per end-user identity (and role) until shortly before they expire.
+Sessions are cached per end-user identity (and role) until shortly before they expire: in this execution
+environment's memory, and with the shared tier on, for every environment (`domain.shared_cache`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
 
 import msgspec
 
@@ -21,6 +23,8 @@ from domain.credentials import AwsCredentials, retry_once_if_stale
 from domain.errors import AccessDenied, InvalidRequest, UpstreamError
 from domain.keys import digest_key
 from domain.ports import AwsOperations, RoleSessionRequest
+from domain.revocation import Revocations, user_digest
+from domain.shared_cache import SESSION_ENTRY, SharedTier
 
 MAX_SESSION_NAME = 64
 _NOT_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]", re.ASCII)
@@ -58,12 +62,17 @@ class IdentityExchange:
         config: ServiceConfig,
         gateway: AwsOperations,
         sessions: SessionCache[IdentitySession] | None = None,
+        *,
+        shared: SharedTier | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
         self._config = config
         self._gateway = gateway
         self._sessions: SessionCache[IdentitySession] = sessions or SessionCache(
             max_age_seconds=config.reuse_seconds
         )
+        self._shared = shared
+        self._revocations = revocations
 
     def mapped_role(self, caller: Caller, role: str | None) -> tuple[str, str]:
         """iam-role mode: the (group, role ARN) this caller acts as; 403 with none, 400 if ambiguous."""
@@ -101,21 +110,59 @@ class IdentityExchange:
         if self._config.identity_mode == IDENTITY_CENTER and role is not None:
             raise InvalidRequest("'role' applies only in iam-role mode")
         key = key or self.session_key(caller, role)
-        cached = self._sessions.get(key)
+        cached = self._sessions.get(key) or self._shared_session(key)
         if cached is not None:
+            self._refuse_if_revoked(cached)
             return cached, True
+        obtained_at = time.time()
         if self._config.identity_mode == IDENTITY_CENTER:
             # The context may expire (or STS stop honouring it) between the exchange and AssumeRole: then
             # one fresh exchange (nothing was cached yet, so there is nothing to forget).
             session = retry_once_if_stale(lambda: self._identity_center_session(caller, key), forget=_nothing)
         else:
             session = self._role_session(caller, key, role)
-        self._sessions.store(key, session, session.expires_at)
+        self._refuse_if_revoked(session)
+        fresh_until = self._sessions.store(key, session, session.expires_at, obtained_at=obtained_at)
+        if self._shared is not None:
+            users = {caller.user, caller.email, session.directory_user_id} - {None, ""}
+            self._shared.store(
+                key,
+                SESSION_ENTRY,
+                msgspec.json.encode(session),
+                obtained_at=obtained_at,
+                fresh_until=fresh_until,
+                users=sorted(user_digest(user) for user in users if user),
+            )
         return session, False
 
+    def _shared_session(self, key: str) -> IdentitySession | None:
+        """The session another environment obtained, loaded into this one's memory (None without one)."""
+        entry = self._shared.entries(key).get(SESSION_ENTRY) if self._shared is not None else None
+        if entry is None:
+            return None
+        try:
+            session = msgspec.json.decode(entry.payload, type=IdentitySession)
+        except msgspec.DecodeError:
+            return None  # written by another version of the service: the exchange replaces it
+        if session.identity_key != key:
+            return None
+        self._sessions.store(key, session, session.expires_at, obtained_at=entry.obtained_at)
+        return self._sessions.get(key)
+
+    def _refuse_if_revoked(self, session: IdentitySession) -> None:
+        """A revocation may name the directory user, whom only the exchange reveals."""
+        if self._revocations is not None and session.directory_user_id:
+            self._revocations.refuse_if_revoked(session.directory_user_id)
+
     def forget(self, key: str) -> None:
-        """Drop the identity session cached under `key` (AWS found it stale)."""
+        """Drop the identity session cached under `key` (AWS found it stale), here and as shared."""
         self._sessions.forget(key)
+        if self._shared is not None:
+            self._shared.distrust(key)
+
+    def forget_everything(self) -> None:
+        """Drop every session held in memory (a user was revoked)."""
+        self._sessions.clear()
 
     def _identity_center_session(self, caller: Caller, key: str) -> IdentitySession:
         context = self._gateway.identity_context(caller.token)

@@ -163,3 +163,37 @@ class RequestSigner(Protocol):
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> PresignedRequest: ...
+
+
+class SharedEntry(msgspec.Struct, frozen=True):
+    """One entry of the shared cache tier: `payload` (the entry as msgspec JSON; the store seals it) under
+    `name` ("session", or "grant/" and a digest of its scope) within an identity's entries, obtained from
+    AWS at `obtained_at` and fresh until `fresh_until` (epoch seconds)."""
+
+    name: str
+    payload: bytes
+    obtained_at: float
+    fresh_until: float
+
+
+class SharedStore(Protocol):
+    """The store every execution environment reaches (DynamoDB, each payload sealed under KMS). Failures
+    are `ServiceError`s; an entry that does not open (tampered with, moved to another key) is left out."""
+
+    def entries(self, identity: str) -> list[SharedEntry]:
+        """The entries stored for `identity` (a digest: never a user's name)."""
+        ...
+
+    def put(self, identity: str, entry: SharedEntry, users: Sequence[str]) -> None:
+        """Store `entry`, unless one obtained later is already there; `users` (digests) index it for
+        revocation."""
+        ...
+
+
+class RevocationStore(Protocol):
+    """The revocation list: one revision item, read at every poll, and the revoked users (digests), read
+    when the revision changes."""
+
+    def revision(self) -> str | None: ...
+
+    def revoked_users(self) -> frozenset[str]: ...

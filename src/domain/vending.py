@@ -7,10 +7,10 @@ Two uses, two cache rules:
   the URL or the call fixes the method, the key and the expiry, so any cached entry covering the target
   with enough permission and life serves (`CredentialCache.find_covering`).
 
-Order: recent denial? → cached credentials? → (batches) the caller's grant list as a pre-filter →
-identity session → GetDataAccess. Every decision writes exactly one audit record. The caller's grants,
-asked as the caller (`caller_grants`, `grants_page`), serve the pre-filter, denial explanations and the
-grant listing (`domain.grant_listing`).
+Order: recent denial? → cached credentials (memory, then the shared tier)? → (batches) the caller's grant
+list as a pre-filter → identity session → GetDataAccess. Every decision writes exactly one audit record.
+The caller's grants, asked as the caller (`caller_grants`, `grants_page`), serve the pre-filter, denial
+explanations and the grant listing (`domain.grant_listing`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from domain.identity import IdentityExchange, IdentitySession
 from domain.permissions import Permission, Privilege, TargetType
 from domain.ports import AwsOperations, CallerGrant, CallerGrantsPage, DataAccessRequest
 from domain.regions import BucketRegions
+from domain.revocation import Revocations
+from domain.shared_cache import SharedTier, grant_entry_name
 from domain.targets import GrantTarget
 
 # The caller's whole grant list (pre-filter and denial explanations): pages of ListCallerAccessGrants.
@@ -64,6 +66,7 @@ class VendResult(msgspec.Struct, frozen=True):
     cached: bool
     directory_user_id: str | None = None
     source_identity: str | None = None
+    cache_tier: str | None = None  # where a cached answer came from: "memory" or "shared"
 
 
 class VendingService:
@@ -78,10 +81,15 @@ class VendingService:
         credentials: CredentialCache[VendResult] | None = None,
         denials: DenialCache | None = None,
         regions: BucketRegions | None = None,
+        shared: SharedTier | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
         self.config = config
         self.gateway = gateway
-        self.identities = identities or IdentityExchange(config, self.gateway)
+        self.shared = shared
+        self.identities = identities or IdentityExchange(
+            config, self.gateway, shared=shared, revocations=revocations
+        )
         self.regions = regions or BucketRegions(
             config.bucket_regions, config.aws_region, self.gateway.bucket_region
         )
@@ -131,13 +139,18 @@ class VendingService:
             privilege=request.privilege,
             purpose="credentials" if min_remaining_seconds is None else "signing",
         ) as decision:
-            identity = self.identities.session_key(caller, request.role)
-            decision.add(identity=identity, **principal_fields(self.identities.cached_session(identity)))
-            result = self._cached(identity, request, duration, min_remaining_seconds)
-            if result is None:
-                if prefilter is not None:
-                    self._refuse_if_no_grant_covers(prefilter(), identity, request)
-                result = self._fetch(caller, request, identity, duration, target_type)
+            shared_failures = self.shared.failures if self.shared is not None else 0
+            try:
+                identity = self.identities.session_key(caller, request.role)
+                decision.add(identity=identity, **principal_fields(self.identities.cached_session(identity)))
+                result = self._cached(identity, request, duration, min_remaining_seconds)
+                if result is None:
+                    if prefilter is not None:
+                        self._refuse_if_no_grant_covers(prefilter(), identity, request)
+                    result = self._fetch(caller, request, identity, duration, target_type)
+            finally:
+                if self.shared is not None and self.shared.failures != shared_failures:
+                    decision.add(sharedCache="unavailable")
             decision.record(
                 "granted",
                 requestedPermission=request.permission if result.permission != request.permission else None,
@@ -148,12 +161,26 @@ class VendingService:
                 expiration=isoformat(result.credentials.expiration),
                 accessKeyId=result.credentials.access_key_id,
                 cached=result.cached,
+                cacheTier=result.cache_tier,
             )
         return result
 
     def forget_credentials(self, caller: Caller, role: str | None = None) -> None:
         """Drop the caller's cached credentials: AWS refused them (expired or revoked upstream)."""
-        self._credentials.forget(self.identities.session_key(caller, role))
+        identity = self.identities.session_key(caller, role)
+        self._credentials.forget(identity)
+        if self.shared is not None:
+            self.shared.distrust(identity)
+
+    def forget_everything(self) -> None:
+        """Drop everything this environment holds in memory (a user was revoked): sessions, credentials,
+        denials and grant lists."""
+        self.identities.forget_everything()
+        self._credentials.clear()
+        self._denials.clear()
+        self._grant_lists.clear()
+        if self.shared is not None:
+            self.shared.forget_loaded()
 
     def _cached(
         self, identity: str, request: CredentialRequest, duration: int, min_remaining_seconds: int | None
@@ -162,16 +189,40 @@ class VendingService:
         if denied is not None:
             count("CacheHits")
             raise AccessDenied(denied)
+        found = self._find(identity, request, duration, min_remaining_seconds)
+        tier = "memory"
+        if found is None and self._load_shared(identity):
+            found = self._find(identity, request, duration, min_remaining_seconds)
+            tier = "shared"
+        count("CacheHits" if found is not None else "CacheMisses")
+        return None if found is None else msgspec.structs.replace(found, cached=True, cache_tier=tier)
+
+    def _find(
+        self, identity: str, request: CredentialRequest, duration: int, min_remaining_seconds: int | None
+    ) -> VendResult | None:
         if min_remaining_seconds is None:
-            found = self._credentials.find_exact(
+            return self._credentials.find_exact(
                 identity, request.target, request.permission, request.privilege, duration
             )
-        else:
-            found = self._credentials.find_covering(
-                identity, request.target, request.permission, min_remaining_seconds
-            )
-        count("CacheHits" if found is not None else "CacheMisses")
-        return None if found is None else msgspec.structs.replace(found, cached=True)
+        return self._credentials.find_covering(
+            identity, request.target, request.permission, min_remaining_seconds
+        )
+
+    def _load_shared(self, identity: str) -> bool:
+        """Load the identity's credentials from the shared tier into memory; whether any were found."""
+        if self.shared is None:
+            return False
+        loaded = False
+        for name, entry in self.shared.entries(identity).items():
+            if not name.startswith("grant/"):
+                continue
+            try:
+                grant = msgspec.json.decode(entry.payload, type=CachedGrant[VendResult])
+            except msgspec.DecodeError:
+                continue  # written by another version of the service: the exchange replaces it
+            self._credentials.store(identity, grant, obtained_at=entry.obtained_at)
+            loaded = True
+        return loaded
 
     def _refuse_if_no_grant_covers(
         self, grants: HeldGrants | None, identity: str, request: CredentialRequest
@@ -189,6 +240,7 @@ class VendingService:
         duration: int,
         target_type: TargetType | None,
     ) -> VendResult:
+        obtained_at = time.time()  # before the call: the reuse bound never counts from later than AWS's
         wanted = DataAccessRequest(
             target=str(request.target),
             permission=request.permission,
@@ -220,17 +272,23 @@ class VendingService:
         )
         # Minimal privilege scopes the credentials to the target itself, not to the matched grant.
         scope = result.matched_grant_target if request.privilege == "Default" else str(request.target)
-        self._credentials.store(
-            identity,
-            CachedGrant(
-                scope,
-                request.permission,
-                request.privilege,
-                duration,
-                result.credentials.expiration.timestamp(),
-                result,
-            ),
+        grant = CachedGrant(
+            scope,
+            request.permission,
+            request.privilege,
+            duration,
+            result.credentials.expiration.timestamp(),
+            result,
         )
+        fresh_until = self._credentials.store(identity, grant, obtained_at=obtained_at)
+        if self.shared is not None:
+            self.shared.store(
+                identity,
+                grant_entry_name(scope, request.permission, request.privilege, duration),
+                msgspec.json.encode(grant),
+                obtained_at=obtained_at,
+                fresh_until=fresh_until,
+            )
         return result
 
     def _remember_denial(self, identity: str, request: CredentialRequest, detail: str) -> None:

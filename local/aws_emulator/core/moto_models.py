@@ -15,6 +15,12 @@ def iam_role(account_id: str, role_arn: str) -> Any | None:
         return None
 
 
+def role_inline_policies(account_id: str, role_arn: str) -> list[str]:
+    """The documents of a role's inline policies (PutRolePolicy)."""
+    role = iam_role(account_id, role_arn)
+    return list(role.policies.values()) if role is not None else []
+
+
 def iam_user_key(account_id: str, access_key_id: str) -> tuple[Any, str] | None:
     """The IAM user owning an access key created through moto's IAM, and the key's secret."""
     for user in iam_backends[account_id]["aws"].users.values():

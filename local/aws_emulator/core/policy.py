@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
@@ -190,6 +191,24 @@ def _numeric(compare: Any) -> Any:
     return check
 
 
+def _instant(value: str) -> float:
+    """A date as IAM reads one: ISO 8601 (`2026-12-04T18:00:00Z`) or epoch seconds."""
+    try:
+        return float(value)
+    except ValueError:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _date(compare: Any) -> Any:
+    def check(expected: str, actual: str) -> bool:
+        try:
+            return bool(compare(_instant(actual), _instant(expected)))
+        except ValueError:
+            return False
+
+    return check
+
+
 _OPERATORS: dict[str, tuple[Any, bool]] = {  # name -> (value test, negated)
     "StringEquals": (_string, False),
     "StringNotEquals": (_string, True),
@@ -208,6 +227,12 @@ _OPERATORS: dict[str, tuple[Any, bool]] = {  # name -> (value test, negated)
     "NumericLessThanEquals": (_numeric(lambda a, e: a <= e), False),
     "NumericGreaterThan": (_numeric(lambda a, e: a > e), False),
     "NumericGreaterThanEquals": (_numeric(lambda a, e: a >= e), False),
+    "DateEquals": (_date(lambda a, e: a == e), False),
+    "DateNotEquals": (_date(lambda a, e: a == e), True),
+    "DateLessThan": (_date(lambda a, e: a < e), False),
+    "DateLessThanEquals": (_date(lambda a, e: a <= e), False),
+    "DateGreaterThan": (_date(lambda a, e: a > e), False),
+    "DateGreaterThanEquals": (_date(lambda a, e: a >= e), False),
 }
 
 

@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from local.aws_emulator.core import policy, wire
 from local.aws_emulator.core.exceptions import EmulatorError
+from local.aws_emulator.core.moto_models import role_inline_policies
 from local.aws_emulator.core.policy import Decision, RequestContext
 from local.aws_emulator.core.signing import Form, Problem, claim_of
 from local.aws_emulator.s3 import exceptions, post_object
@@ -169,10 +170,20 @@ class S3Responses:
 
     # -- authorization --
     def _authorize(self, caller: Caller, needs: list[Need]) -> None:
-        session_policy = caller.session.policy if caller.session is not None else None
+        session = caller.session
+        session_policy = session.policy if session is not None else None
+        session_keys = {"aws:TokenIssueTime": session.token_issue_time} if session is not None else {}
+        role_denies = role_inline_policies(self.sts.account_id, session.role_arn) if session else []
         for need in needs:
-            context = RequestContext(need.action, need.resource, caller.principal, need.keys | TRANSPORT_KEYS)
+            context = RequestContext(
+                need.action, need.resource, caller.principal, need.keys | TRANSPORT_KEYS | session_keys
+            )
             if session_policy is not None and not policy.allows(session_policy, context):
+                raise exceptions.access_denied()
+            # The role's own explicit Deny (IAM user guide, "Revoke IAM role temporary security credentials":
+            # a DateLessThan aws:TokenIssueTime deny ends every session issued before it). Only its denies:
+            # what the role allows, GetDataAccess's session policy narrows to the grant already.
+            if any(policy.evaluate(document, context) is Decision.DENY for document in role_denies):
                 raise exceptions.access_denied()
             bucket = need.resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
             document = bucket_policy(bucket) if need.resource != "*" else None

@@ -60,6 +60,12 @@ class RoleSession:
     application_arn: str | None = None  # the Identity Center application that context came from
     instance_arn: str | None = None
     policy: Mapping[str, Any] | None = None  # the session policy, if any (GetDataAccess scopes with one)
+    issued_at: datetime | None = None  # aws:TokenIssueTime
+
+    @property
+    def token_issue_time(self) -> str:
+        issued = self.issued_at or self.expiration
+        return issued.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @property
     def account(self) -> str:
@@ -134,7 +140,8 @@ class StsBackend:
         session_policy: Mapping[str, Any] | None = None,
         lifetime_cap: datetime | None = None,
     ) -> RoleSession:
-        expiration = self.clock.now() + timedelta(seconds=duration_seconds)
+        issued_at = self.clock.now()
+        expiration = issued_at + timedelta(seconds=duration_seconds)
         if lifetime_cap is not None:
             expiration = min(expiration, lifetime_cap)
         session = RoleSession(
@@ -150,6 +157,7 @@ class StsBackend:
             application_arn=getattr(context, "application_arn", None),
             instance_arn=getattr(context, "instance_arn", None),
             policy=session_policy,
+            issued_at=issued_at,
         )
         with self.lock:
             self.sessions[session.access_key_id] = session
