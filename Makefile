@@ -12,7 +12,7 @@ AWSCLI_VENV := .tools/awscli
 # sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps one here.
 PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; then dirname "$$d"; else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
 
-.PHONY: help venv tools awscli check test unit openapi lint fmt run emulator invoke bench deploy clean
+.PHONY: help venv tools awscli check test unit openapi lint fmt run emulator invoke revoke reinstate revoke-sessions bench deploy clean
 
 help:
 	@echo "make run       the local stack: emulated AWS, OIDC issuer, API and demo page on 127.0.0.1"
@@ -25,6 +25,10 @@ help:
 	@echo "make invoke    FN=<function logical id> EVENT=events/<file>.json [ENDPOINT=<emulator URL>]"
 	@echo "                 one handler like 'sam local invoke', against the make run of STATE_DIR, or a temporary"
 	@echo "                 stack when none runs (it says which)"
+	@echo "make revoke    USER=<email or directory user id>: every execution environment refuses them within 10 s"
+	@echo "make reinstate USER=…: serve them again;  make revoke-sessions: end every vended session issued before now"
+	@echo "                 against the make run of STATE_DIR, or a deployment with TABLE=<StateTableName> REGION=…"
+	@echo "                 (revoke-sessions there: ROLES=<location role ARNs>); docs/revocation.md"
 	@echo "make bench     the benchmarks against the local emulator (figures in bench/results/latest.json)"
 	@echo "make deploy    Terraform outputs -> sam build -> bytecode -> sam deploy; reads STACK_NAME, REGION, IDC_AWS_PROFILE,"
 	@echo "                 JWT_ISSUER, JWT_AUDIENCE, USER_CLAIM, ROLE_CLAIM (iam-role), REQUIRE_EMAIL_VERIFIED,"
@@ -112,6 +116,16 @@ emulator: venv
 invoke: venv
 	@[ -n "$(FN)" ] && [ -n "$(EVENT)" ] || { echo "usage: make invoke FN=<function logical id> EVENT=events/<file>.json" >&2; exit 2; }
 	$(PY) -m local.invoke $(FN) $(EVENT) --state-dir $(STATE_DIR) $(if $(ENDPOINT),--aws-endpoint $(ENDPOINT))
+
+# USER from the command line only: the environment's USER is the login name, never the user to cut off.
+USER_ID = $(if $(filter command line,$(origin USER)),$(USER))
+REVOCATION_TARGET = --state-dir $(STATE_DIR) $(if $(TABLE),--table $(TABLE)) $(if $(REGION),--region $(REGION))
+
+revoke reinstate: venv
+	@PYTHONPATH=src $(PY) -m local.revocation $@ --user "$(USER_ID)" $(REVOCATION_TARGET)
+
+revoke-sessions: venv
+	@PYTHONPATH=src $(PY) -m local.revocation $@ --roles "$(ROLES)" $(REVOCATION_TARGET)
 
 awscli: $(AWSCLI_VENV)/.installed
 	@echo "the AWS CLI is $(CURDIR)/$(AWSCLI_VENV)/bin/aws; put it on PATH with:"

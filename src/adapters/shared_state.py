@@ -8,7 +8,8 @@ One table (`template.yaml` StateTable: `pk`/`sk` strings, TTL attribute `expires
 - the user index: pk = `user/<digest of an email or directory user id>`, sk = an identity key, `expires`
   (what `make revoke` deletes);
 - the revocation list: pk = `revocations`, sk = `revision` (attribute `revision`, bumped at each change)
-  and one sk = `user/<digest>` per revoked user.
+  one sk = `user/<digest>` per revoked user, and sk = `sessions-before` (attribute `at`) once
+  `make revoke-sessions` ran.
 
 No key holds an email, a token or a scope in clear: identities are the service's identity keys, users and
 scopes are SHA-256 digests (`domain.keys`).
@@ -38,7 +39,7 @@ from adapters.aws import ClientFactory, call
 from adapters.aws_errors import aws_error_code
 from domain.audit import count
 from domain.keys import canonical
-from domain.ports import SharedEntry
+from domain.ports import RevocationList, SharedEntry
 
 # KMS encryption context of every data key: the key policy and the functions' IAM allow no other.
 ENCRYPTION_CONTEXT = {"purpose": "shopfast-vending-shared-cache"}
@@ -53,6 +54,7 @@ GRANT_PREFIX = "grant/"
 USER_PREFIX = "user/"
 REVOCATIONS = "revocations"
 REVISION = "revision"
+SESSIONS_BEFORE = "sessions-before"
 Clock = Callable[[], float]
 
 
@@ -237,9 +239,82 @@ class DynamoDbSharedState:
         item = answer.get("Item")
         return str(item["revision"]["N"]) if item and "revision" in item else None
 
-    def revoked_users(self) -> frozenset[str]:
-        return frozenset(
-            item["sk"]["S"].removeprefix(USER_PREFIX)
-            for item in self._query(REVOCATIONS)
-            if item["sk"]["S"].startswith(USER_PREFIX)
+    def revocation_list(self) -> RevocationList:
+        items = self._query(REVOCATIONS)
+        cutoff = next((item for item in items if item["sk"]["S"] == SESSIONS_BEFORE), None)
+        return RevocationList(
+            users=frozenset(
+                item["sk"]["S"].removeprefix(USER_PREFIX)
+                for item in items
+                if item["sk"]["S"].startswith(USER_PREFIX)
+            ),
+            sessions_before=float(cutoff["at"]["N"]) if cutoff and "at" in cutoff else None,
         )
+
+
+# -- the operator's side (`make revoke`, `make reinstate`): the same layout, written with a plain client --
+def _bump_revision(dynamodb: Any, table: str) -> None:
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": REVOCATIONS}, "sk": {"S": REVISION}},
+        UpdateExpression="ADD revision :one",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+
+
+def revoke_user(dynamodb: Any, table: str, user: str, now: float) -> int:
+    """Add `user` (a digest) to the revocation list, then delete the shared entries indexed under it;
+    returns how many entries were deleted."""
+    dynamodb.put_item(
+        TableName=table,
+        Item={"pk": {"S": REVOCATIONS}, "sk": {"S": USER_PREFIX + user}, "revokedAt": {"N": str(int(now))}},
+    )
+    _bump_revision(dynamodb, table)
+    deleted = 0
+    for index in _all(dynamodb, table, USER_PREFIX + user):
+        identity = index["sk"]["S"]
+        for item in _all(dynamodb, table, identity):
+            dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+            deleted += 1
+        dynamodb.delete_item(TableName=table, Key={"pk": index["pk"], "sk": index["sk"]})
+    return deleted
+
+
+def reinstate_user(dynamodb: Any, table: str, user: str) -> bool:
+    """Remove `user` (a digest) from the revocation list; whether it was on it."""
+    answer = dynamodb.delete_item(
+        TableName=table,
+        Key={"pk": {"S": REVOCATIONS}, "sk": {"S": USER_PREFIX + user}},
+        ReturnValues="ALL_OLD",
+    )
+    _bump_revision(dynamodb, table)
+    return bool(answer.get("Attributes"))
+
+
+def end_shared_sessions(dynamodb: Any, table: str, now: float) -> int:
+    """Every vended session issued before `now` is being denied (`make revoke-sessions`): delete every
+    shared cache entry and tell every environment to drop what it holds; returns how many were deleted."""
+    dynamodb.put_item(
+        TableName=table,
+        Item={"pk": {"S": REVOCATIONS}, "sk": {"S": SESSIONS_BEFORE}, "at": {"N": str(int(now))}},
+    )
+    _bump_revision(dynamodb, table)
+    deleted = 0
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
+        for item in page["Items"]:
+            if item["pk"]["S"] != REVOCATIONS:
+                dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+                deleted += 1
+    return deleted
+
+
+def _all(dynamodb: Any, table: str, partition: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": partition}},
+        ConsistentRead=True,
+    ):
+        items.extend(page["Items"])
+    return items

@@ -190,10 +190,18 @@ class SharedStore(Protocol):
         ...
 
 
+class RevocationList(msgspec.Struct, frozen=True):
+    """Who may no longer be served (digests of users), and since when no session obtained earlier may be
+    served to anyone (`make revoke-sessions`; epoch seconds)."""
+
+    users: frozenset[str] = frozenset()
+    sessions_before: float | None = None
+
+
 class RevocationStore(Protocol):
-    """The revocation list: one revision item, read at every poll, and the revoked users (digests), read
-    when the revision changes."""
+    """The revocation list: one revision item, read at every poll, and the list, read when the revision
+    changes."""
 
     def revision(self) -> str | None: ...
 
-    def revoked_users(self) -> frozenset[str]: ...
+    def revocation_list(self) -> RevocationList: ...

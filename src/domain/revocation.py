@@ -5,7 +5,8 @@ Each environment reads one revision item at most every POLL_SECONDS, and the lis
 when the revision changed (`domain.ports.RevocationStore`). The list holds digests of users (an email
 address, or a directory user id), never the names. When a user is added, the environment drops everything
 it holds in memory (sessions, credentials, denials, grant lists), so nothing obtained before the revocation
-is served after it; `make revoke` deletes the user's shared entries itself.
+is served after it; `make revoke` deletes the user's shared entries itself. `make revoke-sessions` (every
+vended session issued before now denied on the location roles) does the same for everyone.
 
 Failing closed: if the state cannot be read for more than MAX_STALENESS_SECONDS (or has never been read by
 this environment), the service answers 503 rather than vend to someone it may have been told to refuse.
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from domain.audit import count, logger
 from domain.errors import Revoked, ServiceError, ServiceUnavailable
 from domain.keys import digest_key
-from domain.ports import RevocationStore
+from domain.ports import RevocationList, RevocationStore
 
 POLL_SECONDS = 5.0
 MAX_STALENESS_SECONDS = 60.0
@@ -47,7 +48,7 @@ class Revocations:
         self._poll_seconds = poll_seconds
         self._max_staleness = max_staleness_seconds
         self._revision: str | None = None
-        self._revoked: frozenset[str] = frozenset()
+        self._list = RevocationList()
         self._polled_at: float | None = None
         self._read_at: float | None = None
 
@@ -56,7 +57,7 @@ class Revocations:
         revocation state is unknown."""
         self._refresh()
         for user in users:
-            if user and user_digest(user) in self._revoked:
+            if user and user_digest(user) in self._list.users:
                 count("RevokedRefusals")
                 raise Revoked("your access has been revoked; ask your administrator")
 
@@ -79,9 +80,10 @@ class Revocations:
         revision = self._store.revision()
         if revision == self._revision and self._read_at is not None:
             return
-        revoked = self._store.revoked_users()
-        added = revoked - self._revoked
-        self._revision, self._revoked = revision, revoked
+        known, current = self._list, self._store.revocation_list()
+        self._revision, self._list = revision, current
+        added = current.users - known.users
         if added:
             count("RevocationsApplied", len(added))
+        if added or current.sessions_before != known.sessions_before:
             self._on_revoke()

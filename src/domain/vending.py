@@ -26,7 +26,7 @@ from domain.cache import DENIAL_TTL_SECONDS, CachedGrant, CredentialCache, Denia
 from domain.caller import Caller
 from domain.config import ServiceConfig
 from domain.credentials import AwsCredentials, isoformat, retry_once_if_stale
-from domain.errors import AccessDenied, InvalidRequest, ServiceError
+from domain.errors import AccessDenied, InvalidRequest, Revoked, ServiceError
 from domain.grants import HeldGrant, HeldGrants, explain_denial
 from domain.identity import IdentityExchange, IdentitySession
 from domain.permissions import Permission, Privilege, TargetType
@@ -256,6 +256,8 @@ class VendingService:
                 identity,
                 lambda session: self.gateway.get_data_access(session.credentials, region, wanted),
             )
+        except Revoked:
+            raise  # not the grants' answer: nothing to explain, nothing to remember
         except AccessDenied:
             detail = self._explain(caller, request)
             self._remember_denial(identity, request, detail)
