@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from bench.cold_start import FIRST_REQUESTS, measure_cold_starts
 from bench.memory import measure_memory
+from bench.multi_environment import measure_multi_environment
 from bench.peers import measure_plugin_peer
 from bench.report import evaluate_targets, markdown_summary, print_report
 from bench.runner import (
@@ -45,7 +46,13 @@ from local.stack import LocalStack
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "latest.json"
 QUICK_SIZES = Sizes(
-    repeat_calls=6, frontend_presigns=3, six_users_calls=12, batch_objects=10, batch_rounds=2, upload_parts=3
+    repeat_calls=6,
+    frontend_presigns=3,
+    six_users_calls=12,
+    batch_objects=10,
+    batch_rounds=2,
+    upload_parts=3,
+    multi_environment_calls=24,
 )
 METHOD = {
     "aws_calls": "emulator counter controlPlaneCalls (sso-oidc, sts, s3control) over the pass; S3 object "
@@ -174,6 +181,8 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             regions = measure_cold_request_per_region(stack, tokens, progress)
             uploads = measure_uploads(stack, tokens, progress, parts=sizes.upload_parts)
             peers = {"aws_access_grants_plugin": measure_plugin_peer(stack, workloads, tokens, progress)}
+            progress("many execution environments:")
+            multi = measure_multi_environment(stack, tokens, progress, requests=sizes.multi_environment_calls)
             progress("cold starts:")
             # One execution-role session serves every fresh process, plain and primed.
             cold_environment = service_environment(stack.config(), cache_enabled=True)
@@ -208,6 +217,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         "cold_request_per_region": regions,
         "access_grants_regions": sorted(regions),
         "uploads": uploads,
+        "multi_environment": multi,
         "cold_init_ms": {module: figures["init_ms"] for module, figures in cold.items()},
         "cold_start": cold,
         "snapstart": snapstart_section(primed, warm_uncached_by_route(passes)),
@@ -242,6 +252,18 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
             if uploads["stored_bytes"] == uploads["bytes"]
             else [f"uploads: S3 holds {uploads['stored_bytes']} bytes, not the {uploads['bytes']} sent"]
         )
+        + [
+            f"multi_environment: {row['environments']} environments, shared cache {row['shared_cache']}: "
+            f"HTTP {status}"
+            for row in multi["rows"]
+            for status in row["statuses"]
+            if status >= 500
+        ]
+        + [
+            f"multi_environment: revocation {step} did not reach every environment within 30 s"
+            for step in ("revoked_everywhere_s", "reinstated_everywhere_s")
+            if multi["revocation"][step] is None
+        ]
         + [
             f"reuse bound: {count} x HTTP {status}"
             for status, count in reuse_bound["statuses"].items()

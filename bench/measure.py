@@ -15,11 +15,26 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# The shared tier's calls (the state table and its key): reported apart from the AWS calls the caches
+# spare (`bench.multi_environment` measures them).
+STORE_OPERATIONS = ("GetItem", "Query", "PutItem", "DeleteItem")
+KMS_OPERATIONS = ("GenerateDataKey", "Decrypt")
+
+
+def calls_by_operation(stats: Mapping[str, Any]) -> dict[str, int]:
+    """The emulator's call counts per operation, without the shared tier's (DynamoDB, KMS)."""
+    shared_tier = STORE_OPERATIONS + KMS_OPERATIONS
+    return {
+        name: int(count)
+        for name, count in sorted(stats["calls"].items())
+        if count and name not in shared_tier
+    }
 
 
 @dataclass

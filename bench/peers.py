@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from adapters.loopback import strip_account_prefix
-from bench.measure import percentile, rounded
+from bench.measure import calls_by_operation, percentile, rounded
 from bench.workloads import Workload
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -104,7 +104,7 @@ def run_plugin_workload(stack: Any, workload: Workload, tokens: dict[str, str]) 
             outcome = type(error).__name__
         walls.append((time.perf_counter() - started) * 1000.0)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    calls = {name: int(count) for name, count in sorted(stack.stats()["calls"].items()) if count}
+    calls = calls_by_operation(stack.stats())
     return {
         "requests": len(walls),
         "aws_calls": sum(count for name, count in calls.items() if name not in OBJECT_OPERATIONS),

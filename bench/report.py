@@ -80,6 +80,7 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             lambda value: value <= 50.0,
         ),
     ]
+    targets += _multi_environment_targets(result)
     for module, init_ms in sorted((result.get("cold_init_ms") or {}).items()):
         targets.append(
             _target(f"cold init {module}", f"<= {COLD_INIT_TARGET_MS:.0f} ms", init_ms, lambda v: v <= 300.0)
@@ -113,6 +114,35 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
     return targets
+
+
+def _ratio(numerator: Any, denominator: Any) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(float(numerator) / float(denominator), 3)
+
+
+def _multi_environment_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = {
+        (row["environments"], row["shared_cache"]): row["control_plane_calls_per_request"]
+        for row in _get(result, "multi_environment", "rows") or []
+    }
+    if not rows:
+        return []
+    return [
+        _target(
+            "control-plane calls/request, 50 environments / 1 (shared tier on)",
+            "<= 1.5x",
+            _ratio(rows.get((50, True)), rows.get((1, True))),
+            lambda value: value <= 1.5,
+        ),
+        _target(
+            "control-plane calls/request at 50 environments, shared tier on / off",
+            "<= 0.1x",
+            _ratio(rows.get((50, True)), rows.get((50, False))),
+            lambda value: value <= 0.1,
+        ),
+    ]
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -322,8 +352,8 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
     model = result.get("scale_model") or {}
     if model.get("rows"):
         write(
-            "\nScale model (per-environment caches, 900 s reuse bound; 1,000 active users; see"
-            " bench/scale_model.py for the assumptions):\n"
+            "\nScale model (900 s reuse bound; 1,000 active users; per-environment caches alone, then with"
+            " the shared tier; see bench/scale_model.py for the assumptions):\n"
         )
         _table(
             (
@@ -333,6 +363,10 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
                 "calls/request",
                 "GetDataAccess/s peak",
                 "cold starts/h",
+                "shared: calls/req",
+                "shared: GDA/s peak",
+                "shared: DynamoDB/req",
+                "shared: KMS/req <=",
             ),
             [
                 (
@@ -342,11 +376,63 @@ def print_report(result: dict[str, Any], out: TextIO) -> None:
                     _fmt(row["aws_calls_per_request"], 3),
                     _fmt(row["get_data_access_per_second_peak"], 1),
                     _fmt(row["cold_starts_per_hour"], 1),
+                    _fmt(row["shared_tier"]["aws_calls_per_request"], 3),
+                    _fmt(row["shared_tier"]["get_data_access_per_second_peak"], 1),
+                    _fmt(row["shared_tier"]["dynamodb_calls_per_request"], 3),
+                    _fmt(row["shared_tier"]["kms_calls_per_request_at_most"], 3),
                 )
                 for row in model["rows"]
                 if row["active_users"] == 1_000
             ],
             write,
+        )
+
+    multi = result.get("multi_environment") or {}
+    if multi:
+        write(
+            f"\nMany execution environments ({multi['requests_per_row']} requests of the six users spread at"
+            f" random; DynamoDB and KMS calls +{multi['store_latency_ms']} ms each):\n"
+        )
+        _table(
+            (
+                "environments",
+                "shared tier",
+                "control plane/req",
+                "DynamoDB/req",
+                "KMS/req",
+                "handler p50",
+                "handler p95",
+                "wall p50",
+                "wall p95",
+            ),
+            [
+                (
+                    _fmt(row["environments"]),
+                    "on" if row["shared_cache"] else "off",
+                    _fmt(row["control_plane_calls_per_request"], 3),
+                    _fmt(row["dynamodb_calls_per_request"], 3),
+                    _fmt(row["kms_calls_per_request"], 3),
+                    _fmt(row["handler_p50_ms"]),
+                    _fmt(row["handler_p95_ms"]),
+                    _fmt(row["wall_p50_ms"]),
+                    _fmt(row["wall_p95_ms"]),
+                )
+                for row in multi["rows"]
+            ],
+            write,
+        )
+        shared, memory = multi["shared_beside_memory"]["shared_tier"], multi["shared_beside_memory"]["memory"]
+        write(
+            f"Answered from the shared tier: handler p50 {_fmt(shared['handler_p50_ms'])} ms, wall p50"
+            f" {_fmt(shared['wall_p50_ms'])} ms; from memory right after: handler p50"
+            f" {_fmt(memory['handler_p50_ms'])} ms, wall p50 {_fmt(memory['wall_p50_ms'])} ms\n"
+        )
+        revocation = multi["revocation"]
+        write(
+            f"Revocation: every one of {revocation['environments']} environments refused the user"
+            f" {_fmt(revocation['revoked_everywhere_s'])} s after make revoke, and served them again"
+            f" {_fmt(revocation['reinstated_everywhere_s'])} s after make reinstate (poll every"
+            f" {_fmt(revocation['poll_seconds'], 0)} s)\n"
         )
 
     memory = result.get("memory") or {}

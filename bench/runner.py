@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.measure import Sample, UpstreamTimer, median, percentile, rounded, timed_call
+from bench.measure import Sample, UpstreamTimer, calls_by_operation, median, percentile, rounded, timed_call
 from bench.service import ExecutionEnvironment, prepare, service_environment
 from bench.workloads import Workload
 
@@ -57,6 +57,7 @@ def run_pass(
     pace_seconds: float = 0.0,
     **environment_extra: str,
 ) -> PassResult:
+    stack.clear_shared_state()  # one environment, as the first of a new fleet: nothing shared yet
     environment = ExecutionEnvironment(
         service_environment(stack.config(), cache_enabled=cache_enabled, **environment_extra)
     )
@@ -77,7 +78,7 @@ def run_pass(
         routes=[request.route for request in workload.requests],
         samples=samples,
         control_plane_calls=int(stats["controlPlaneCalls"]),
-        calls_by_operation={name: int(count) for name, count in stats["calls"].items() if count},
+        calls_by_operation=calls_by_operation(stats),
         statuses=statuses,
     )
 

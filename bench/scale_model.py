@@ -9,6 +9,13 @@ per user and window: the identity exchange once per *distinct* environment the u
 on, `E * (1 - (1 - 1/E) ** r)`, and GetDataAccess once per distinct (environment, grant) pair, the same
 formula over `E * G` pairs (each request touches one of the user's `G` grants).
 
+With the shared cache tier (DynamoDB + KMS) the fleet pays the exchange once per user and window and
+GetDataAccess once per grant, whatever the number of environments; what grows with environments is the
+tier's own cost: a Query each time a user's request lands on an environment that does not hold them yet
+(the same distinct-environment count), two writes per exchange and per grant, one revision read per
+environment every POLL_SECONDS, and per environment one GenerateDataKey every DATA_KEY_SECONDS plus at most
+one Decrypt per data key it meets (bounded by its Queries).
+
 Assumptions, said once: requests are spread evenly over environments and over the hour; each active user
 touches `GRANTS_PER_USER` grants; the peak second carries `PEAK_FACTOR` times the average rate; an
 execution environment lives `ENVIRONMENT_LIFETIME_HOURS` (Lambda does not document it; an environment
@@ -27,6 +34,8 @@ GRANTS_PER_USER = 2
 PEAK_FACTOR = 3.0
 ENVIRONMENT_LIFETIME_HOURS = 2.0
 DEFAULT_MAX_AGE_SECONDS = 900
+POLL_SECONDS = 5  # domain.revocation.POLL_SECONDS
+DATA_KEY_SECONDS = 300  # adapters.shared_state.DATA_KEY_SECONDS
 
 
 def distinct_environments(environments: int, requests: float) -> float:
@@ -58,6 +67,16 @@ def scale_model(result: dict[str, Any], max_age_seconds: int = DEFAULT_MAX_AGE_S
                 )
                 calls_per_hour = sessions_per_hour * identity_calls + data_access_per_hour
                 requests_per_hour = users * rate
+                # The shared tier: the exchange once per user and window, each grant once.
+                shared_sessions = users * windows * min(1.0, per_window)
+                shared_data_access = users * windows * min(float(GRANTS_PER_USER), per_window)
+                shared_calls = shared_sessions * identity_calls + shared_data_access
+                queries = sessions_per_hour  # a user's first request in each environment and window
+                writes = 2 * (shared_sessions + shared_data_access)  # entry and user index
+                polls = environments * 3600 / POLL_SECONDS
+                kms = environments * 3600 / DATA_KEY_SECONDS + min(
+                    queries, environments**2 * 3600 / DATA_KEY_SECONDS
+                )
                 rows.append(
                     {
                         "environments": environments,
@@ -72,6 +91,16 @@ def scale_model(result: dict[str, Any], max_age_seconds: int = DEFAULT_MAX_AGE_S
                             data_access_per_hour / 3600 * PEAK_FACTOR, 2
                         ),
                         "cold_starts_per_hour": round(environments / ENVIRONMENT_LIFETIME_HOURS, 1),
+                        "shared_tier": {
+                            "aws_calls_per_request": round(shared_calls / requests_per_hour, 3),
+                            "get_data_access_per_second_peak": round(
+                                shared_data_access / 3600 * PEAK_FACTOR, 2
+                            ),
+                            "dynamodb_calls_per_request": round(
+                                (queries + writes + polls) / requests_per_hour, 3
+                            ),
+                            "kms_calls_per_request_at_most": round(kms / requests_per_hour, 3),
+                        },
                     }
                 )
     return {

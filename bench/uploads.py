@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from bench.measure import Sample, UpstreamTimer, rounded, timed_call
+from bench.measure import Sample, UpstreamTimer, calls_by_operation, rounded, timed_call
 from bench.service import ExecutionEnvironment, Request, prepare, service_environment
 
 USER = "alice@shopfast.example"
@@ -78,8 +78,8 @@ def _figures(sample: Sample, stats: Mapping[str, Any]) -> dict[str, Any]:
         "handler_ms": rounded(sample.handler_ms),
         "wall_ms": rounded(sample.wall_ms),
         # S3's calls included (the emulator's control-plane counter leaves S3 out).
-        "aws_calls": sum(int(count) for count in stats["calls"].values()),
-        "calls_by_operation": {name: int(count) for name, count in sorted(stats["calls"].items()) if count},
+        "aws_calls": sum(calls_by_operation(stats).values()),
+        "calls_by_operation": calls_by_operation(stats),
     }
 
 

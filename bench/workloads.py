@@ -46,6 +46,7 @@ class Sizes:
     batch_objects: int = 100
     batch_rounds: int = 10
     upload_parts: int = 100
+    multi_environment_calls: int = 600
 
 
 def demo_users() -> list[str]:

@@ -53,11 +53,15 @@ class ExecutionEnvironment:
     _binding: UploadBinding | None = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, environ: Mapping[str, str]) -> ExecutionEnvironment:
+    def build(
+        cls, environ: Mapping[str, str], botocore_session: botocore.session.Session | None = None
+    ) -> ExecutionEnvironment:
+        """`botocore_session`: the loaded models to use (the bench's many environments in one process
+        share one; a Lambda environment loads its own)."""
         config = ServiceConfig.from_env(environ)
         jwks = JwksCache(config.jwt_issuer, config.jwt_jwks_url)
         # One botocore session: the gateway's clients and the signer's bucket URLs share its loaded models.
-        botocore_session = botocore.session.Session()
+        botocore_session = botocore_session or botocore.session.Session()
         factory = ClientFactory(config, botocore_session)
         gateway = AwsGateway(config, factory=factory)
         state = (

@@ -160,3 +160,26 @@ def test_aws_access_grants_plugin_runs_beside_the_service(quick_run: tuple[dict,
     assert repeat["requests"] == result["workloads"]["repeat_one_user"]["cached"]["requests"]
     assert repeat["calls_by_operation"]["GetDataAccess"] >= 1 and repeat["object_calls"] == repeat["requests"]
     assert "Peer: AWS's aws-s3-access-grants-boto3-plugin" in text
+
+
+def test_multi_environment_rows_have_the_agreed_fields(quick_run: tuple[dict, str]) -> None:
+    result, printed = quick_run
+    section = result["multi_environment"]
+    rows = section["rows"]
+    assert {(row["environments"], row["shared_cache"]) for row in rows} == {
+        (count, shared) for count in (1, 10, 50) for shared in (False, True)
+    }
+    for row in rows:
+        assert row["requests"] > 0 and row["statuses"] and max(row["statuses"]) < 500, row
+        for field in (
+            "control_plane_calls_per_request",
+            "dynamodb_calls_per_request",
+            "kms_calls_per_request",
+        ):
+            assert isinstance(row[field], int | float), (row, field)
+    assert section["store_latency_ms"] > 0
+    assert section["shared_beside_memory"]["shared_tier"]["statuses"] == [200]
+    revocation = section["revocation"]
+    assert revocation["statuses_before"] == [200] and revocation["revoked_everywhere_s"] >= 0
+    assert "Many execution environments" in printed and "Revocation:" in printed
+    assert any("shared tier on / off" in target["target"] for target in result["targets"])

@@ -599,7 +599,14 @@ def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
 @pytest.fixture(scope="module")
 def service_from_outputs(deployment: Deployment, sam_parameters: dict[str, str]) -> Iterator[dict[str, str]]:
     """The Lambda functions' environment from template.yaml with `deploy.sh`'s parameters, installed."""
-    api = read_http_api(DEFAULT_TEMPLATE, sam_parameters, account_id=ACCOUNT_ID, region=REGION)
+    # The stack's own resources (the state table and its key) are what the local seed created.
+    api = read_http_api(
+        DEFAULT_TEMPLATE,
+        sam_parameters,
+        account_id=ACCOUNT_ID,
+        region=REGION,
+        physical_ids=deployment.stack.config()["physicalIds"],
+    )
     environment = merged_environment(
         api.functions.values(),
         # The functions run as the client-application role Terraform created (ExecutionRoleArn).

@@ -141,7 +141,8 @@ def stack_config(stack: LocalStack) -> dict[str, Any]:
 
 @pytest.fixture
 def calm_stack(stack: LocalStack) -> Iterator[LocalStack]:
-    """The stack with no faults, a real clock and the JWKS endpoint up, before and after the test."""
+    """The stack with no faults, a real clock, nothing shared between execution environments and the JWKS
+    endpoint up, before and after the test."""
     _calm(stack)
     yield stack
     _calm(stack)
@@ -149,6 +150,7 @@ def calm_stack(stack: LocalStack) -> Iterator[LocalStack]:
 
 def _calm(stack: LocalStack) -> None:
     stack.clear_faults()
+    stack.clear_shared_state()  # a fresh execution environment is then as cold as the first of a fleet
     stack.reset_clock()
     requests.post(f"{stack.issuer_url}/dev/jwks-outage", json={"down": False, "delayMs": 0}, timeout=10)
 
@@ -166,16 +168,19 @@ def api(gateway: RunningGateway, seen: SeenSecrets) -> ApiClient:
 
 
 class LambdaHosts:
-    """Starts `lambda_host` processes (fresh execution environments) with a given environment."""
+    """Starts `lambda_host` processes (fresh execution environments) with a given environment; `start`
+    also empties the shared tier, so that the environment is as cold as the first of a new fleet."""
 
-    def __init__(self, aws_endpoint: str, log_dir: Path, seen: SeenSecrets) -> None:
-        self._aws_endpoint = aws_endpoint
+    def __init__(self, stack: LocalStack, log_dir: Path, seen: SeenSecrets) -> None:
+        self._stack = stack
+        self._aws_endpoint = stack.aws_endpoint
         self._log_dir = log_dir
         self._seen = seen
         self._children: list[ChildProcess] = []
 
     @contextmanager
     def start(self, **overrides: str) -> Iterator[DirectInvoker]:
+        self._stack.clear_shared_state()
         child = self._spawn(overrides)
         try:
             yield DirectInvoker(child.url, self._seen)
@@ -201,7 +206,7 @@ class LambdaHosts:
 
 @pytest.fixture(scope="session")
 def lambda_hosts(stack: LocalStack, log_dir: Path, seen: SeenSecrets) -> Iterator[LambdaHosts]:
-    hosts = LambdaHosts(stack.aws_endpoint, log_dir, seen)
+    hosts = LambdaHosts(stack, log_dir, seen)
     yield hosts
     hosts.stop_all()
 

@@ -54,7 +54,7 @@ def proxy(rotation_stack: LocalStack) -> Iterator[JwksProxy]:
 def cold_lambda(
     rotation_stack: LocalStack, proxy: JwksProxy, log_dir: Path, seen: SeenSecrets
 ) -> Iterator[DirectInvoker]:
-    hosts = LambdaHosts(rotation_stack.aws_endpoint, log_dir / "rotation", seen)
+    hosts = LambdaHosts(rotation_stack, log_dir / "rotation", seen)
     with hosts.start(JWT_JWKS_URL=proxy.jwks_url) as invoker:
         yield invoker
 
