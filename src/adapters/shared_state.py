@@ -133,15 +133,34 @@ class DynamoDbSharedState:
 
     def __init__(self, table: str, key_arn: str | None, factory: ClientFactory) -> None:
         self._table = table
-        self._dynamodb = factory.create("dynamodb", read_timeout=STORE_READ_TIMEOUT_SECONDS)
-        self._sealer = (
-            Sealer(factory.create("kms", read_timeout=STORE_READ_TIMEOUT_SECONDS), key_arn)
-            if key_arn
-            else None
-        )
+        self._key_arn = key_arn
+        self._factory = factory
+        self._dynamodb_client: Any = None
+        self._sealer_instance: Sealer | None = None
+
+    @property
+    def _dynamodb(self) -> Any:
+        if self._dynamodb_client is None:
+            self._dynamodb_client = self._factory.create("dynamodb", read_timeout=STORE_READ_TIMEOUT_SECONDS)
+        return self._dynamodb_client
+
+    @property
+    def _sealer(self) -> Sealer | None:
+        """None without a key (the revocation list alone needs none)."""
+        if self._sealer_instance is None and self._key_arn:
+            kms = self._factory.create("kms", read_timeout=STORE_READ_TIMEOUT_SECONDS)
+            self._sealer_instance = Sealer(kms, self._key_arn)
+        return self._sealer_instance
+
+    def prime(self) -> None:
+        """Build the clients (no AWS call): their models load before a snapshot, not at a first request."""
+        self._dynamodb  # noqa: B018
+        self._sealer  # noqa: B018
 
     # -- the shared cache tier --
     def entries(self, identity: str) -> list[SharedEntry]:
+        if self._sealer is None:
+            return []
         items = self._query(identity)
         found = []
         for item in items:
@@ -153,9 +172,10 @@ class DynamoDbSharedState:
         return found
 
     def put(self, identity: str, entry: SharedEntry, users: Sequence[str]) -> None:
-        if self._sealer is None:
+        sealer = self._sealer
+        if sealer is None:
             return
-        sealed = self._sealer.seal(entry.payload, entry_aad(identity, entry.name))
+        sealed = sealer.seal(entry.payload, entry_aad(identity, entry.name))
         expires = str(int(entry.fresh_until) + 1)
         item = {
             "pk": {"S": identity},
@@ -193,10 +213,11 @@ class DynamoDbSharedState:
         return answer
 
     def _opened(self, identity: str, item: dict[str, Any]) -> SharedEntry | None:
-        assert self._sealer is not None
+        sealer = self._sealer
+        assert sealer is not None
         try:
             name = item["sk"]["S"]
-            plaintext = self._sealer.open(
+            plaintext = sealer.open(
                 item["edk"]["B"], item["nonce"]["B"], item["box"]["B"], entry_aad(identity, name)
             )
             if plaintext is None:

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 import botocore.session
 
 from adapters.aws import AwsGateway, ClientFactory
-from adapters.shared_state import DynamoDbSharedState
 from domain.audit import audit
 from domain.caller import Caller
 from domain.config import ServiceConfig
@@ -34,6 +33,7 @@ from edge.jwks import JwksCache
 
 if TYPE_CHECKING:
     from adapters.s3_signer import S3Presigner
+    from adapters.shared_state import DynamoDbSharedState
     from domain.presign import Presigner
     from domain.uploads import UploadBinding, Uploads
 
@@ -48,6 +48,7 @@ class ExecutionEnvironment:
     gateway: AwsGateway
     service: VendingService
     revocations: Revocations | None
+    state: DynamoDbSharedState | None
     botocore_session: botocore.session.Session = field(repr=False)
     _signer: S3Presigner | None = field(default=None, repr=False)
     _binding: UploadBinding | None = field(default=None, repr=False)
@@ -64,11 +65,12 @@ class ExecutionEnvironment:
         botocore_session = botocore_session or botocore.session.Session()
         factory = ClientFactory(config, botocore_session)
         gateway = AwsGateway(config, factory=factory)
-        state = (
-            DynamoDbSharedState(config.state_table, config.state_key_arn, factory)
-            if config.state_table
-            else None
-        )
+        state: DynamoDbSharedState | None = None
+        if config.state_table:
+            # Imported here, like the signer: AES-GCM's module is not needed before a first request.
+            from adapters.shared_state import DynamoDbSharedState
+
+            state = DynamoDbSharedState(config.state_table, config.state_key_arn, factory)
         shared = SharedTier(state) if state is not None and config.uses_shared_cache else None
         # The service's caches are dropped whenever a user is revoked; built after them, it calls back.
         holder: list[VendingService] = []
@@ -84,6 +86,7 @@ class ExecutionEnvironment:
             gateway=gateway,
             service=service,
             revocations=revocations,
+            state=state,
             botocore_session=botocore_session,
         )
 

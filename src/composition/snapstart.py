@@ -9,6 +9,7 @@ here prepare what is the same for every user and every environment:
   s3control client per configured Region: creating them loads the service models and endpoint rule sets
   into the shared botocore session, so the per-identity clients of the first request only copy them;
 - the presigner's bucket URLs for the planned buckets (no AWS call);
+- the shared state's DynamoDB and KMS clients (no call: the revocation list is read after restore);
 - the issuer's signing keys (JWKS), see below.
 
 Nothing specific to a user is made: no token, identity session or vended credentials, and no AWS call at
@@ -51,6 +52,8 @@ def prime() -> None:
         gateway.prime_client("s3control", region)
     for bucket, region in env.config.bucket_regions.items():
         env.signer.prime_bucket(bucket, region)
+    if env.state is not None:
+        env.state.prime()
 
 
 def reseed() -> None:

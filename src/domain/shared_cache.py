@@ -26,34 +26,38 @@ from domain.keys import digest_key
 from domain.ports import SharedEntry, SharedStore
 
 BACKOFF_SECONDS = 10
-# One request reads an identity's entries once, however many caches ask (session, then credentials).
-LOADED_SECONDS = 1.0
-MAX_LOADED = 256
+MAX_DISTRUSTED = 256
 SESSION_ENTRY = "session"
 Clock = Callable[[], float]
 
 
+GRANT_PREFIX = "grant/"
+DENIAL_PREFIX = "denial/"
+
+
 def grant_entry_name(scope: str, permission: str, privilege: str, duration_seconds: int) -> str:
     """An entry's name for credentials of `scope`: a digest, so the table never shows a scope."""
-    return "grant/" + digest_key("grant/v1", scope, permission, privilege, str(duration_seconds))
+    return GRANT_PREFIX + digest_key("grant/v1", scope, permission, privilege, str(duration_seconds))
+
+
+def denial_entry_name(target: str, permission: str, privilege: str) -> str:
+    """An entry's name for a recent denial of `target`."""
+    return DENIAL_PREFIX + digest_key("denial/v1", target, permission, privilege)
 
 
 class SharedTier:
     def __init__(self, store: SharedStore, clock: Clock = time.time) -> None:
         self._store = store
         self._clock = clock
-        self._loaded: TtlCache[dict[str, SharedEntry]] = TtlCache(MAX_LOADED, clock)
         # Identities whose shared entries AWS found stale here: not loaded again until this environment
         # stores fresh ones for them.
-        self._distrusted: TtlCache[bool] = TtlCache(MAX_LOADED, clock)
+        self._distrusted: TtlCache[bool] = TtlCache(MAX_DISTRUSTED, clock)
         self._resting_until = 0.0
         self.failures = 0  # how many operations failed, ever: a decision compares before and after
 
     def entries(self, identity: str) -> dict[str, SharedEntry]:
-        """The identity's fresh entries by name (none while the store is failing)."""
-        loaded = self._loaded.get(identity)
-        if loaded is not None:
-            return loaded
+        """The identity's fresh entries by name (none while the store is failing). Read at each memory
+        miss: another environment may have added one a moment ago."""
         if self._resting() or self._distrusted.get(identity):
             return {}
         try:
@@ -63,7 +67,6 @@ class SharedTier:
             return {}
         now = self._clock()
         fresh = {entry.name: entry for entry in found if entry.fresh_until > now}
-        self._loaded.put(identity, fresh, now + LOADED_SECONDS)
         count("SharedCacheHits" if fresh else "SharedCacheMisses")
         return fresh
 
@@ -78,7 +81,6 @@ class SharedTier:
         users: Sequence[str] = (),
     ) -> None:
         """Offer an entry to every environment (nothing if it is no longer fresh, or the store failing)."""
-        self._loaded.pop(identity)
         self._distrusted.pop(identity)
         if fresh_until <= self._clock() or self._resting():
             return
@@ -90,11 +92,7 @@ class SharedTier:
     def distrust(self, identity: str, seconds: float = DEFAULT_MAX_AGE_SECONDS) -> None:
         """AWS refused something of `identity`'s entries: load none of them until fresh ones are stored
         here (or `seconds` pass)."""
-        self._loaded.pop(identity)
         self._distrusted.put(identity, True, self._clock() + seconds)
-
-    def forget_loaded(self) -> None:
-        self._loaded.clear()
 
     def _resting(self) -> bool:
         return self._clock() < self._resting_until

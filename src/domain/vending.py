@@ -33,7 +33,13 @@ from domain.permissions import Permission, Privilege, TargetType
 from domain.ports import AwsOperations, CallerGrant, CallerGrantsPage, DataAccessRequest
 from domain.regions import BucketRegions
 from domain.revocation import Revocations
-from domain.shared_cache import SharedTier, grant_entry_name
+from domain.shared_cache import (
+    DENIAL_PREFIX,
+    GRANT_PREFIX,
+    SharedTier,
+    denial_entry_name,
+    grant_entry_name,
+)
 from domain.targets import GrantTarget
 
 # The caller's whole grant list (pre-filter and denial explanations): pages of ListCallerAccessGrants.
@@ -67,6 +73,15 @@ class VendResult(msgspec.Struct, frozen=True):
     directory_user_id: str | None = None
     source_identity: str | None = None
     cache_tier: str | None = None  # where a cached answer came from: "memory" or "shared"
+
+
+class SharedDenial(msgspec.Struct, frozen=True):
+    """A recent denial, as the shared tier keeps it."""
+
+    target: str
+    permission: Permission
+    privilege: Privilege
+    detail: str
 
 
 class VendingService:
@@ -179,23 +194,25 @@ class VendingService:
         self._credentials.clear()
         self._denials.clear()
         self._grant_lists.clear()
-        if self.shared is not None:
-            self.shared.forget_loaded()
 
     def _cached(
         self, identity: str, request: CredentialRequest, duration: int, min_remaining_seconds: int | None
     ) -> VendResult | None:
-        denied = self._denials.is_denied(identity, request.target, request.permission, request.privilege)
-        if denied is not None:
-            count("CacheHits")
-            raise AccessDenied(denied)
+        self._refuse_if_recently_denied(identity, request)
         found = self._find(identity, request, duration, min_remaining_seconds)
         tier = "memory"
         if found is None and self._load_shared(identity):
+            self._refuse_if_recently_denied(identity, request)
             found = self._find(identity, request, duration, min_remaining_seconds)
             tier = "shared"
         count("CacheHits" if found is not None else "CacheMisses")
         return None if found is None else msgspec.structs.replace(found, cached=True, cache_tier=tier)
+
+    def _refuse_if_recently_denied(self, identity: str, request: CredentialRequest) -> None:
+        denied = self._denials.is_denied(identity, request.target, request.permission, request.privilege)
+        if denied is not None:
+            count("CacheHits")
+            raise AccessDenied(denied)
 
     def _find(
         self, identity: str, request: CredentialRequest, duration: int, min_remaining_seconds: int | None
@@ -209,18 +226,30 @@ class VendingService:
         )
 
     def _load_shared(self, identity: str) -> bool:
-        """Load the identity's credentials from the shared tier into memory; whether any were found."""
+        """Load the identity's credentials and recent denials from the shared tier into memory; whether
+        any were found."""
         if self.shared is None:
             return False
         loaded = False
         for name, entry in self.shared.entries(identity).items():
-            if not name.startswith("grant/"):
-                continue
             try:
-                grant = msgspec.json.decode(entry.payload, type=CachedGrant[VendResult])
+                if name.startswith(GRANT_PREFIX):
+                    grant = msgspec.json.decode(entry.payload, type=CachedGrant[VendResult])
+                    self._credentials.store(identity, grant, obtained_at=entry.obtained_at)
+                elif name.startswith(DENIAL_PREFIX):
+                    denial = msgspec.json.decode(entry.payload, type=SharedDenial)
+                    self._denials.remember(
+                        identity,
+                        denial.target,
+                        denial.permission,
+                        denial.privilege,
+                        denial.detail,
+                        until=entry.fresh_until,
+                    )
+                else:
+                    continue
             except msgspec.DecodeError:
                 continue  # written by another version of the service: the exchange replaces it
-            self._credentials.store(identity, grant, obtained_at=entry.obtained_at)
             loaded = True
         return loaded
 
@@ -294,7 +323,18 @@ class VendingService:
         return result
 
     def _remember_denial(self, identity: str, request: CredentialRequest, detail: str) -> None:
-        self._denials.remember(identity, request.target, request.permission, request.privilege, detail)
+        until = self._denials.remember(
+            identity, request.target, request.permission, request.privilege, detail
+        )
+        if self.shared is not None:
+            target = str(request.target)
+            self.shared.store(
+                identity,
+                denial_entry_name(target, request.permission, request.privilege),
+                msgspec.json.encode(SharedDenial(target, request.permission, request.privilege, detail)),
+                obtained_at=time.time(),
+                fresh_until=until,
+            )
 
     def _explain(self, caller: Caller, request: CredentialRequest) -> str:
         """A denial's detail naming the caller's grants near the target. The grant list is a convenience
