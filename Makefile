@@ -32,7 +32,7 @@ help:
 	@echo "make bench     the benchmarks against the local emulator (figures in bench/results/latest.json)"
 	@echo "make deploy    Terraform outputs -> sam build -> bytecode -> sam deploy; reads STACK_NAME, REGION, IDC_AWS_PROFILE,"
 	@echo "                 JWT_ISSUER, JWT_AUDIENCE, USER_CLAIM, ROLE_CLAIM (iam-role), REQUIRE_EMAIL_VERIFIED,"
-	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
+	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, SHARED_CACHE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
 	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"
 	@echo "make awscli    the AWS CLI alone (.tools/awscli, seconds), and how to put it on PATH"
 	@echo "make check     the quick lane, under a minute: ruff, mypy --strict (src/, local/, bench/), lint-imports"

@@ -83,6 +83,8 @@ def banner(
         f"-H 'Content-Type: application/json' -d {body}"
     )
     exported = "\n    ".join(exports(gateway_url, issuer_url, aws_endpoint))
+    default_state_dir = state_dir.resolve() == (REPO_ROOT / ".local").resolve()
+    state_dir_argument = "" if default_state_dir else f" STATE_DIR={shlex.quote(str(state_dir))}"
     return f"""
   ShopFast credential vending is running locally (version {version}, ready in {seconds:.1f}s)
 
@@ -101,6 +103,10 @@ def banner(
 
     {MINT_TOKEN}
     {vend}
+
+  Cut a user off on every execution environment within 10 s (docs/revocation.md):
+
+    make revoke USER=dave@shopfast.example{state_dir_argument}    (make reinstate USER=… undoes it)
 
   Demo users: alice, bob, carol, dave, erin, mallory (@shopfast.example). Press Ctrl-C to stop.
 """

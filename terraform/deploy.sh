@@ -18,8 +18,8 @@
 #   USER_CLAIM           iam-role mode only: the claim naming the user (identity-center mode reads the
 #                        federation root's jwt_user_claim, so the service and Identity Center agree)
 #   ROLE_CLAIM           iam-role mode: the claim holding the groups ROLE_MAPPING maps (default: groups)
-#   REQUIRE_EMAIL_VERIFIED, CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE   the template parameters of the same
-#                        meaning (default: the template's defaults)
+#   REQUIRE_EMAIL_VERIFIED, CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, SHARED_CACHE (enabled|disabled)
+#                        the template parameters of the same meaning (default: the template's defaults)
 #   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: none, no CORS)
 #   DRY_RUN=1            print the commands instead of running them
 set -euo pipefail
@@ -166,6 +166,7 @@ overrides=(
 [ -z "${REQUIRE_EMAIL_VERIFIED:-}" ] || overrides+=("$(sam_param RequireEmailVerified "$REQUIRE_EMAIL_VERIFIED")")
 [ -z "${CACHE_MAX_AGE_SECONDS:-}" ] || overrides+=("$(sam_param CacheMaxAgeSeconds "$CACHE_MAX_AGE_SECONDS")")
 [ -z "${INSTANCE_SCOPE:-}" ] || overrides+=("$(sam_param InstanceScope "$INSTANCE_SCOPE")")
+[ -z "${SHARED_CACHE:-}" ] || overrides+=("$(sam_param SharedCache "$SHARED_CACHE")")
 
 stack=()
 [ -z "${STACK_NAME:-}" ] || stack=(--stack-name "$STACK_NAME")
@@ -177,3 +178,5 @@ run "$sam" build "${region[@]}"
 # Lambda cannot write __pycache__ in /var/task: ship the bytecode, or every Init compiles it all again.
 run "$python" -m local.package .aws-sam/build
 run "$sam" deploy "${stack[@]}" "${region[@]}" --parameter-overrides "${overrides[@]}"
+# The stack's StateTable is <stack name>-state (template.yaml): where make revoke writes.
+echo "to cut a user off: make revoke USER=<email or directory user id> TABLE=${STACK_NAME:-<stack name>}-state${REGION:+ REGION=$REGION} (docs/revocation.md)" >&2
