@@ -161,7 +161,8 @@ class DynamoDbSharedState:
     def entries(self, identity: str) -> list[SharedEntry]:
         if self._sealer is None:
             return []
-        items = self._query(identity)
+        # Stale entries stay until DynamoDB's TTL deletes them (within days): never read back or opened.
+        items = self._query(identity, fresh_after=time.time())
         found = []
         for item in items:
             entry = self._opened(identity, item)
@@ -231,16 +232,22 @@ class DynamoDbSharedState:
         except (KeyError, ValueError):
             return None  # not an entry this service wrote
 
-    def _query(self, partition: str) -> list[dict[str, Any]]:
+    def _query(self, partition: str, fresh_after: float | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         start: dict[str, Any] | None = None
+        values: dict[str, Any] = {":pk": {"S": partition}}
+        fresh: dict[str, Any] = {}
+        if fresh_after is not None:
+            values[":now"] = {"N": repr(fresh_after)}
+            fresh = {"FilterExpression": "fresh > :now"}
         while True:
             page = call(
                 "Query",
                 self._dynamodb.query,
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": partition}},
+                ExpressionAttributeValues=values,
+                **fresh,
                 **({"ExclusiveStartKey": start} if start else {}),
             )
             items.extend(page.get("Items", []))

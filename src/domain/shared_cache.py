@@ -32,17 +32,11 @@ Clock = Callable[[], float]
 
 
 GRANT_PREFIX = "grant/"
-DENIAL_PREFIX = "denial/"
 
 
 def grant_entry_name(scope: str, permission: str, privilege: str, duration_seconds: int) -> str:
     """An entry's name for credentials of `scope`: a digest, so the table never shows a scope."""
     return GRANT_PREFIX + digest_key("grant/v1", scope, permission, privilege, str(duration_seconds))
-
-
-def denial_entry_name(target: str, permission: str, privilege: str) -> str:
-    """An entry's name for a recent denial of `target`."""
-    return DENIAL_PREFIX + digest_key("denial/v1", target, permission, privilege)
 
 
 class SharedTier:

@@ -33,13 +33,7 @@ from domain.permissions import Permission, Privilege, TargetType
 from domain.ports import AwsOperations, CallerGrant, CallerGrantsPage, DataAccessRequest
 from domain.regions import BucketRegions
 from domain.revocation import Revocations
-from domain.shared_cache import (
-    DENIAL_PREFIX,
-    GRANT_PREFIX,
-    SharedTier,
-    denial_entry_name,
-    grant_entry_name,
-)
+from domain.shared_cache import GRANT_PREFIX, SharedTier, grant_entry_name
 from domain.targets import GrantTarget
 
 # The caller's whole grant list (pre-filter and denial explanations): pages of ListCallerAccessGrants.
@@ -73,15 +67,6 @@ class VendResult(msgspec.Struct, frozen=True):
     directory_user_id: str | None = None
     source_identity: str | None = None
     cache_tier: str | None = None  # where a cached answer came from: "memory" or "shared"
-
-
-class SharedDenial(msgspec.Struct, frozen=True):
-    """A recent denial, as the shared tier keeps it."""
-
-    target: str
-    permission: Permission
-    privilege: Privilege
-    detail: str
 
 
 class VendingService:
@@ -226,28 +211,16 @@ class VendingService:
         )
 
     def _load_shared(self, identity: str) -> bool:
-        """Load the identity's credentials and recent denials from the shared tier into memory; whether
-        any were found."""
+        """Load the identity's credentials from the shared tier into memory; whether any were found."""
         if self.shared is None:
             return False
         loaded = False
         for name, entry in self.shared.entries(identity).items():
+            if not name.startswith(GRANT_PREFIX):
+                continue
             try:
-                if name.startswith(GRANT_PREFIX):
-                    grant = msgspec.json.decode(entry.payload, type=CachedGrant[VendResult])
-                    self._credentials.store(identity, grant, obtained_at=entry.obtained_at)
-                elif name.startswith(DENIAL_PREFIX):
-                    denial = msgspec.json.decode(entry.payload, type=SharedDenial)
-                    self._denials.remember(
-                        identity,
-                        denial.target,
-                        denial.permission,
-                        denial.privilege,
-                        denial.detail,
-                        until=entry.fresh_until,
-                    )
-                else:
-                    continue
+                grant = msgspec.json.decode(entry.payload, type=CachedGrant[VendResult])
+                self._credentials.store(identity, grant, obtained_at=entry.obtained_at)
             except msgspec.DecodeError:
                 continue  # written by another version of the service: the exchange replaces it
             loaded = True
@@ -323,18 +296,9 @@ class VendingService:
         return result
 
     def _remember_denial(self, identity: str, request: CredentialRequest, detail: str) -> None:
-        until = self._denials.remember(
-            identity, request.target, request.permission, request.privilege, detail
-        )
-        if self.shared is not None:
-            target = str(request.target)
-            self.shared.store(
-                identity,
-                denial_entry_name(target, request.permission, request.privilege),
-                msgspec.json.encode(SharedDenial(target, request.permission, request.privilege, detail)),
-                obtained_at=time.time(),
-                fresh_until=until,
-            )
+        # Per environment only: a caller probing many targets would otherwise grow its shared partition
+        # (and every later Query of it) by one entry per target.
+        self._denials.remember(identity, request.target, request.permission, request.privilege, detail)
 
     def _explain(self, caller: Caller, request: CredentialRequest) -> str:
         """A denial's detail naming the caller's grants near the target. The grant list is a convenience
