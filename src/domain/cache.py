@@ -248,25 +248,14 @@ class DenialCache:
         self._ttl = ttl_seconds
 
     def is_denied(
-        self, identity: str, target: GrantTarget | str, permission: Permission, privilege: Privilege
+        self, identity: str, target: GrantTarget, permission: Permission, privilege: Privilege
     ) -> str | None:
         return self._entries.get((identity, str(target), permission, privilege))
 
     def remember(
-        self,
-        identity: str,
-        target: GrantTarget | str,
-        permission: Permission,
-        privilege: Privilege,
-        detail: str,
-        *,
-        until: float | None = None,
-    ) -> float:
-        """Remember a denial until `until` (by default for the denial TTL, at most that long); returns when
-        it is forgotten."""
-        forget_at = min(self._clock() + self._ttl, until or float("inf"))
-        self._entries.put((identity, str(target), permission, privilege), detail, forget_at)
-        return forget_at
+        self, identity: str, target: GrantTarget, permission: Permission, privilege: Privilege, detail: str
+    ) -> None:
+        self._entries.put((identity, str(target), permission, privilege), detail, self._clock() + self._ttl)
 
     def clear(self) -> None:
         self._entries.clear()
