@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 import msgspec
@@ -81,9 +81,13 @@ class TtlCache(Generic[V]):
 
     def values(self) -> list[V]:
         """The live (unexpired) values, most recently used last."""
+        return [value for _, value in self.items()]
+
+    def items(self) -> list[tuple[object, V]]:
+        """The live (unexpired) entries, most recently used last."""
         now = self._clock()
         with self._lock:
-            return [value for expires_at, value in self._entries.values() if expires_at > now]
+            return [(key, value) for key, (expires_at, value) in self._entries.items() if expires_at > now]
 
     def clear(self) -> None:
         with self._lock:
@@ -239,23 +243,51 @@ class SessionCache(Generic[V]):
         self._entries.clear()
 
 
+class Denial(msgspec.Struct, frozen=True, array_like=True):
+    """One remembered refusal: what was asked, what the caller was told, and until when it stands."""
+
+    target: str
+    permission: Permission
+    privilege: Privilege
+    detail: str
+    until: float
+
+
 class DenialCache:
     """Recent denials per identity + target + permission (+ privilege and role), kept briefly."""
 
     def __init__(self, clock: Clock = time.time, *, ttl_seconds: int = DENIAL_TTL_SECONDS) -> None:
-        self._entries: TtlCache[str] = TtlCache(MAX_DENIALS, clock)
+        self._entries: TtlCache[Denial] = TtlCache(MAX_DENIALS, clock)
         self._clock = clock
         self._ttl = ttl_seconds
 
     def is_denied(
         self, identity: str, target: GrantTarget, permission: Permission, privilege: Privilege
     ) -> str | None:
-        return self._entries.get((identity, str(target), permission, privilege))
+        denial = self._entries.get((identity, str(target), permission, privilege))
+        return None if denial is None else denial.detail
 
     def remember(
         self, identity: str, target: GrantTarget, permission: Permission, privilege: Privilege, detail: str
     ) -> None:
-        self._entries.put((identity, str(target), permission, privilege), detail, self._clock() + self._ttl)
+        self.restore(
+            identity, [Denial(str(target), permission, privilege, detail, self._clock() + self._ttl)]
+        )
+
+    def restore(self, identity: str, denials: Iterable[Denial]) -> None:
+        """Remember denials decided elsewhere (another environment), each until its own end, never longer
+        than this cache would have kept it."""
+        latest = self._clock() + self._ttl
+        for denial in denials:
+            until = min(denial.until, latest)
+            key = (identity, denial.target, denial.permission, denial.privilege)
+            self._entries.put(key, msgspec.structs.replace(denial, until=until), until)
+
+    def held_by(self, identity: str) -> list[Denial]:
+        """The identity's live denials, most recently used last."""
+        return [
+            denial for key, denial in self._entries.items() if isinstance(key, tuple) and key[0] == identity
+        ]
 
     def clear(self) -> None:
         self._entries.clear()

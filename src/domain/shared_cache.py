@@ -2,6 +2,11 @@
 credentials), offered to every other through a store they all reach (`domain.ports.SharedStore`: DynamoDB,
 each entry sealed under KMS, in `adapters.shared_state`).
 
+Recent denials are shared too, as one bounded entry per identity (`DENIALS_ENTRY`): without them every
+environment would ask AWS again why a caller without grants is refused. Two environments denying the same
+caller at once may each write their own list and the later one stays: a denial lost that way costs one
+GetDataAccess later, never a wrong answer.
+
 It sits behind the in-memory caches (`domain.cache`): a miss in memory looks here before paying the
 exchange, what is found is loaded into memory, and what the exchange obtains is written here too. The rules
 stay the in-memory ones, because the entries go through them: an entry is kept only until its expiry minus
@@ -28,6 +33,11 @@ from domain.ports import SharedEntry, SharedStore
 BACKOFF_SECONDS = 10
 MAX_DISTRUSTED = 256
 SESSION_ENTRY = "session"
+# One entry holds all of an identity's recent denials, so a caller probing many targets grows neither its
+# partition nor the Query every memory miss makes; the newest MAX_SHARED_DENIALS are shared, the rest stay
+# in the environment that decided them.
+DENIALS_ENTRY = "denials"
+MAX_SHARED_DENIALS = 64
 Clock = Callable[[], float]
 
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from domain.audit import Decision, count
-from domain.cache import DENIAL_TTL_SECONDS, CachedGrant, CredentialCache, DenialCache, TtlCache
+from domain.cache import DENIAL_TTL_SECONDS, CachedGrant, CredentialCache, Denial, DenialCache, TtlCache
 from domain.caller import Caller
 from domain.config import ServiceConfig
 from domain.credentials import AwsCredentials, isoformat, retry_once_if_stale
@@ -33,7 +33,13 @@ from domain.permissions import Permission, Privilege, TargetType
 from domain.ports import AwsOperations, CallerGrant, CallerGrantsPage, DataAccessRequest
 from domain.regions import BucketRegions
 from domain.revocation import Revocations
-from domain.shared_cache import GRANT_PREFIX, SharedTier, grant_entry_name
+from domain.shared_cache import (
+    DENIALS_ENTRY,
+    GRANT_PREFIX,
+    MAX_SHARED_DENIALS,
+    SharedTier,
+    grant_entry_name,
+)
 from domain.targets import GrantTarget
 
 # The caller's whole grant list (pre-filter and denial explanations): pages of ListCallerAccessGrants.
@@ -216,11 +222,14 @@ class VendingService:
             return False
         loaded = False
         for name, entry in self.shared.entries(identity).items():
-            if not name.startswith(GRANT_PREFIX):
-                continue
             try:
-                grant = msgspec.json.decode(entry.payload, type=CachedGrant[VendResult])
-                self._credentials.store(identity, grant, obtained_at=entry.obtained_at)
+                if name == DENIALS_ENTRY:
+                    self._denials.restore(identity, msgspec.json.decode(entry.payload, type=list[Denial]))
+                elif name.startswith(GRANT_PREFIX):
+                    grant = msgspec.json.decode(entry.payload, type=CachedGrant[VendResult])
+                    self._credentials.store(identity, grant, obtained_at=entry.obtained_at)
+                else:
+                    continue
             except msgspec.DecodeError:
                 continue  # written by another version of the service: the exchange replaces it
             loaded = True
@@ -231,7 +240,9 @@ class VendingService:
     ) -> None:
         if grants is not None and not grants.allows(request.target, request.permission):
             detail = explain_denial(grants, request.target, request.permission)
-            self._remember_denial(identity, request, detail)
+            # Not shared: the grant list decides it again in any environment without an AWS call, and a
+            # batch may refuse hundreds of targets at once.
+            self._denials.remember(identity, request.target, request.permission, request.privilege, detail)
             raise AccessDenied(detail)
 
     def _fetch(
@@ -296,9 +307,19 @@ class VendingService:
         return result
 
     def _remember_denial(self, identity: str, request: CredentialRequest, detail: str) -> None:
-        # Per environment only: a caller probing many targets would otherwise grow its shared partition
-        # (and every later Query of it) by one entry per target.
+        """Remember AWS's refusal here and offer it to every environment."""
         self._denials.remember(identity, request.target, request.permission, request.privilege, detail)
+        if self.shared is not None:
+            # This environment's view of the caller's denials: what it decided, and what it loaded from
+            # the shared entry at this request's memory miss.
+            held = self._denials.held_by(identity)[-MAX_SHARED_DENIALS:]
+            self.shared.store(
+                identity,
+                DENIALS_ENTRY,
+                msgspec.json.encode(held),
+                obtained_at=time.time(),
+                fresh_until=max(denial.until for denial in held),
+            )
 
     def _explain(self, caller: Caller, request: CredentialRequest) -> str:
         """A denial's detail naming the caller's grants near the target. The grant list is a convenience

@@ -17,6 +17,7 @@ import pytest
 import composition.root as root
 from adapters.shared_state import DynamoDbSharedState, entry_aad
 from domain.audit import logger
+from domain.shared_cache import DENIALS_ENTRY, MAX_SHARED_DENIALS
 from domain.targets import parse_target
 from domain.vending import CredentialRequest
 from local.stack import LocalStack
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 ALICE = "alice@shopfast.example"
 BOB = "bob@shopfast.example"
+MALLORY = "mallory@shopfast.example"
 USERS = "s3://shopfast-data/users/*"
 USER_LIST = "s3://shopfast-data/users/user_list"
 CONTROL_PLANE = ("CreateTokenWithIAM", "AssumeRole", "GetDataAccess", "ListCallerAccessGrants")
@@ -107,6 +109,46 @@ def test_what_one_environment_obtained_serves_another_without_any_control_plane_
     # The credentials the second environment handed out are real: S3 serves the object with them.
     s3 = s3_with(local_stack, second.body["credentials"])
     assert s3.get_object(Bucket="shopfast-data", Key="users/user_list")["Body"].read()
+
+
+def test_a_refusal_decided_in_one_environment_refuses_in_another_without_asking_aws(
+    local_stack: LocalStack, fleet: Fleet
+) -> None:
+    token = local_stack.token(MALLORY)  # no grants at all
+    first = vend(fleet, fleet.new(), token)
+    assert first.status == 403, first.text
+    local_stack.reset_stats()
+
+    second = vend(fleet, fleet.new(), token)
+
+    assert second.status == 403, second.text
+    assert calls(local_stack, *CONTROL_PLANE) == 0, local_stack.stats()
+    assert second.body["detail"] == first.body["detail"]
+    # Another target is AWS's to decide: the shared denial is exact, like the in-memory one.
+    other = vend(fleet, fleet.new(), token, USER_LIST)
+    assert other.status == 403, other.text
+    assert calls(local_stack, "GetDataAccess") == 1
+
+
+def test_a_caller_probing_many_targets_keeps_one_bounded_denial_entry(
+    local_stack: LocalStack, fleet: Fleet
+) -> None:
+    token = local_stack.token(MALLORY)
+    prober = fleet.new()
+    probes = [f"s3://shopfast-data/users/probe-{index}" for index in range(MAX_SHARED_DENIALS + 6)]
+    for target in probes:
+        assert vend(fleet, prober, token, target).status == 403
+
+    denial_items = [item for item in raw_items(local_stack) if item["sk"]["S"] == DENIALS_ENTRY]
+
+    assert len(denial_items) == 1  # one item, however many targets: every Query of the partition stays small
+    assert "probe-" not in repr(denial_items)  # sealed: no target in clear
+    local_stack.reset_stats()
+    newest, oldest = fleet.new(), fleet.new()
+    assert vend(fleet, newest, token, probes[-1]).status == 403
+    assert calls(local_stack, "GetDataAccess") == 0
+    assert vend(fleet, oldest, token, probes[0]).status == 403  # past the bound: asked again
+    assert calls(local_stack, "GetDataAccess") == 1
 
 
 def test_credentials_scoped_to_one_object_never_answer_a_prefix_from_the_shared_tier(

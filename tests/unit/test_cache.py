@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.cache import CachedGrant, CredentialCache, DenialCache, SessionCache, TtlCache
+from domain.cache import CachedGrant, CredentialCache, Denial, DenialCache, SessionCache, TtlCache
 from domain.permissions import satisfies
 from domain.targets import parse_target
 
@@ -186,6 +186,26 @@ def test_denials_are_remembered_briefly_per_identity_target_permission() -> None
     assert denials.is_denied("bob", target, "WRITE", "Default") is None
     clock.now += 31
     assert denials.is_denied("alice", target, "WRITE", "Default") is None
+
+
+def test_denials_from_elsewhere_keep_their_end_and_never_outlive_this_caches_bound() -> None:
+    clock = FakeClock()
+    here = DenialCache(clock, ttl_seconds=30)
+    target = parse_target("s3://shopfast-data/users/*")
+    here.restore(
+        "alice",
+        [
+            Denial(str(target), "WRITE", "Default", "no grant", clock.now + 10),
+            Denial(str(target), "READ", "Default", "no grant", clock.now + 3600),  # never past 30 s here
+        ],
+    )
+    clock.now += 11
+    assert here.is_denied("alice", target, "WRITE", "Default") is None
+    assert here.is_denied("alice", target, "READ", "Default") == "no grant"
+    assert [denial.permission for denial in here.held_by("alice")] == ["READ"]
+    assert here.held_by("bob") == []
+    clock.now += 20
+    assert here.is_denied("alice", target, "READ", "Default") is None
 
 
 def test_a_grant_in_constant_use_outlives_newer_colder_entries() -> None:
