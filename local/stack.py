@@ -26,6 +26,7 @@ import requests
 from botocore.config import Config
 
 from adapters.loopback import use_loopback_endpoint
+from adapters.shared_state import delete_items
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -185,11 +186,7 @@ class LocalStack:
     def clear_shared_state(self) -> None:
         """Empty the state table (shared cache entries and revocations): the next execution environments
         start as a new fleet would, with nothing shared."""
-        dynamodb = self.client("dynamodb")
-        table = self.config()["stateTable"]
-        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
-            for item in page["Items"]:
-                dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+        delete_items(self.client("dynamodb"), self.config()["stateTable"])
 
     def execution_role_credentials(self, role_arn: str) -> dict[str, str]:
         """What Lambda gives a function running as `role_arn` (AccessKeyId, SecretAccessKey, SessionToken)."""

@@ -162,7 +162,13 @@ class DynamoDbSharedState:
         if self._sealer is None:
             return []
         # Stale entries stay until DynamoDB's TTL deletes them (within days): never read back or opened.
-        items = self._query(identity, fresh_after=time.time())
+        items = self._query(
+            identity,
+            FilterExpression="fresh > :now",
+            ExpressionAttributeValues={":now": {"N": repr(time.time())}},
+            # An entry written a moment ago and not yet visible costs this environment one exchange.
+            ConsistentRead=False,
+        )
         found = []
         for item in items:
             entry = self._opened(identity, item)
@@ -232,28 +238,11 @@ class DynamoDbSharedState:
         except (KeyError, ValueError):
             return None  # not an entry this service wrote
 
-    def _query(self, partition: str, fresh_after: float | None = None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        values: dict[str, Any] = {":pk": {"S": partition}}
-        fresh: dict[str, Any] = {}
-        if fresh_after is not None:
-            values[":now"] = {"N": repr(fresh_after)}
-            fresh = {"FilterExpression": "fresh > :now"}
-        while True:
-            page = call(
-                "Query",
-                self._dynamodb.query,
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=values,
-                **fresh,
-                **({"ExclusiveStartKey": start} if start else {}),
-            )
-            items.extend(page.get("Items", []))
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return items
+    def _query(self, partition: str, **conditions: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = call(
+            "Query", lambda: {"Items": partition_items(self._dynamodb, self._table, partition, **conditions)}
+        )["Items"]
+        return items
 
     # -- revocation --
     def revision(self) -> str | None:
@@ -268,6 +257,7 @@ class DynamoDbSharedState:
         return str(item["revision"]["N"]) if item and "revision" in item else None
 
     def revocation_list(self) -> RevocationList:
+        # Consistent: read after a revision that announced it, the list must hold the change.
         items = self._query(REVOCATIONS)
         cutoff = next((item for item in items if item["sk"]["S"] == SESSIONS_BEFORE), None)
         return RevocationList(
@@ -299,9 +289,9 @@ def revoke_user(dynamodb: Any, table: str, user: str, now: float) -> int:
     )
     _bump_revision(dynamodb, table)
     deleted = 0
-    for index in _all(dynamodb, table, USER_PREFIX + user):
+    for index in partition_items(dynamodb, table, USER_PREFIX + user):
         identity = index["sk"]["S"]
-        for item in _all(dynamodb, table, identity):
+        for item in partition_items(dynamodb, table, identity):
             dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
             deleted += 1
         dynamodb.delete_item(TableName=table, Key={"pk": index["pk"], "sk": index["sk"]})
@@ -327,22 +317,28 @@ def end_shared_sessions(dynamodb: Any, table: str, now: float) -> int:
         Item={"pk": {"S": REVOCATIONS}, "sk": {"S": SESSIONS_BEFORE}, "at": {"N": str(int(now))}},
     )
     _bump_revision(dynamodb, table)
-    deleted = 0
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
-        for item in page["Items"]:
-            if item["pk"]["S"] != REVOCATIONS:
-                dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
-                deleted += 1
-    return deleted
+    return delete_items(dynamodb, table, keep_partition=REVOCATIONS)
 
 
-def _all(dynamodb: Any, table: str, partition: str) -> list[dict[str, Any]]:
+def partition_items(dynamodb: Any, table: str, partition: str, **conditions: Any) -> list[dict[str, Any]]:
+    """Every item of one partition, all pages, read consistently unless `conditions` say otherwise (with
+    a FilterExpression and its values)."""
+    values = {":pk": {"S": partition}, **conditions.pop("ExpressionAttributeValues", {})}
+    parameters = {"ConsistentRead": True, **conditions}
     items: list[dict[str, Any]] = []
     for page in dynamodb.get_paginator("query").paginate(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": partition}},
-        ConsistentRead=True,
+        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues=values, **parameters
     ):
         items.extend(page["Items"])
     return items
+
+
+def delete_items(dynamodb: Any, table: str, *, keep_partition: str | None = None) -> int:
+    """Delete every item of the table but `keep_partition`'s; returns how many were deleted."""
+    deleted = 0
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
+        for item in page["Items"]:
+            if item["pk"]["S"] != keep_partition:
+                dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+                deleted += 1
+    return deleted

@@ -72,13 +72,8 @@ class ExecutionEnvironment:
 
             state = DynamoDbSharedState(config.state_table, config.state_key_arn, factory)
         shared = SharedTier(state) if state is not None and config.uses_shared_cache else None
-        # The service's caches are dropped whenever a user is revoked; built after them, it calls back.
-        holder: list[VendingService] = []
-        revocations = (
-            Revocations(state, on_revoke=lambda: holder[0].forget_everything()) if state is not None else None
-        )
+        revocations = Revocations(state) if state is not None else None
         service = VendingService(config, gateway, shared=shared, revocations=revocations)
-        holder.append(service)
         return cls(
             config=config,
             jwks=jwks,

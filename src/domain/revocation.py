@@ -37,13 +37,12 @@ class Revocations:
         self,
         store: RevocationStore,
         *,
-        on_revoke: Callable[[], None],
         clock: Clock = time.monotonic,
         poll_seconds: float = POLL_SECONDS,
         max_staleness_seconds: float = MAX_STALENESS_SECONDS,
     ) -> None:
         self._store = store
-        self._on_revoke = on_revoke
+        self._listeners: list[Callable[[], None]] = []
         self._clock = clock
         self._poll_seconds = poll_seconds
         self._max_staleness = max_staleness_seconds
@@ -51,6 +50,11 @@ class Revocations:
         self._list = RevocationList()
         self._polled_at: float | None = None
         self._read_at: float | None = None
+
+    def on_revoke(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever a user is revoked or vended sessions are ended: whoever holds what was
+        obtained for users (the vending service's caches) drops it."""
+        self._listeners.append(listener)
 
     def refuse_if_revoked(self, *users: str | None) -> None:
         """403 `revoked` if any of `users` (an email, a directory user id) is revoked; 503 while the
@@ -86,4 +90,5 @@ class Revocations:
         if added:
             count("RevocationsApplied", len(added))
         if added or current.sessions_before != known.sessions_before:
-            self._on_revoke()
+            for listener in self._listeners:
+                listener()

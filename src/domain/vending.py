@@ -105,6 +105,8 @@ class VendingService:
         self._denials = denials or DenialCache(ttl_seconds=min(DENIAL_TTL_SECONDS, max_age))
         self._grant_lists: TtlCache[HeldGrants] = TtlCache(MAX_GRANT_LISTS)
         self._grant_list_ttl = min(GRANT_LIST_TTL_SECONDS, max_age)
+        if revocations is not None:
+            revocations.on_revoke(self.forget_everything)  # nothing obtained before is served after
 
     def vend(self, caller: Caller, request: CredentialRequest) -> VendResult:
         """Credentials handed to the caller: exactly the permission, privilege and duration asked for."""

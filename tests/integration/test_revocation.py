@@ -179,7 +179,6 @@ def test_an_unreadable_revocation_list_stops_vending_after_60_s_not_before(servi
     now = [1000.0]
     revocations = Revocations(
         DynamoDbSharedState(config.state_table, config.state_key_arn, ClientFactory(config)),
-        on_revoke=lambda: None,
         clock=lambda: now[0],
     )
     revocations.refuse_if_revoked(ALICE)  # read once
