@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -141,6 +141,34 @@ class S3Presigner:
             method=method,
             headers=dict(headers or {}),
             expires_at=signed_at + timedelta(seconds=expires_in),
+        )
+
+    def sign_headers(
+        self,
+        *,
+        method: str,
+        host: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        payload_hash: str,
+        credentials: AwsCredentials,
+        region: str,
+    ) -> dict[str, str]:
+        return sigv4.sign_headers(
+            method=method,
+            host=host,
+            path=path,
+            query=query,
+            headers=headers,
+            payload_hash=payload_hash,
+            access_key=credentials.access_key_id,
+            secret_key=credentials.secret_access_key,
+            token=credentials.session_token,
+            region=region,
+            service="s3",
+            now=datetime.now(UTC).replace(microsecond=0),
+            keys=self._signing_keys,
         )
 
     def post_policy(

@@ -1,4 +1,5 @@
-"""SigV4 query-string signing (presigned S3 URLs) with the signing key derived once and reused.
+"""SigV4 signing of S3 requests, in the query string (presigned URLs) or in headers (Iceberg's remote
+signing), with the signing key derived once and reused.
 
 botocore's `S3SigV4QueryAuth` rebuilds everything for every URL: an `AWSRequest`, URL splitting and
 re-joining, header maps, and the signing key (four HMACs) from the secret. AWS's JavaScript and Java SDKs
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import quote
@@ -135,3 +136,61 @@ def presign(
         keys.key(secret_key, date, region, service), string_to_sign.encode("utf-8"), hashlib.sha256
     ).hexdigest()
     return f"{origin}{path}?{query}&X-Amz-Signature={signature}"
+
+
+def sign_headers(
+    *,
+    method: str,
+    host: str,
+    path: str,
+    query: Sequence[tuple[str, str]],
+    headers: Mapping[str, str],
+    payload_hash: str,
+    access_key: str,
+    secret_key: str,
+    token: str | None,
+    region: str,
+    service: str,
+    now: datetime,
+    keys: SigningKeys,
+) -> dict[str, str]:
+    """The headers that sign a `method` request (SigV4 in the Authorization header) to `host` + `path`
+    (`path` URI-encoded as sent; `query` decoded pairs; `headers` lowercase names, all of them signed;
+    `host` as the Host header is: no default port): Authorization, X-Amz-Date, X-Amz-Content-SHA256 and,
+    with a session, X-Amz-Security-Token."""
+    amz_date = _amz_date(now)
+    date = amz_date[:8]
+    scope = f"{date}/{region}/{service}/aws4_request"
+    signed = {name: value for name, value in headers.items()}
+    signed["host"] = host
+    signed["x-amz-date"] = amz_date
+    signed["x-amz-content-sha256"] = payload_hash
+    if token is not None:
+        signed["x-amz-security-token"] = token
+    names = sorted(signed)
+    signed_headers = ";".join(names)
+    canonical_request = "\n".join(
+        (
+            method,
+            path,
+            "&".join(f"{name}={value}" for name, value in sorted((_encode(n), _encode(v)) for n, v in query)),
+            "".join(f"{name}:{' '.join(signed[name].split())}\n" for name in names),
+            signed_headers,
+            payload_hash,
+        )
+    )
+    string_to_sign = "\n".join(
+        (ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest())
+    )
+    signature = hmac.new(
+        keys.key(secret_key, date, region, service), string_to_sign.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
+    answer = {
+        "Authorization": f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed_headers}, "
+        f"Signature={signature}",
+        "X-Amz-Date": amz_date,
+        "X-Amz-Content-SHA256": payload_hash,
+    }
+    if token is not None:
+        answer["X-Amz-Security-Token"] = token
+    return answer

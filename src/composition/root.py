@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from adapters.s3_signer import S3Presigner
     from adapters.shared_state import DynamoDbSharedState
     from domain.presign import Presigner
+    from domain.remote_signing import RemoteSigner
     from domain.uploads import UploadBinding, Uploads
 
 
@@ -119,6 +120,13 @@ class ExecutionEnvironment:
         from domain.presign import Presigner
 
         return Presigner(caller, service=self.service, signer=self.signer)
+
+    def remote_signer(self, caller: Caller) -> RemoteSigner:
+        from domain.remote_signing import RemoteSigner
+
+        return RemoteSigner(
+            caller, service=self.service, signer=self.signer, endpoint_url=self.config.aws_endpoint_url
+        )
 
     def uploads(self, caller: Caller) -> Uploads:
         from domain.uploads import Uploads

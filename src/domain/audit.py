@@ -83,6 +83,8 @@ AUDIT_FIELDS = frozenset(
         "uploadId",  # S3's UploadId: not a secret (the caller's uploadId adds the MAC binding it to them)
         "uploadIdDigest",  # the caller's uploadId by digest: never the MAC itself
         "partCount",
+        "s3Operation",  # the S3 operation the Iceberg signer signed (GetObject, ListObjectsV2, ...)
+        "targetCount",  # how many keys that operation touches (DeleteObjects: every key of its body)
         "maxBytes",
         "status",
         "code",

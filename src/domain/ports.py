@@ -164,6 +164,22 @@ class RequestSigner(Protocol):
         headers: Mapping[str, str] | None = None,
     ) -> PresignedRequest: ...
 
+    def sign_headers(
+        self,
+        *,
+        method: str,
+        host: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        payload_hash: str,
+        credentials: AwsCredentials,
+        region: str,
+    ) -> dict[str, str]:
+        """The SigV4 headers of a request to `host` + `path` (encoded) with `query` (decoded pairs) and
+        `headers` (lowercase, all signed), its body declared as `payload_hash`."""
+        ...
+
 
 class SharedEntry(msgspec.Struct, frozen=True):
     """One entry of the shared cache tier: `payload` (the entry as msgspec JSON; the store seals it) under

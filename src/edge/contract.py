@@ -321,6 +321,43 @@ class AbortUploadRequest(_Body):
 # --- query strings ----------------------------------------------------------------------------------
 
 
+S3Method = Literal["PUT", "GET", "HEAD", "POST", "DELETE", "PATCH", "OPTIONS"]
+S3Headers = Annotated[
+    dict[Annotated[str, Meta(min_length=1, max_length=256)], list[Annotated[str, Meta(max_length=8192)]]],
+    Meta(max_length=100, description="Header name to its values, as the S3 request carries them."),
+]
+
+
+class S3SignRequest(_Body):
+    """Apache Iceberg's `S3SignRequest` (`s3-signer-open-api.yaml`): one S3 request a client is about to
+    send."""
+
+    region: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=64,
+            description="The client's Region (the service signs for the bucket's own).",
+        ),
+    ]
+    uri: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=8192,
+            description="The S3 request's URL, path-style or virtual-hosted, on the deployment's S3 "
+            "endpoint.",
+        ),
+    ]
+    method: S3Method
+    headers: S3Headers
+    properties: dict[str, str] | None = None
+    body: Annotated[
+        str | None,
+        Meta(description="The request body, for DeleteObjects (which names its keys there) only."),
+    ] = None
+
+
 class RoleQuery(_Body):
     role: RoleChoice | None = None
 
@@ -568,6 +605,27 @@ class ObjectList(_Answer):
     objects: list[ObjectEntry]
     prefixes: Annotated[list[str], Meta(description="Sub-folders, as `s3://bucket/prefix/sub/`.")]
     next_continuation_token: PageToken | None
+
+
+class S3SignResponse(_Answer):
+    """Iceberg's `S3SignResponse`: where to send the request, and every header to send it with (the
+    client's, then Authorization, X-Amz-Date, X-Amz-Content-SHA256 and X-Amz-Security-Token)."""
+
+    uri: Url
+    headers: S3Headers
+
+
+class IcebergError(_Answer):
+    message: str
+    type: Annotated[str, Meta(min_length=1)]
+    code: Annotated[int, Meta(ge=400, le=599)]
+
+
+class IcebergErrorResponse(_Answer):
+    """Iceberg's `IcebergErrorResponse` (the REST catalog's error model), which Iceberg's signer clients
+    read."""
+
+    error: IcebergError
 
 
 class GatewayMessage(Struct, forbid_unknown_fields=True):

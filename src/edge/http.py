@@ -106,7 +106,9 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
         finally:
             invocation_deadline.reset(token)
             invocation_budget.reset(budget_token)
-        response.setdefault("headers", {}).update(SECURITY_HEADERS)
+        headers = response.setdefault("headers", {})
+        # A route whose protocol sets its own caching keeps it (the Iceberg signer); no other route sets it.
+        headers.update({name: value for name, value in SECURITY_HEADERS.items() if name not in headers})
         count(f"Responses{response['statusCode'] // 100}xx")
         return response
 

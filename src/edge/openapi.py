@@ -27,7 +27,8 @@ INFO = {
 Every route but `GET /v1/health` requires `Authorization: Bearer <JWT>` from the configured
 issuer and audience. API Gateway's JWT authorizer checks it first (its refusals are
 `{"message": "Unauthorized"}`), the Lambda verifies it again (its refusals are RFC 9457 problem
-documents). Every response carries `Cache-Control: no-store`.
+documents). Every response carries `Cache-Control: no-store`, except the Iceberg signer's, which
+follow Iceberg's specification (caching and error model).
 
 Targets are `s3://bucket/key` (one object), `s3://bucket/prefix/*` or `s3://bucket/prefix*`.
 Keys are 1-1024 bytes of UTF-8 without control characters, empty, `.` or `..` segments, a
@@ -132,6 +133,17 @@ class Operation:
     errors: tuple[int, ...] = QUERY_ERRORS
     description: str | None = None
     public: bool = False
+    iceberg: bool = False  # Iceberg's protocol: its error model and its caching rule
+
+
+ICEBERG_CACHE_CONTROL = {
+    "Cache-Control": {
+        "description": "`private` for a signed GET or HEAD (the client may reuse it), `no-cache` otherwise, "
+        "as Iceberg's S3 signer specification says.",
+        "required": True,
+        "schema": {"type": "string", "enum": ["private", "no-cache"]},
+    }
+}
 
 
 OPERATIONS = {
@@ -229,6 +241,26 @@ part; a refusal is a 400 and the upload stays open (fix and retry, or abort).
         errors=UPLOAD_ERRORS,
         description="Part URLs of an aborted upload are refused by S3 with NoSuchUpload.\n",
     ),
+    "POST /v1/aws/s3/sign": Operation(
+        "signS3Request",
+        "Apache Iceberg's S3 remote signing: the SigV4 headers for one S3 request the caller's grants allow.",
+        "The URI and every header to send the S3 request with.",
+        (contract.S3SignResponse,),
+        body=(contract.S3SignRequest,),
+        errors=(400, 401, 403, 413, 415, 429, 502, 503, 504),
+        iceberg=True,
+        description="""\
+Apache Iceberg's `POST /v1/aws/s3/sign` (`s3-signer-open-api.yaml` in apache/iceberg's `aws`
+module), for PyIceberg's `S3V4RestSigner` and Iceberg Java's `S3V4RestSignerClient`: the client
+holds no AWS keys and sends each S3 request it is about to make. The request is signed (SigV4 in
+the Authorization header, `UNSIGNED-PAYLOAD`, for the bucket's Region) with credentials vended for
+the caller, and only if its grants allow it: GET and HEAD of an object need READ on the key,
+ListObjectsV2 READ on its prefix, PUT, the multipart calls and DELETE need WRITE on the key,
+DeleteObjects WRITE on every key of its body (which must carry a Content-MD5 or checksum the
+service checks). Any other operation (bucket configuration, ACLs, copies) is refused. Refusals use
+Iceberg's error model (`IcebergErrorResponse`), not problem documents.
+""",
+    ),
     "GET /v1/objects": Operation(
         "listObjects",
         "Objects the caller may read under a prefix, listed with vended READ credentials.",
@@ -249,7 +281,7 @@ def document() -> dict[str, Any]:
         for operation in OPERATIONS.values()
         for model in (*operation.answers, *operation.body, *([operation.query] if operation.query else []))
     }
-    models |= {contract.Problem, contract.ItemProblem, contract.GatewayMessage}
+    models |= {contract.Problem, contract.ItemProblem, contract.GatewayMessage, contract.IcebergErrorResponse}
     ordered = sorted(models, key=lambda model: model.__name__)
     _, schemas = msgspec.json.schema_components(ordered, ref_template=REF)
     for model in ordered:
@@ -298,12 +330,19 @@ def _operation(operation: Operation, parameters: dict[str, list[dict[str, Any]]]
             "required": True,
             "content": {"application/json": {"schema": _one_of(operation.body)}},
         }
-    success: dict[str, Any] = {"description": operation.answer, "headers": NO_STORE}
+    success: dict[str, Any] = {
+        "description": operation.answer,
+        "headers": ICEBERG_CACHE_CONTROL if operation.iceberg else NO_STORE,
+    }
     if operation.answers:
         success["content"] = {"application/json": {"schema": _one_of(operation.answers)}}
     responses: dict[str, Any] = {str(operation.status): success}
     for status in operation.errors:
-        responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status].name}"}
+        responses[str(status)] = (
+            _iceberg_error_answer(ERRORS[status])
+            if operation.iceberg
+            else {"$ref": f"#/components/responses/{ERRORS[status].name}"}
+        )
     document["responses"] = responses
     return document
 
@@ -342,6 +381,29 @@ def _error_answer(error: ErrorAnswer) -> dict[str, Any]:
     if error.from_gateway:
         content["application/json"] = {"schema": {"$ref": REF.format(name="GatewayMessage")}}
     answer["content"] = content
+    return answer
+
+
+def _iceberg_error_answer(error: ErrorAnswer) -> dict[str, Any]:
+    """The same refusal in Iceberg's error model (API Gateway's own refusals keep theirs)."""
+    content: dict[str, Any] = {
+        "application/json": {"schema": {"$ref": REF.format(name="IcebergErrorResponse")}}
+    }
+    if error.from_gateway:
+        content["application/json"] = {
+            "schema": {
+                "oneOf": [
+                    {"$ref": REF.format(name="IcebergErrorResponse")},
+                    {"$ref": REF.format(name="GatewayMessage")},
+                ]
+            }
+        }
+    description = error.description.replace("a problem document", "Iceberg's error model")
+    answer: dict[str, Any] = {"description": description, "content": content}
+    if error.headers:
+        answer["headers"] = {
+            name: {"$ref": f"#/components/headers/{_HEADER_REFS[name]}"} for name in error.headers
+        }
     return answer
 
 

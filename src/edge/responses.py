@@ -15,12 +15,13 @@ from aws_lambda_powertools.event_handler import Response
 from domain.credentials import isoformat
 from domain.errors import ServiceError
 from edge import contract
-from edge.problems import encoded, problem
+from edge.problems import encoded, iceberg_error, problem
 
 if TYPE_CHECKING:  # each function imports only its own route's domain modules (cold start)
     from domain.describe import CallerDescription
     from domain.grant_listing import GrantsPage
     from domain.objects import FolderPage
+    from domain.remote_signing import SignedS3Request
     from domain.signing import PresignedRequest
     from domain.uploads import CompletedUpload, SignedParts, StartedUpload
     from domain.vending import VendResult
@@ -155,3 +156,24 @@ def upload_completed(completed: CompletedUpload) -> contract.UploadCompleted:
 
 def _part_urls(signed: SignedParts) -> list[contract.PartUrl]:
     return [contract.PartUrl(part_number=part.number, url=part.url) for part in signed.parts]
+
+
+def s3_signed(signed: SignedS3Request, method: str) -> Response[str]:
+    """Iceberg's S3SignResponse. Its spec lets the client cache the answer of a GET or HEAD
+    (`Cache-Control: private`) and no other (`no-cache`), instead of this API's `no-store`."""
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=encoded(contract.S3SignResponse(uri=signed.uri, headers=signed.headers)),
+        headers={"Cache-Control": "private" if method in ("GET", "HEAD") else "no-cache"},
+    )
+
+
+def s3_sign_refused(error: ServiceError) -> Response[str]:
+    """A refusal of the Iceberg signer, in Iceberg's error model (not a problem document)."""
+    return Response(
+        status_code=error.status,
+        content_type="application/json",
+        body=encoded(iceberg_error(error)),
+        headers=dict(error.headers),
+    )

@@ -34,6 +34,18 @@ DAVE = "dave@shopfast.example"
 USER_LIST = "s3://shopfast-data/users/user_list"
 FEEDBACK_UPLOAD = "s3://shopfast-data/feedback/conformance.csv"
 UNKNOWN_UPLOAD = "never-started." + "A" * 43
+SIGN = "/v1/aws/s3/sign"
+AWS_ENDPOINT = "{aws-endpoint}"  # the emulator's address, known once the stack runs
+
+
+def sign_body(key: str, method: str = "GET") -> dict[str, Any]:
+    """An Iceberg S3SignRequest for a path-style URI in shopfast-data."""
+    return {
+        "region": "us-east-1",
+        "uri": f"{AWS_ENDPOINT}/shopfast-data/{key}",
+        "method": method,
+        "headers": {},
+    }
 
 
 @dataclass(frozen=True)
@@ -307,6 +319,21 @@ CASES = [
         body={"target": FEEDBACK_UPLOAD, "uploadId": UNKNOWN_UPLOAD},
         request_valid=True,
     ),
+    Case("Iceberg sign GET", "POST", SIGN, 200, body=sign_body("users/user_list"), request_valid=True),
+    Case(
+        "Iceberg sign PUT", "POST", SIGN, 200, body=sign_body("feedback/t.parquet", "PUT"), request_valid=True
+    ),
+    Case("Iceberg sign denied", "POST", SIGN, 403, body=sign_body("transactions/t"), request_valid=True),
+    Case("Iceberg sign bucket ACL", "POST", SIGN, 403, body=sign_body("?acl", "PUT"), request_valid=True),
+    Case(
+        "Iceberg sign unknown field",
+        "POST",
+        SIGN,
+        400,
+        body=sign_body("users/user_list") | {"policy": "*"},
+        request_valid=False,
+    ),
+    Case("Iceberg sign without token", "POST", SIGN, 401, user=None, body=sign_body("users/user_list")),
     Case("objects", "GET", "/v1/objects", 200, query={"prefix": "s3://shopfast-data/users/"}),
     Case("objects denied", "GET", "/v1/objects", 403, query={"prefix": "s3://shopfast-internal/leads/"}),
     Case("objects not a folder", "GET", "/v1/objects", 400, query={"prefix": "s3://shopfast-data/users"}),
@@ -407,7 +434,12 @@ def assert_conforms(case: Case, answer: Answer) -> None:
             assert value is not None, f"required header {name} missing"
         if value is not None:
             assert Draft202012Validator(header["schema"]).is_valid(value), f"{name}: {value!r}"
-    assert answer.headers.get("cache-control") == "no-store"  # every response, documented or not
+    if case.path == SIGN and answer.status == 200:  # Iceberg's caching rule
+        assert answer.headers.get("cache-control") == (
+            "private" if case.body["method"] == "GET" else "no-cache"
+        )
+    else:
+        assert answer.headers.get("cache-control") == "no-store"  # every response, documented or not
     assert answer.headers.get("x-content-type-options") == "nosniff"
 
 
@@ -441,7 +473,7 @@ def invoke(stack: LocalStack, case: Case) -> Answer:
             case.method,
             case.path,
             token=token,
-            body=case.body,
+            body=json.loads(json.dumps(case.body).replace(AWS_ENDPOINT, stack.aws_endpoint)),
             query=case.query or None,
             headers=case.headers or None,
             timeout_seconds=case.timeout_seconds,
@@ -457,5 +489,10 @@ def test_every_documented_error_has_a_problem_schema() -> None:
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
                     content = resolve(response)["content"]
-                    assert "application/problem+json" in content, f"{method.upper()} {path} {status}"
-                    assert json.dumps(content["application/problem+json"]["schema"]).count("Problem")
+                    media, model = (
+                        ("application/json", "IcebergError")
+                        if path == SIGN
+                        else ("application/problem+json", "Problem")
+                    )
+                    assert media in content, f"{method.upper()} {path} {status}"
+                    assert json.dumps(content[media]["schema"]).count(model)
