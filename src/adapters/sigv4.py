@@ -161,7 +161,7 @@ def sign_headers(
     amz_date = _amz_date(now)
     date = amz_date[:8]
     scope = f"{date}/{region}/{service}/aws4_request"
-    signed = {name: value for name, value in headers.items()}
+    signed = dict(headers)
     signed["host"] = host
     signed["x-amz-date"] = amz_date
     signed["x-amz-content-sha256"] = payload_hash
