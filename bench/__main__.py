@@ -53,6 +53,7 @@ QUICK_SIZES = Sizes(
     batch_rounds=2,
     upload_parts=3,
     multi_environment_calls=24,
+    iceberg_signatures=20,
 )
 METHOD = {
     "aws_calls": "emulator counter controlPlaneCalls (sso-oidc, sts, s3control) over the pass; S3 object "
@@ -175,7 +176,7 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
         with LocalStack(aws_port=0, idp_port=0, state_dir=state_dir, latency_ms=args.latency_ms) as stack:
             tokens = {user: stack.token(user) for user in users}
             progress("workloads, caches on then off:")
-            workloads = all_workloads(sizes)
+            workloads = all_workloads(sizes, stack.aws_endpoint)
             passes = run_workloads(stack, workloads, tokens, progress)
             reuse_bound = measure_reuse_bound(stack, workloads[0], tokens, progress)
             regions = measure_cold_request_per_region(stack, tokens, progress)

@@ -79,6 +79,15 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             _get(result, "warm_hit_handler_ms", "presign_batch_100", "handler_p50_ms"),
             lambda value: value <= 50.0,
         ),
+        # The Iceberg signer is asked once per S3 request of a table scan: no slower than one presign.
+        _target(
+            "warm hit Iceberg signature handler p50",
+            "<= single presign p50",
+            _get(result, "warm_hit_handler_ms", "iceberg_sign", "handler_p50_ms"),
+            lambda value: (
+                value <= (_get(result, "warm_hit_handler_ms", "presign_single", "handler_p50_ms") or 0)
+            ),
+        ),
     ]
     targets += _multi_environment_targets(result)
     for module, init_ms in sorted((result.get("cold_init_ms") or {}).items()):

@@ -133,6 +133,7 @@ def warm_hits(results: list[PassResult]) -> dict[str, Any]:
         "credentials": hits({"repeat_one_user", "six_users"}, "POST /v1/credentials"),
         "presign_single": hits({"frontend_session"}, "POST /v1/presign"),
         "presign_batch_100": hits({"batch_presign_100"}, "POST /v1/presign"),
+        "iceberg_sign": hits({"iceberg_sign"}, "POST /v1/aws/s3/sign"),
     }
     return {
         name: {

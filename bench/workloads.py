@@ -47,6 +47,7 @@ class Sizes:
     batch_rounds: int = 10
     upload_parts: int = 100
     multi_environment_calls: int = 600
+    iceberg_signatures: int = 1000
 
 
 def demo_users() -> list[str]:
@@ -144,8 +145,36 @@ def batch_presign(sizes: Sizes) -> Workload:
     )
 
 
-def all_workloads(sizes: Sizes) -> list[Workload]:
-    return [repeat_one_user(sizes), frontend_session(sizes), six_users(sizes), batch_presign(sizes)]
+def iceberg_scan(sizes: Sizes, s3_endpoint: str) -> Workload:
+    """(5) An Iceberg table scan and commit through the S3 remote signer: one signature per S3 request
+    (GETs and HEADs of data and metadata files, a listing, a few PUTs), as PyIceberg asks for them."""
+    grant = _grant_of(FRONTEND_USER, "feedback/")
+    table = f"{s3_endpoint}/{grant.bucket}/{grant.prefix}iceberg/bench.db/events"
+    requests = []
+    for index in range(sizes.iceberg_signatures):
+        if index % 50 == 49:
+            uri, method = f"{table}/metadata/{index:05d}-snap.metadata.json", "PUT"
+        elif index % 50 == 48:
+            uri, method = f"{s3_endpoint}/{grant.bucket}?list-type=2&prefix={grant.prefix}iceberg%2F", "GET"
+        else:
+            uri, method = f"{table}/data/part-{index:05d}.parquet", ("GET", "HEAD")[index % 5 == 0]
+        body = {"region": "us-east-1", "uri": uri, "method": method, "headers": {"User-Agent": ["bench"]}}
+        requests.append(Request("POST /v1/aws/s3/sign", FRONTEND_USER, body=body))
+    return Workload(
+        "iceberg_sign",
+        f"{sizes.iceberg_signatures} Iceberg S3 signatures (GET/HEAD data files, listings, PUTs)",
+        tuple(requests),
+    )
+
+
+def all_workloads(sizes: Sizes, s3_endpoint: str) -> list[Workload]:
+    return [
+        repeat_one_user(sizes),
+        frontend_session(sizes),
+        six_users(sizes),
+        batch_presign(sizes),
+        iceberg_scan(sizes, s3_endpoint),
+    ]
 
 
 def _grant_of(user: str, prefix: str) -> Grant:

@@ -16,7 +16,7 @@ import pytest
 from local.functions import functions, handler_module
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = ("repeat_one_user", "frontend_session", "six_users", "batch_presign_100")
+WORKLOADS = ("repeat_one_user", "frontend_session", "six_users", "batch_presign_100", "iceberg_sign")
 PASS_FIELDS = ("aws_calls", "p50_ms", "p95_ms", "handler_p50_ms")
 # One per function of template.yaml.
 HANDLER_MODULES = {handler_module(function) for function in functions().values()}
@@ -112,6 +112,10 @@ def test_every_request_answered_without_server_errors(quick_run: tuple[dict, str
             statuses = result["workloads"][name][mode]["statuses"]
             assert sum(statuses.values()) == result["workloads"][name][mode]["requests"]
             assert set(statuses) <= {"200", "403"}, (name, mode, statuses)
+    assert set(result["workloads"]["iceberg_sign"]["cached"]["statuses"]) == {
+        "200"
+    }  # every S3 request signed
+    assert result["warm_hit_handler_ms"]["iceberg_sign"]["samples"] > 0
     assert set(result["memory"]["statuses"]) <= {"200", "403"}
     assert result["memory"]["calls"] == sum(result["memory"]["statuses"].values())
 
