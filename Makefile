@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 SAM_VENV := .tools/sam
 CHECKOV_VENV := .tools/checkov
 AWSCLI_VENV := .tools/awscli
+DATA_TOOLS_VENV := .tools/data-tools
 # sam build needs the Lambda runtime's interpreter (python3.13) on PATH; pyenv keeps one here.
 PY313_DIR := $(shell d=$$(command -v python3.13 2>/dev/null); if [ -n "$$d" ]; then dirname "$$d"; else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
 
@@ -33,7 +34,7 @@ help:
 	@echo "make deploy    Terraform outputs -> sam build -> bytecode -> sam deploy; reads STACK_NAME, REGION, IDC_AWS_PROFILE,"
 	@echo "                 JWT_ISSUER, JWT_AUDIENCE, USER_CLAIM, ROLE_CLAIM (iam-role), REQUIRE_EMAIL_VERIFIED,"
 	@echo "                 CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, SHARED_CACHE, CORS_ALLOWED_ORIGINS, DRY_RUN=1 (terraform/deploy.sh)"
-	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI in .tools/; chromium)"
+	@echo "make tools     what make test installs (SAM CLI, checkov, AWS CLI, data tools in .tools/; chromium)"
 	@echo "make awscli    the AWS CLI alone (.tools/awscli, seconds), and how to put it on PATH"
 	@echo "make check     the quick lane, under a minute: ruff, mypy --strict (src/, local/, bench/), lint-imports"
 	@echo "                 (the layers declared in pyproject.toml) and the unit tests; make test runs it first"
@@ -65,9 +66,15 @@ $(AWSCLI_VENV)/.installed:
 	$(AWSCLI_VENV)/bin/pip install --quiet --disable-pip-version-check awscli==1.46.3
 	@touch $@
 
-# SAM CLI, checkov and the AWS CLI pin conflicting libraries (the AWS CLI its own botocore), so each lives
-# in its own virtual environment.
-tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed
+# PyIceberg, s3fs, pyarrow, DuckDB and polars: the test peers of docs/iceberg.md and docs/data-tools.md.
+$(DATA_TOOLS_VENV)/.installed: tests/peers/requirements.txt
+	@test -x $(DATA_TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(DATA_TOOLS_VENV)
+	$(DATA_TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+	@touch $@
+
+# SAM CLI, checkov, the AWS CLI and the data tools pin conflicting libraries (the AWS CLI and s3fs their
+# own botocore), so each lives in its own virtual environment.
+tools: $(STAMP) $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed $(DATA_TOOLS_VENV)/.installed
 	@command -v terraform >/dev/null || { echo "terraform is required (1.9+, as the roots' required_version) and is not on PATH" >&2; exit 1; }
 	@[ -n "$(PY313_DIR)" ] || { echo "python3.13 is required for 'sam build' and was not found" >&2; exit 1; }
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser tests"; \
