@@ -356,6 +356,13 @@ class S3SignRequest(_Body):
         str | None,
         Meta(description="The request body, for DeleteObjects (which names its keys there) only."),
     ] = None
+    provider: Annotated[
+        Literal["s3"] | None,
+        Meta(
+            description="The storage provider, sent by Iceberg 1.11 and later (`RemoteSignRequest`); "
+            "only `s3` is served."
+        ),
+    ] = None
 
 
 class RoleQuery(_Body):

@@ -14,6 +14,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+import requests
 from botocore import UNSIGNED
 from botocore.config import Config
 
@@ -258,8 +259,6 @@ def test_the_signature_fixes_the_key(service: LocalStack) -> None:
     """A GET signed for a key alice may read, sent for another key, is refused by S3."""
     answer = sign(service, ALICE, "GET", f"/{BUCKET}/users/user_list")
     assert answer.status == 200, answer.text
-    import requests
-
     headers = {name: ", ".join(values) for name, values in answer.body["headers"].items()}
     sent = requests.get(
         answer.body["uri"].replace("users/user_list", "users/other"), headers=headers, timeout=10
@@ -267,3 +266,10 @@ def test_the_signature_fixes_the_key(service: LocalStack) -> None:
     assert sent.status_code == 403
     assert b"SignatureDoesNotMatch" in sent.content
     assert requests.get(answer.body["uri"], headers=headers, timeout=10).status_code == 200
+
+
+def test_icebergs_newer_requests_with_a_provider_are_served_for_s3_only(service: LocalStack) -> None:
+    """Iceberg 1.11 and later send `RemoteSignRequest`, which adds `provider` (and `properties`)."""
+    newer = {"provider": "s3", "properties": {"table": "feedback.ratings"}}
+    assert sign(service, ALICE, "GET", f"/{BUCKET}/users/user_list", **newer).status == 200
+    refusal(sign(service, ALICE, "GET", f"/{BUCKET}/users/user_list", provider="gcs"), 400)
