@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import sys
@@ -286,6 +287,10 @@ def run(args: argparse.Namespace, terminal: TextIO, log_path: Path) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # The Access Grants plugin (a peer) logs through logging.debug(), which installs a stderr handler on
+    # the root logger the first time (logging.basicConfig); the service's audit records would then be
+    # echoed to the terminal. A root handler of our own makes that a no-op.
+    logging.root.addHandler(logging.NullHandler())
     args.output.parent.mkdir(parents=True, exist_ok=True)
     log_path = args.output.parent / "service.log"
     log_path.write_bytes(b"")
