@@ -44,13 +44,14 @@ UPLOAD_BINDING_SECRET = "UploadBindingSecret"
 # template.yaml's StateTable (`${AWS::StackName}-state`, the local stack being "local") and StateKey.
 STATE_TABLE = "local-state"
 
-# Browsers on the demo page (any loopback port) fetch and upload through presigned URLs.
+# Browsers on the demo page (any loopback port) fetch and upload through presigned URLs; Uppy reads the
+# ETag of each part and the Location of a POST form upload (https://uppy.io/docs/aws-s3/).
 CORS_RULES = [
     {
         "AllowedOrigins": ["http://127.0.0.1:*", "http://localhost:*"],
         "AllowedMethods": ["GET", "PUT", "POST", "HEAD"],
         "AllowedHeaders": ["*"],
-        "ExposeHeaders": ["ETag", "x-amz-request-id"],
+        "ExposeHeaders": ["ETag", "Location", "x-amz-request-id"],
         "MaxAgeSeconds": 600,
     }
 ]

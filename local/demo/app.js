@@ -1,8 +1,8 @@
 // The ShopFast demo page: a browser frontend of the credential-vending API, with no build step.
 // Signs in with the authorization code flow and PKCE through oidc-client-ts (vendor/, pinned), against
 // the issuer /demo/config.json names (the local one, or any OIDC provider), lists grants, browses a prefix,
-// downloads through presigned URLs, uploads through a presigned POST form (small files) or a multipart
-// upload with presigned parts. Tokens live in memory only (oidc-client-ts's InMemoryWebStorage): a reload
+// downloads through presigned URLs, uploads through Uppy (vendor/, pinned): a presigned POST form (small
+// files) or a multipart upload with presigned parts. Tokens live in memory only (oidc-client-ts's InMemoryWebStorage): a reload
 // signs the user out. Only the sign-in's transient state (PKCE verifier, nonce) waits in sessionStorage
 // across the redirect, as the library stores it.
 "use strict";
@@ -14,10 +14,9 @@ const state = {
   claims: null,
   prefix: null,
   continuationToken: null,
-  uploadFolder: null,
   grants: [],
   me: null,
-  upload: null, // the multipart upload in progress
+  uploader: null, // Uppy
 };
 
 const $ = (id) => document.getElementById(id);
@@ -297,9 +296,8 @@ function grantItem(grant) {
     upload.className = "button button-small button-quiet";
     upload.textContent = "Upload here";
     upload.addEventListener("click", () => {
-      state.uploadFolder = folder;
-      suggestUploadTarget();
-      $("upload-file").focus();
+      setUploadFolder(folder);
+      $("upload-folder").scrollIntoView({ block: "center" });
     });
     actions.appendChild(upload);
   }
@@ -319,14 +317,13 @@ function canWrite(folder) {
 function resetBrowser() {
   state.prefix = null;
   state.continuationToken = null;
-  state.uploadFolder = null;
   $("objects").replaceChildren();
   $("objects-table").hidden = true;
   $("no-objects").hidden = true;
   $("more-objects").hidden = true;
   $("preview").hidden = true;
   $("prefix").value = "";
-  $("upload-target").value = "";
+  setUploadFolder("");
 }
 
 function formatSize(bytes) {
@@ -353,8 +350,7 @@ async function listObjects(more) {
     state.prefix = prefix;
     if (canWrite(prefix)) {
       // The upload destination follows the folder only where uploads are allowed.
-      state.uploadFolder = prefix;
-      suggestUploadTarget();
+      setUploadFolder(prefix);
     }
     const rows = $("objects");
     for (const folder of page.prefixes || []) rows.appendChild(folderRow(folder));
@@ -465,269 +461,184 @@ async function showPreview(filename, blob) {
 }
 
 // ---------- uploading ----------
-function suggestUploadTarget() {
-  const file = $("upload-file").files[0];
-  const folder = state.uploadFolder;
-  if (folder) $("upload-target").value = `${folder}${file ? file.name : ""}`;
-}
-
-// Below this size a file goes up in one presigned POST form (its policy bounds the size); from it on, in a
-// multipart upload: parts of at least 8 MiB (S3: every part but the last at least 5 MiB, at most 10,000
-// parts), four at a time, each retried on its own.
+// Uppy (vendor/, pinned) does the uploading: its Dashboard, progress, retries, pause and resume, and its
+// AWS S3 plugin, whose callbacks below ask this API for exactly what each step needs. A file under
+// MULTIPART_THRESHOLD goes up in one presigned POST form (its policy pins the key, the type and the size);
+// a larger one in a multipart upload of parts of at least 8 MiB (S3: every part but the last at least
+// 5 MiB, at most 10,000 parts), PARALLEL_REQUESTS at a time. The service starts, completes and aborts
+// multipart uploads itself, bound to the caller (`POST /v1/uploads`), so Uppy only ever holds part URLs.
 const MIB = 1024 * 1024;
 const MULTIPART_THRESHOLD = 16 * MIB;
 const MIN_PART_SIZE = 8 * MIB;
 const MAX_PARTS = 10000;
-const PARALLEL_PARTS = 4;
-const PART_ATTEMPTS = 3;
+const PARALLEL_REQUESTS = 4;
 const URLS_PER_REQUEST = 1000;
 
-class PartError extends Error {
-  constructor(partNumber, status, detail) {
-    super(`part ${partNumber}: ${detail || `HTTP ${status}`}`);
-    this.partNumber = partNumber;
-    this.status = status;
-  }
-}
-
-class Cancelled extends Error {}
-
-async function upload(event) {
-  event.preventDefault();
-  const file = $("upload-file").files[0];
-  const target = $("upload-target").value.trim();
-  if (!file) {
-    showMessage("error", "Choose a file to upload.", "");
-    return;
-  }
-  if (!/^s3:\/\/[^/]+\/.+[^/]$/.test(target)) {
-    showMessage("error", "Enter a destination like s3://bucket/folder/file-name.", "");
-    return;
-  }
-  if (state.upload) {
-    showMessage("warning", "An upload is in progress.", "Wait for it, or cancel it first.");
-    return;
-  }
-  const button = $("upload");
-  button.disabled = true;
-  try {
-    if (file.size < MULTIPART_THRESHOLD) await uploadWithForm(file, target);
-    else await startUploadInParts(file, target);
-  } catch (error) {
-    reportError(`Uploading ${file.name} to ${target}`, error);
-  } finally {
-    button.disabled = false;
-  }
+function partSizeOf(file) {
+  return Math.max(MIN_PART_SIZE, Math.ceil(file.size / MAX_PARTS));
 }
 
 function contentTypeOf(file) {
   return file.type || "application/octet-stream";
 }
 
-async function uploadWithForm(file, target) {
-  const presigned = await api("POST", "/v1/presign", {
-    target,
-    method: "POST",
-    contentType: contentTypeOf(file),
-    maxBytes: Math.max(1, file.size),
-  });
-  const form = new FormData();
-  for (const [name, value] of Object.entries(presigned.fields)) form.append(name, value);
-  if (!("key" in presigned.fields)) form.append("key", target.replace(/^s3:\/\/[^/]+\//, ""));
-  form.append("file", file); // last: S3 ignores fields after the file
-  const response = await fetch(presigned.url, { method: "POST", body: form });
-  if (!response.ok) {
-    showMessage("error", "S3 refused the upload.", await s3Failure(response));
-    return;
-  }
-  await uploaded(file, target);
+function keyOf(target) {
+  return target.replace(/^s3:\/\/[^/]+\//, "");
 }
 
-async function uploaded(file, target) {
+function uploadFolder() {
+  const folder = $("upload-folder").value.trim();
+  return folder && !folder.endsWith("/") ? `${folder}/` : folder;
+}
+
+function setUploadFolder(folder) {
+  $("upload-folder").value = folder;
+}
+
+// The multipart uploads this page started, by the service's uploadId: the target, the part URLs not yet
+// used, the parts S3 acknowledged. Uppy asks `listParts` when a paused upload resumes; the service has no
+// listing route (ListParts needs READ, which a WRITE grant lacks), and what this page recorded is exactly
+// what S3 holds of it (a part in flight when paused was aborted and is sent again).
+const multipartUploads = new Map();
+
+// A refusal the user should read: said on the page, then thrown for Uppy to mark the file failed.
+async function asked(action, call) {
+  try {
+    return await call();
+  } catch (error) {
+    reportError(action, error);
+    throw error;
+  }
+}
+
+const s3Callbacks = {
+  shouldUseMultipart: (file) => file.size >= MULTIPART_THRESHOLD,
+  getChunkSize: (file) => partSizeOf(file),
+  limit: PARALLEL_REQUESTS,
+
+  getUploadParameters: (file) =>
+    asked(`Uploading ${file.name} to ${file.meta.target}`, async () => {
+      const presigned = await api("POST", "/v1/presign", {
+        target: file.meta.target,
+        method: "POST",
+        contentType: contentTypeOf(file),
+        maxBytes: Math.max(1, file.size),
+      });
+      // Uppy appends the file after these fields: S3 ignores fields that come after it.
+      const fields = { key: keyOf(file.meta.target), ...presigned.fields };
+      return { method: "POST", url: presigned.url, fields, headers: {} };
+    }),
+
+  createMultipartUpload: (file) =>
+    asked(`Uploading ${file.name} to ${file.meta.target}`, async () => {
+      const partCount = Math.ceil(file.size / partSizeOf(file));
+      const target = file.meta.target;
+      const started = await api("POST", "/v1/uploads", { target, partCount, contentType: contentTypeOf(file) });
+      const urls = new Map(started.parts.map((part) => [part.partNumber, part.url]));
+      multipartUploads.set(started.uploadId, { target, partCount, urls, parts: new Map() });
+      return { uploadId: started.uploadId, key: keyOf(target) };
+    }),
+
+  signPart: (file, { uploadId, partNumber }) =>
+    asked(`Uploading ${file.name}`, async () => {
+      const upload = multipartUploads.get(uploadId);
+      const url = upload.urls.get(partNumber);
+      // Each URL once: a part Uppy asks for again (a retry, a resume) may have met an expired URL.
+      if (url) {
+        upload.urls.delete(partNumber);
+        return { url };
+      }
+      // This part's URL, and those of the next parts not sent yet (one call for the parts to come).
+      const partNumbers = [partNumber];
+      const last = Math.min(upload.partCount, partNumber + URLS_PER_REQUEST - 1);
+      for (let number = partNumber + 1; number <= last; number += 1) {
+        if (!upload.parts.has(number) && !upload.urls.has(number)) partNumbers.push(number);
+      }
+      const answer = await api("POST", "/v1/uploads/parts", { target: upload.target, uploadId, partNumbers });
+      for (const part of answer.parts) upload.urls.set(part.partNumber, part.url);
+      const fresh = upload.urls.get(partNumber);
+      upload.urls.delete(partNumber);
+      return { url: fresh };
+    }),
+
+  listParts: async (file, { uploadId }) => {
+    const upload = multipartUploads.get(uploadId);
+    return [...upload.parts.entries()].map(([number, part]) => ({ PartNumber: number, ...part }));
+  },
+
+  completeMultipartUpload: (file, { uploadId, parts }) =>
+    asked(`Completing ${file.name}`, async () => {
+      const upload = multipartUploads.get(uploadId);
+      const answer = await api("POST", "/v1/uploads/complete", {
+        target: upload.target,
+        uploadId,
+        parts: parts.map((part) => ({ partNumber: part.PartNumber, etag: part.ETag })),
+      });
+      multipartUploads.delete(uploadId);
+      return { location: upload.target, etag: answer.etag };
+    }),
+
+  abortMultipartUpload: (file, { uploadId }) =>
+    asked(`Cancelling the upload of ${file.name}`, async () => {
+      const upload = multipartUploads.get(uploadId);
+      if (!upload) return;
+      multipartUploads.delete(uploadId);
+      await api("POST", "/v1/uploads/abort", { target: upload.target, uploadId });
+      showMessage("info", `Upload of ${file.name} cancelled.`, "S3 discarded the parts already sent.");
+    }),
+};
+
+function createUploader() {
+  const uploader = new Uppy.Uppy({
+    autoProceed: false,
+    onBeforeUpload: (files) => {
+      const folder = uploadFolder();
+      if (!/^s3:\/\/[^/]+\/(.+\/)?$/.test(folder)) {
+        showMessage("error", "Enter a destination folder like s3://bucket/folder/.", "");
+        return false;
+      }
+      const named = {};
+      for (const [id, file] of Object.entries(files)) {
+        named[id] = { ...file, meta: { ...file.meta, target: `${folder}${file.name}` } };
+      }
+      return named;
+    },
+  });
+  uploader.use(Uppy.Dashboard, {
+    inline: true,
+    target: "#uploader",
+    height: 300,
+    width: "100%",
+    proudlyDisplayPoweredByUppy: false,
+    showProgressDetails: true,
+    hideRetryButton: false,
+    note: "Straight to S3, signed with credentials scoped to your grant.",
+  });
+  uploader.use(Uppy.AwsS3, s3Callbacks);
+  uploader.on("s3-multipart:part-uploaded", (file, part) => {
+    const upload = multipartUploads.get(file.s3Multipart && file.s3Multipart.uploadId);
+    if (upload) upload.parts.set(part.PartNumber, { ETag: part.ETag, Size: partSizeOf(file) });
+  });
+  uploader.on("upload-progress", (file, progress) => {
+    const percent = progress.bytesTotal ? Math.floor((progress.bytesUploaded * 100) / progress.bytesTotal) : 0;
+    $("upload-status").textContent = `${file.name}: ${percent}%`;
+  });
+  uploader.on("upload-success", (file) => uploaded(file));
+  uploader.on("upload-error", (file, error) => {
+    // Refusals of this API were said already (asked()); S3's own are said here.
+    if (!(error instanceof ApiError) && !(error.cause instanceof ApiError)) {
+      showMessage("error", `S3 refused ${file.name}.`, String(error.message || error));
+    }
+  });
+  return uploader;
+}
+
+async function uploaded(file) {
+  const target = file.meta.target;
   showMessage("success", `Uploaded ${file.name}.`, `Stored as ${target}.`);
-  $("upload-file").value = "";
-  suggestUploadTarget();
+  $("upload-status").textContent = "";
   const folder = target.slice(0, target.lastIndexOf("/") + 1);
   if (state.prefix === folder) await listObjects(false);
-}
-
-async function startUploadInParts(file, target) {
-  const partSize = Math.max(MIN_PART_SIZE, Math.ceil(file.size / MAX_PARTS));
-  const partCount = Math.ceil(file.size / partSize);
-  const started = await api("POST", "/v1/uploads", { target, partCount, contentType: contentTypeOf(file) });
-  const job = {
-    file,
-    target,
-    uploadId: started.uploadId,
-    partSize,
-    partCount,
-    urls: new Map(started.parts.map((part) => [part.partNumber, part.url])),
-    etags: new Map(),
-    sent: new Map(),
-    requests: new Set(),
-    cancelled: false,
-  };
-  state.upload = job;
-  $("upload-progress").hidden = false;
-  $("upload-cancel").hidden = false;
-  renderProgress(job);
-  await sendParts(job);
-}
-
-async function sendParts(job) {
-  $("upload-resume").hidden = true;
-  const missing = [];
-  for (let number = 1; number <= job.partCount; number += 1) if (!job.etags.has(number)) missing.push(number);
-  try {
-    await fetchPartUrls(job, missing.filter((number) => !job.urls.has(number)));
-    const queue = missing.slice();
-    const worker = async () => {
-      while (queue.length && !job.cancelled && !job.failed) await sendPart(job, queue.shift());
-    };
-    job.failed = false;
-    const workers = Array.from({ length: Math.min(PARALLEL_PARTS, queue.length) }, worker);
-    const outcomes = await Promise.allSettled(workers);
-    const failure = outcomes.find((outcome) => outcome.status === "rejected");
-    if (failure) throw failure.reason;
-    if (job.cancelled) return;
-    const parts = [...job.etags.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([partNumber, etag]) => ({ partNumber, etag }));
-    $("upload-status").textContent = "Completing…";
-    await api("POST", "/v1/uploads/complete", { target: job.target, uploadId: job.uploadId, parts });
-    finishUpload(job);
-    await uploaded(job.file, job.target);
-  } catch (error) {
-    if (job.cancelled || error instanceof Cancelled) return;
-    if (error instanceof PartError) {
-      // The parts already sent stay in S3: Resume sends only the others, with fresh URLs.
-      for (const number of missing) if (!job.etags.has(number)) job.urls.delete(number);
-      $("upload-resume").hidden = false;
-      $("upload-status").textContent = `Stopped at ${percentOf(job)}%: ${error.message}.`;
-      showMessage("error", "A part of the upload failed.", `${error.message}. Resume to send the rest.`);
-      return;
-    }
-    if (error instanceof ApiError && error.status === 401) {
-      finishUpload(job);
-      return;
-    }
-    $("upload-resume").hidden = false;
-    reportError(`Uploading ${job.file.name}`, error);
-  }
-}
-
-async function fetchPartUrls(job, numbers) {
-  for (let start = 0; start < numbers.length; start += URLS_PER_REQUEST) {
-    const partNumbers = numbers.slice(start, start + URLS_PER_REQUEST);
-    const answer = await api("POST", "/v1/uploads/parts", {
-      target: job.target,
-      uploadId: job.uploadId,
-      partNumbers,
-    });
-    for (const part of answer.parts) job.urls.set(part.partNumber, part.url);
-  }
-}
-
-async function sendPart(job, number) {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      job.etags.set(number, await putPart(job, number));
-      renderProgress(job);
-      return;
-    } catch (error) {
-      job.sent.set(number, 0);
-      renderProgress(job);
-      if (job.cancelled || error instanceof Cancelled) throw new Cancelled();
-      if (attempt >= PART_ATTEMPTS) {
-        job.failed = true;
-        throw error;
-      }
-      if (error.status === 403) await fetchPartUrls(job, [number]); // the URL may have expired
-      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
-    }
-  }
-}
-
-function putPart(job, number) {
-  const start = (number - 1) * job.partSize;
-  const body = job.file.slice(start, Math.min(start + job.partSize, job.file.size));
-  return new Promise((resolve, reject) => {
-    const request = new XMLHttpRequest();
-    job.requests.add(request);
-    const done = () => job.requests.delete(request);
-    request.open("PUT", job.urls.get(number));
-    request.upload.onprogress = (event) => {
-      job.sent.set(number, event.loaded);
-      renderProgress(job);
-    };
-    request.onload = () => {
-      done();
-      const etag = request.getResponseHeader("ETag");
-      if (request.status === 200 && etag) {
-        job.sent.set(number, body.size);
-        resolve(etag);
-      } else {
-        const code = (request.responseText.match(/<Code>([^<]*)<\/Code>/) || [])[1];
-        reject(new PartError(number, request.status, code));
-      }
-    };
-    request.onerror = () => {
-      done();
-      reject(new PartError(number, 0, "the connection failed"));
-    };
-    request.onabort = () => {
-      done();
-      reject(new Cancelled());
-    };
-    request.send(body);
-  });
-}
-
-function percentOf(job) {
-  let sent = 0;
-  for (const bytes of job.sent.values()) sent += bytes;
-  return job.file.size ? Math.floor((sent * 100) / job.file.size) : 100;
-}
-
-function renderProgress(job) {
-  const percent = percentOf(job);
-  $("upload-bar").value = percent;
-  $("upload-status").textContent =
-    `${job.file.name}: ${percent}% · ${job.etags.size} of ${job.partCount} parts`;
-}
-
-function finishUpload(job) {
-  if (state.upload === job) state.upload = null;
-  $("upload-progress").hidden = true;
-  $("upload-resume").hidden = true;
-}
-
-async function cancelUpload() {
-  const job = state.upload;
-  if (!job) return;
-  job.cancelled = true;
-  for (const request of job.requests) request.abort();
-  finishUpload(job);
-  try {
-    await api("POST", "/v1/uploads/abort", { target: job.target, uploadId: job.uploadId });
-    showMessage("info", `Upload of ${job.file.name} cancelled.`, "S3 discarded the parts already sent.");
-  } catch (error) {
-    reportError(`Cancelling the upload of ${job.file.name}`, error);
-  }
-}
-
-async function resumeUpload() {
-  const job = state.upload;
-  if (!job) return;
-  await sendParts(job);
-}
-
-function dropFile(event) {
-  event.preventDefault();
-  $("drop-zone").classList.remove("drop-zone-active");
-  if (!event.dataTransfer || !event.dataTransfer.files.length) return;
-  $("upload-file").files = event.dataTransfer.files;
-  suggestUploadTarget();
 }
 
 // ---------- start ----------
@@ -755,17 +666,7 @@ async function start() {
   $("close-preview").addEventListener("click", () => {
     $("preview").hidden = true;
   });
-  $("upload-file").addEventListener("change", suggestUploadTarget);
-  $("upload-form").addEventListener("submit", upload);
-  $("upload-cancel").addEventListener("click", cancelUpload);
-  $("upload-resume").addEventListener("click", resumeUpload);
-  const dropZone = $("drop-zone");
-  dropZone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    dropZone.classList.add("drop-zone-active");
-  });
-  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("drop-zone-active"));
-  dropZone.addEventListener("drop", dropFile);
+  state.uploader = createUploader();
   const user = await completeSignIn();
   document.body.dataset.ready = "true";
   if (user) await startSession(user);

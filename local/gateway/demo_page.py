@@ -43,7 +43,7 @@ class DemoPage:
             ]
         )
         response.headers["Content-Security-Policy"] = (
-            f"default-src 'self'; connect-src {connect}; img-src 'self' data:; "
+            f"default-src 'self'; connect-src {connect}; img-src 'self' data: blob:; "
             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
         )
         return response
