@@ -23,6 +23,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import lru_cache
 from urllib.parse import quote, unquote, urlsplit
 from xml.etree import ElementTree
 
@@ -220,19 +221,7 @@ class _Address(msgspec.Struct, frozen=True):
 
 
 def _address(scheme: str, netloc: str, path: str, endpoint_url: str | None) -> _Address:
-    if endpoint_url:
-        endpoint = urlsplit(endpoint_url)
-        own = endpoint.netloc.lower()
-        if scheme != endpoint.scheme or not (netloc == own or netloc.endswith("." + own)):
-            raise InvalidRequest(f"uri must address this deployment's S3 endpoint ({endpoint_url})")
-        virtual_bucket = netloc.removesuffix("." + own) if netloc != own else None
-        region = None
-    else:
-        host, _, port = netloc.partition(":")
-        found = _AWS_HOST.match(host)
-        if found is None or scheme != "https" or port not in ("", "443"):
-            raise InvalidRequest("uri must address Amazon S3 over https (s3.<region>.amazonaws.com)")
-        virtual_bucket, region = found.group("bucket"), found.group("region")
+    virtual_bucket, region = _host(scheme, netloc, endpoint_url)
     if virtual_bucket is not None:
         return _Address(virtual_bucket, path.removeprefix("/") or None, False, region)
     bucket, _, key = path.removeprefix("/").partition("/")
@@ -241,19 +230,43 @@ def _address(scheme: str, netloc: str, path: str, endpoint_url: str | None) -> _
     return _Address(bucket, key or None, True, region)
 
 
+@lru_cache(maxsize=256)
+def _host(scheme: str, netloc: str, endpoint_url: str | None) -> tuple[str | None, str | None]:
+    """(the bucket a virtual-hosted name holds, the Region an AWS host names) of an S3 host, or a refusal.
+    Cached: a table scan sends thousands of requests to one or two hosts."""
+    if endpoint_url:
+        endpoint = urlsplit(endpoint_url)
+        own = endpoint.netloc.lower()
+        if scheme != endpoint.scheme or not (netloc == own or netloc.endswith("." + own)):
+            raise InvalidRequest(f"uri must address this deployment's S3 endpoint ({endpoint_url})")
+        return (netloc.removesuffix("." + own) if netloc != own else None), None
+    host, _, port = netloc.partition(":")
+    found = _AWS_HOST.match(host)
+    if found is None or scheme != "https" or port not in ("", "443"):
+        raise InvalidRequest("uri must address Amazon S3 over https (s3.<region>.amazonaws.com)")
+    return found.group("bucket"), found.group("region")
+
+
 def _operation_of(method: str, names: set[str], *, on_bucket: bool) -> S3Operation:
-    # The most specific operation first: the one whose required parameters are present.
-    candidates = [
-        operation
-        for operation in S3_OPERATIONS
-        if operation.method == method and operation.on_bucket == on_bucket and operation.required <= names
-    ]
-    for operation in sorted(candidates, key=lambda operation: -len(operation.required)):
-        if names <= operation.allowed:
+    for operation in _OPERATIONS_BY_SPECIFICITY.get((method, on_bucket), ()):
+        if operation.required <= names <= operation.allowed:
             return operation
     what = "the bucket" if on_bucket else "an object"
     shown = ", ".join(sorted(names)) or "no query parameters"
     raise AccessDenied(f"{method} on {what} with {shown} is not an operation this service signs")
+
+
+# By method and addressee, the most specific operation first (the one whose required parameters are
+# present), so that `?uploadId` is ListParts and not a GetObject with an unknown parameter.
+def _by_specificity() -> dict[tuple[str, bool], tuple[S3Operation, ...]]:
+    grouped: dict[tuple[str, bool], tuple[S3Operation, ...]] = {}
+    for operation in sorted(S3_OPERATIONS, key=lambda operation: -len(operation.required)):
+        key = (operation.method, operation.on_bucket)
+        grouped[key] = (*grouped.get(key, ()), operation)
+    return grouped
+
+
+_OPERATIONS_BY_SPECIFICITY = _by_specificity()
 
 
 def _needs(
@@ -330,12 +343,13 @@ def _single_values(headers: Mapping[str, Sequence[str]]) -> dict[str, str]:
 def headers_to_sign(call: S3Call, headers: Mapping[str, Sequence[str]]) -> tuple[dict[str, str], str]:
     """(the client's headers the answer keeps, the payload hash to sign with), or a refusal."""
     kept: dict[str, str] = {}
-    for name, value in _single_values(headers).items():
+    given = _single_values(headers)
+    for name, value in given.items():
         if name.startswith(_REFUSED_HEADER_PREFIXES):
             raise AccessDenied(f"requests with {name} are not signed")
         if name not in _REPLACED_HEADERS and name not in _CONNECTION_HEADERS:
             kept[name] = value
-    payload_hash = _single_values(headers).get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
+    payload_hash = given.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
     if payload_hash not in (UNSIGNED_PAYLOAD, UNSIGNED_TRAILER) and not _PAYLOAD_HASH.match(payload_hash):
         raise InvalidRequest(
             f"x-amz-content-sha256 {payload_hash[:40]!r} cannot be signed here: send UNSIGNED-PAYLOAD, "
