@@ -3,9 +3,11 @@
 A committed file cannot hold a valid JWT (it would expire, and it would be a secret in git). So the
 files say `Authorization: Bearer {{token:alice@shopfast.example}}` and `"iss": "{{issuer}}"`, and
 whoever runs them (`make invoke`, the tests) calls `render_event`: every `{{token:<email>}}` becomes a
-token minted for that demo user by the local issuer, every `{{issuer}}` the issuer's URL, and the
+token minted for that demo user by the local issuer, every `{{issuer}}` the issuer's URL, every
+`{{awsEndpoint}}` the emulator's (an Iceberg signing request names the S3 URL it signs), and the
 authorizer claims become the minted token's claims, flattened the way API Gateway's JWT authorizer
-passes them. An event without placeholders (no token, a garbage token) is returned unchanged.
+passes them; a body that changed gets its `content-length` again. An event without placeholders (no
+token, a garbage token) is returned unchanged.
 See events/README.md.
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 from local.apigw_events import authorizer_claims
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
-_PLACEHOLDER = re.compile(r"\{\{(token|issuer)(?::([^{}]+))?\}\}")
+_PLACEHOLDER = re.compile(r"\{\{(token|issuer|awsEndpoint)(?::([^{}]+))?\}\}")
 
 TokenMinter = Callable[[str], str]
 
@@ -32,18 +34,26 @@ def event_files(directory: Path = EVENTS_DIR) -> list[Path]:
     return sorted(directory.glob("*.json"))
 
 
-def load_event(path: Path, *, issuer_url: str, mint_token: TokenMinter) -> dict[str, Any]:
+def load_event(
+    path: Path, *, issuer_url: str, mint_token: TokenMinter, aws_endpoint: str | None = None
+) -> dict[str, Any]:
     event = json.loads(path.read_text(encoding="utf-8"))
-    return render_event(event, issuer_url=issuer_url, mint_token=mint_token)
+    return render_event(event, issuer_url=issuer_url, mint_token=mint_token, aws_endpoint=aws_endpoint)
 
 
-def render_event(event: dict[str, Any], *, issuer_url: str, mint_token: TokenMinter) -> dict[str, Any]:
+def render_event(
+    event: dict[str, Any], *, issuer_url: str, mint_token: TokenMinter, aws_endpoint: str | None = None
+) -> dict[str, Any]:
     tokens: dict[str, str] = {}
 
     def substitute(match: re.Match[str]) -> str:
         kind, argument = match.group(1), match.group(2)
         if kind == "issuer":
             return issuer_url
+        if kind == "awsEndpoint":
+            if aws_endpoint is None:
+                raise ValueError("{{awsEndpoint}} needs the emulator's URL")
+            return aws_endpoint
         if not argument:
             raise ValueError("{{token:<email>}} needs a demo user's email")
         if argument not in tokens:
@@ -51,6 +61,13 @@ def render_event(event: dict[str, Any], *, issuer_url: str, mint_token: TokenMin
         return tokens[argument]
 
     rendered = _walk(event, lambda text: _PLACEHOLDER.sub(substitute, text))
+    headers = rendered.get("headers")
+    if (
+        rendered.get("body") != event.get("body")
+        and isinstance(headers, dict)
+        and "content-length" in headers
+    ):
+        headers["content-length"] = str(len(rendered["body"].encode("utf-8")))
     token = _bearer_token(rendered)
     jwt_context = rendered.get("requestContext", {}).get("authorizer", {}).get("jwt")
     if tokens and token and isinstance(jwt_context, dict):

@@ -104,7 +104,9 @@ def invoke(function_name: str, event_path: Path, aws_endpoint: str, template: Pa
         print(f"no function {function_name!r} in {template.name}; functions: {known}", file=sys.stderr)
         return 2
     issuer = loaded.config["issuer"]
-    event = load_event(event_path, issuer_url=issuer, mint_token=issuer_minter(issuer))
+    event = load_event(
+        event_path, issuer_url=issuer, mint_token=issuer_minter(issuer), aws_endpoint=aws_endpoint
+    )
     install_environment([function], local_environment(loaded.config))
     request_id = str(uuid.uuid4())
     # stdout carries the result only; the handler's logs (Powertools writes to stdout) go to stderr.
