@@ -48,6 +48,13 @@ def _hmac(key: bytes, message: str) -> bytes:
 
 
 @lru_cache(maxsize=16)
+def _signature(canonical_request: str, amz_date: str, scope: str, signing_key: bytes) -> str:
+    """SigV4's last two steps: the string to sign over the canonical request's digest, and its HMAC."""
+    digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
+    string_to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+    return hmac.new(signing_key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def _amz_date(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ")  # the URLs of a batch are signed within a second or two
 
@@ -129,12 +136,7 @@ def presign(
             UNSIGNED_PAYLOAD,
         )
     )
-    string_to_sign = "\n".join(
-        (ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest())
-    )
-    signature = hmac.new(
-        keys.key(secret_key, date, region, service), string_to_sign.encode("utf-8"), hashlib.sha256
-    ).hexdigest()
+    signature = _signature(canonical_request, amz_date, scope, keys.key(secret_key, date, region, service))
     return f"{origin}{path}?{query}&X-Amz-Signature={signature}"
 
 
@@ -179,12 +181,7 @@ def sign_headers(
             payload_hash,
         )
     )
-    string_to_sign = "\n".join(
-        (ALGORITHM, amz_date, scope, hashlib.sha256(canonical_request.encode("utf-8")).hexdigest())
-    )
-    signature = hmac.new(
-        keys.key(secret_key, date, region, service), string_to_sign.encode("utf-8"), hashlib.sha256
-    ).hexdigest()
+    signature = _signature(canonical_request, amz_date, scope, keys.key(secret_key, date, region, service))
     answer = {
         "Authorization": f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed_headers}, "
         f"Signature={signature}",

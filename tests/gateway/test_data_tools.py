@@ -5,10 +5,8 @@ a read outside it is refused by S3, whatever the tool."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,21 +14,15 @@ import requests
 
 from local.gateway import RunningGateway
 from local.stack import REGION, LocalStack
+from tests.peers import PEERS, data_tools_python, run_peer
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-DATA_TOOLS_PYTHON = REPO / ".tools" / "data-tools" / "bin" / "python"
-RECIPES = REPO / "tests" / "peers" / "data_tools.py"
+RECIPES = PEERS / "data_tools.py"
 ALICE = "alice@shopfast.example"  # READ on users/, nothing on transactions/
 INSIDE = "users/data-tools/ratings.parquet"
 OUTSIDE = "transactions/data-tools/ratings.parquet"
 SAMPLE = [{"id": 1, "rating": 5, "comment": "fast"}, {"id": 2, "rating": 3, "comment": None}]
-
-
-def _data_tools_python() -> str:
-    assert DATA_TOOLS_PYTHON.is_file(), "the data tools are required: `make tools` installs .tools/data-tools"
-    return str(DATA_TOOLS_PYTHON)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +30,7 @@ def alices_credentials(
     real_gateway: RunningGateway, local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
     """AWS_* variables from the credential_process document of READ on users/, and the objects to read."""
-    parquet = subprocess.run([_data_tools_python(), str(RECIPES), "sample"], capture_output=True, check=True)
+    parquet = subprocess.run([data_tools_python(), str(RECIPES), "sample"], capture_output=True, check=True)
     for key in (INSIDE, OUTSIDE):
         local_stack.client("s3").put_object(Bucket="shopfast-data", Key=key, Body=parquet.stdout)
     with requests.Session() as http:
@@ -70,16 +62,7 @@ def alices_credentials(
 
 
 def read(environment: dict[str, str], tool: str, key: str) -> dict[str, Any]:
-    completed = subprocess.run(
-        [_data_tools_python(), str(RECIPES), tool, f"s3://shopfast-data/{key}"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+    return run_peer("data_tools.py", tool, f"s3://shopfast-data/{key}", environment=environment, timeout=120)
 
 
 @pytest.mark.parametrize("tool", ["pyarrow", "duckdb", "polars", "s3fs"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,10 @@ import requests
 
 from local.gateway import RunningGateway
 from local.stack import LocalStack
+from tests.peers import data_tools_python, run_peer
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-DATA_TOOLS_PYTHON = REPO / ".tools" / "data-tools" / "bin" / "python"
-ICEBERG_CLIENT = REPO / "tests" / "peers" / "iceberg_client.py"
 ALICE = "alice@shopfast.example"  # READWRITE feedback/, READ users/
 BOB = "bob@shopfast.example"  # no grant on feedback/
 CAROL = "carol@shopfast.example"  # READ feedback/
@@ -107,7 +104,7 @@ class PyIceberg:
     """One user's PyIceberg, in its own process with the data-tools interpreter."""
 
     def __init__(self, gateway: RunningGateway, stack: LocalStack, catalog: Path, user: str) -> None:
-        assert DATA_TOOLS_PYTHON.is_file(), "PyIceberg is required: `make tools` installs .tools/data-tools"
+        data_tools_python()  # fails loudly, before any request, when PyIceberg is missing
         self._arguments = [
             "--catalog",
             str(catalog),
@@ -124,23 +121,8 @@ class PyIceberg:
         }
 
     def __call__(self, action: str, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        completed = subprocess.run(
-            [
-                str(DATA_TOOLS_PYTHON),
-                str(ICEBERG_CLIENT),
-                action,
-                *self._arguments,
-                "--rows",
-                json.dumps(rows or []),
-            ],
-            env=self._environment,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert completed.returncode == 0, completed.stderr[-4000:]
-        return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+        arguments = (action, *self._arguments, "--rows", json.dumps(rows or []))
+        return run_peer("iceberg_client.py", *arguments, environment=self._environment)
 
 
 def test_pyiceberg_reads_and_writes_a_table_through_the_grants(
