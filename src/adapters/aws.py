@@ -25,7 +25,7 @@ from domain.budget import invocation_budget
 from domain.config import ServiceConfig
 from domain.credentials import AwsCredentials, StaleSession
 from domain.deadline import invocation_deadline
-from domain.errors import UpstreamTimeout
+from domain.errors import ServiceError, UpstreamTimeout
 from domain.ports import (
     CallerGrant,
     CallerGrantsPage,
@@ -210,10 +210,19 @@ class AwsGateway:
         region = headers.get("x-amz-bucket-region")
         return region if isinstance(region, str) and region else None
 
-    def secret_string(self, secret_id: str) -> str:
-        """A Secrets Manager secret's current value, read with the execution role."""
+    def secret_string(self, secret_id: str, *, previous: bool = False) -> str | None:
+        """A Secrets Manager secret's value, read with the execution role: the version staged AWSCURRENT,
+        or AWSPREVIOUS (None when there is none: the secret was never rotated)."""
         client = self._factory.create("secretsmanager")
-        return str(call("GetSecretValue", client.get_secret_value, SecretId=secret_id)["SecretString"])
+        stage = "AWSPREVIOUS" if previous else "AWSCURRENT"
+        try:
+            answer = call("GetSecretValue", client.get_secret_value, SecretId=secret_id, VersionStage=stage)
+        except ServiceError as error:
+            cause = error.__cause__
+            if previous and cause is not None and aws_error_code(cause) == "ResourceNotFoundException":
+                return None
+            raise
+        return str(answer["SecretString"])
 
     def identity_context(self, assertion: str) -> IdentityContext:
         token = call(

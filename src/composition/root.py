@@ -134,14 +134,21 @@ class ExecutionEnvironment:
         return Uploads(caller, service=self.service, signer=self.signer, binding=self.upload_binding())
 
     def upload_binding(self) -> UploadBinding:
-        """The uploads' MAC key, read from Secrets Manager (UPLOAD_BINDING_SECRET) at first use."""
+        """The uploads' MAC keys, read from Secrets Manager (UPLOAD_BINDING_SECRET) at first use and again
+        as `UploadBinding` needs them (a rotation's new key; the previous one for uploads sealed before)."""
         if self._binding is None:
             secret_id = self.config.upload_binding_secret
             if not secret_id:
                 raise InternalError("uploads are not configured (UPLOAD_BINDING_SECRET)")
             from domain.uploads import UploadBinding
 
-            self._binding = UploadBinding(self.gateway.secret_string(secret_id).encode())
+            def read_keys(previous: bool) -> list[bytes]:
+                values = [self.gateway.secret_string(secret_id)]
+                if previous:
+                    values.append(self.gateway.secret_string(secret_id, previous=True))
+                return [value.encode() for value in values if value is not None]
+
+            self._binding = UploadBinding(read_keys)
         return self._binding
 
 

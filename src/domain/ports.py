@@ -143,7 +143,10 @@ class AwsOperations(Protocol):
 
     def bucket_region(self, bucket: str) -> str | None: ...
 
-    def secret_string(self, secret_id: str) -> str: ...
+    def secret_string(self, secret_id: str, *, previous: bool = False) -> str | None:
+        """The secret's current value; with `previous`, the value the current one replaced (None if it
+        was never rotated)."""
+        ...
 
 
 class RequestSigner(Protocol):

@@ -22,7 +22,8 @@ import contextlib
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -111,30 +112,74 @@ class CompletedUpload(msgspec.Struct, frozen=True):
     etag: str
 
 
+# A key read from the secret serves this long before it is read again: a rotation reaches every execution
+# environment within it. A MAC that none of the known keys opens makes the environment read the current
+# and the previous key again, at most this often (a forged id must not turn into a read per request).
+KEY_MAX_AGE_SECONDS = 300.0
+KEY_REREAD_ON_MISS_SECONDS = 10.0
+# Reads the binding key: the current one, and with `previous` also the one it replaced (if any).
+KeyReader = Callable[[bool], Sequence[bytes]]
+
+
 class UploadBinding:
-    """Seals S3's UploadId to the caller and target that started it; opens only for the same two."""
+    """Seals S3's UploadId to the caller and target that started it; opens only for the same two.
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) < 32:
+    Sealed with the current key, opened with the current or the previous one, so that rotating the key
+    (docs/operations.md) breaks no upload in flight: an upload sealed before a rotation keeps opening until
+    the next rotation, which is to come later than the buckets' AbortIncompleteMultipartUpload rule."""
+
+    def __init__(self, read_keys: KeyReader, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._read_keys = read_keys
+        self._clock = clock
+        self._keys: tuple[bytes, ...] = ()
+        self._read_at = self._reread_at = -float("inf")
+
+    @classmethod
+    def with_keys(cls, *keys: bytes) -> UploadBinding:
+        """Fixed keys, the first current (tests, tools)."""
+        return cls(lambda previous: keys if previous else keys[:1])
+
+    def _read(self, *, previous: bool) -> tuple[bytes, ...]:
+        keys = tuple(self._read_keys(previous))
+        if not keys or any(len(key) < 32 for key in keys):
             raise InternalError("the upload binding secret is too short")
-        self._key = key
+        self._keys, self._read_at = keys, self._clock()
+        return keys
 
-    def _mac(self, caller: Caller, target: GrantTarget, s3_upload_id: str) -> str:
+    def _known(self) -> tuple[bytes, ...]:
+        if self._clock() - self._read_at >= KEY_MAX_AGE_SECONDS:
+            return self._read(previous=False)
+        return self._keys
+
+    def _mac(self, key: bytes, caller: Caller, target: GrantTarget, s3_upload_id: str) -> str:
         message = canonical("upload/v2", caller.identity_key, str(target), s3_upload_id)
-        digest = hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+        digest = hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES]
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def seal(self, caller: Caller, target: GrantTarget, s3_upload_id: str) -> str:
-        return f"{s3_upload_id}.{self._mac(caller, target, s3_upload_id)}"
+        return f"{s3_upload_id}.{self._mac(self._known()[0], caller, target, s3_upload_id)}"
 
     def open(self, caller: Caller, target: GrantTarget, upload_id: str) -> str:
         """S3's UploadId, if this caller started `upload_id` on `target`; else 404 (the same answer for a
         foreign, a forged and a malformed id: none of them says whether the upload exists)."""
         if _UPLOAD_ID.match(upload_id):
             s3_upload_id, mac = upload_id.rsplit(".", 1)
-            if hmac.compare_digest(mac, self._mac(caller, target, s3_upload_id)):
+            keys = self._known()
+            if self._opens(keys, mac, caller, target, s3_upload_id):
                 return s3_upload_id
+            # Sealed by an environment that read a newer key, or before the key this one knows replaced
+            # it: read both again (at most every KEY_REREAD_ON_MISS_SECONDS), then decide.
+            if self._clock() - self._reread_at >= KEY_REREAD_ON_MISS_SECONDS:
+                self._reread_at = self._clock()
+                fresh = self._read(previous=True)
+                if fresh != keys and self._opens(fresh, mac, caller, target, s3_upload_id):
+                    return s3_upload_id
         raise RefusedAsNotFound("no upload with this uploadId for this caller and target")
+
+    def _opens(
+        self, keys: Sequence[bytes], mac: str, caller: Caller, target: GrantTarget, upload_id: str
+    ) -> bool:
+        return any(hmac.compare_digest(mac, self._mac(key, caller, target, upload_id)) for key in keys)
 
 
 # --- the operations -----------------------------------------------------------------------------------

@@ -542,3 +542,57 @@ def test_s3_failing_is_a_5xx_problem_and_the_upload_can_still_be_aborted(service
         post(service, ALICE, "/v1/uploads/abort", {"target": target, "uploadId": started["uploadId"]}).status
         == 204
     )
+
+
+def test_rotating_the_binding_key_breaks_no_upload_in_flight(
+    local_stack: LocalStack, http: requests.Session
+) -> None:
+    """docs/operations.md's rotation, against the emulator's Secrets Manager: put a new value (the old one
+    becomes AWSPREVIOUS). An upload started before it completes in an environment started after it; one
+    started after it completes; an upload two rotations old is 404."""
+    secrets = local_stack.client("secretsmanager")
+    chunk = os.urandom(1024)
+
+    def start(target: str) -> str:
+        started = post(local_stack, ALICE, "/v1/uploads", {"target": target, "partCount": 1})
+        assert started.status == 201, started.text
+        put_parts(http, started.body["parts"], [chunk])
+        return str(started.body["uploadId"])
+
+    def complete(target: str, upload_id: str) -> Answer:
+        parts = post(
+            local_stack,
+            ALICE,
+            "/v1/uploads/parts",
+            {"target": target, "uploadId": upload_id, "partNumbers": [1]},
+        )
+        if parts.status != 200:
+            return parts
+        done = put_parts(http, parts.body["parts"], [chunk])
+        return post(
+            local_stack,
+            ALICE,
+            "/v1/uploads/complete",
+            {"target": target, "uploadId": upload_id, "parts": done},
+        )
+
+    before, after, oldest = (
+        target_for("rotation-before"),
+        target_for("rotation-after"),
+        target_for("rotation-oldest"),
+    )
+    with service_configured(local_stack):
+        oldest_id, before_id = start(oldest), start(before)
+    secrets.put_secret_value(SecretId="UploadBindingSecret", SecretString=os.urandom(32).hex())
+
+    with service_configured(local_stack):  # a new environment: it reads the new key
+        assert complete(before, before_id).status == 200
+        assert stored(local_stack, before) == chunk
+        after_id = start(after)
+    secrets.put_secret_value(SecretId="UploadBindingSecret", SecretString=os.urandom(32).hex())
+
+    with service_configured(local_stack):
+        assert complete(after, after_id).status == 200  # sealed one rotation ago
+        refused = complete(oldest, oldest_id)  # sealed two rotations ago: its key is gone
+        assert refused.status == 404, refused.text
+    assert stored(local_stack, oldest) is None

@@ -56,7 +56,7 @@ def test_the_role_session_key_of_an_identity_and_role_that_join_alike_differs() 
 
 
 def test_the_upload_mac_binds_each_part_apart() -> None:
-    binding = UploadBinding(b"k" * 48)
+    binding = UploadBinding.with_keys(b"k" * 48)
     owner, other = caller("T|x", "alice@shopfast.example"), caller("T", "x|alice@shopfast.example")
     target = parse_target("s3://shopfast-data/feedback/big.bin")
     upload_id = binding.seal(owner, target, "s3-upload-id")

@@ -35,7 +35,7 @@ def caller(subject: str = "alice-sub", email: str = "alice@shopfast.example") ->
 
 
 def test_an_upload_id_opens_only_for_the_caller_and_target_that_sealed_it() -> None:
-    binding = UploadBinding(KEY)
+    binding = UploadBinding.with_keys(KEY)
     upload_id = binding.seal(caller(), TARGET, "s3-upload.id_with-chars")
 
     assert upload_id.startswith("s3-upload.id_with-chars.")
@@ -51,12 +51,14 @@ def test_an_upload_id_opens_only_for_the_caller_and_target_that_sealed_it() -> N
         with pytest.raises(NotFound):
             binding.open(who, where, which)
     with pytest.raises(NotFound):
-        UploadBinding(b"another key, just as long as the first one is!!").open(caller(), TARGET, upload_id)
+        UploadBinding.with_keys(b"another key, just as long as the first one is!!").open(
+            caller(), TARGET, upload_id
+        )
 
 
 def test_a_short_binding_key_is_refused() -> None:
     with pytest.raises(InternalError):
-        UploadBinding(b"short")
+        UploadBinding.with_keys(b"short").seal(caller(), TARGET, "u")
 
 
 @pytest.mark.parametrize(
@@ -228,3 +230,57 @@ def test_post_size_limits_are_configuration() -> None:
     assert "DEFAULT_POST_BYTES" in str(refused.value)
     with pytest.raises(ConfigError):
         ServiceConfig.from_env(base | {"MAX_POST_BYTES": str(6 * 1024**3)})
+
+
+class RotatingSecret:
+    """A secret with Secrets Manager's two stages, and how often each was read."""
+
+    def __init__(self, current: bytes) -> None:
+        self.current, self.previous = current, None
+        self.reads = 0
+
+    def rotate(self, new: bytes) -> None:
+        self.current, self.previous = new, self.current
+
+    def __call__(self, previous: bool) -> list[bytes]:
+        self.reads += 1 + previous
+        return [self.current] + ([self.previous] if previous and self.previous else [])
+
+
+K1, K2, K3 = (bytes([n]) * 40 for n in (1, 2, 3))
+
+
+def test_a_rotation_breaks_no_upload_in_flight_in_any_environment() -> None:
+    secret, now = RotatingSecret(K1), [0.0]
+    warm = UploadBinding(secret, clock=lambda: now[0])  # read K1, then keeps it
+    before = warm.seal(caller(), TARGET, "started-before")
+
+    secret.rotate(K2)
+    fresh = UploadBinding(secret, clock=lambda: now[0])  # a new environment: K2 current, K1 previous
+    after = fresh.seal(caller(), TARGET, "started-after")
+
+    assert fresh.open(caller(), TARGET, before) == "started-before"  # sealed with the previous key
+    assert warm.open(caller(), TARGET, after) == "started-after"  # sealed with a key it had not read
+    assert warm.seal(caller(), TARGET, "x") == fresh.seal(caller(), TARGET, "x")  # now sealing with K2
+
+    secret.rotate(K3)  # a second rotation: K1 is gone
+    now[0] += 301  # every environment reads the key again within KEY_MAX_AGE_SECONDS
+    with pytest.raises(NotFound):
+        fresh.open(caller(), TARGET, before)
+    assert fresh.open(caller(), TARGET, after) == "started-after"
+
+
+def test_forged_ids_read_the_secret_again_at_most_every_ten_seconds() -> None:
+    secret, now = RotatingSecret(K1), [0.0]
+    binding = UploadBinding(secret, clock=lambda: now[0])
+    binding.seal(caller(), TARGET, "u")
+    reads = secret.reads
+    forged = "u." + "A" * 43
+    for _ in range(50):
+        with pytest.raises(NotFound):
+            binding.open(caller(), TARGET, forged)
+    assert secret.reads - reads == 2  # one re-read (current and previous), then none for 10 s
+    now[0] += 10
+    with pytest.raises(NotFound):
+        binding.open(caller(), TARGET, forged)
+    assert secret.reads - reads == 4
