@@ -18,9 +18,9 @@ import botocore.session
 from botocore import xform_name
 from botocore.config import Config
 
-from adapters.aws_errors import STALE_SESSION_CODES, aws_error_code, from_aws_error
+from adapters.aws_errors import STALE_SESSION_CODES, aws_error_code, from_aws_error, is_throttling
 from adapters.loopback import use_loopback_endpoint
-from domain.audit import logger, record_latency
+from domain.audit import count, logger, record_latency
 from domain.budget import invocation_budget
 from domain.config import ServiceConfig
 from domain.credentials import AwsCredentials, StaleSession
@@ -424,6 +424,15 @@ def call(operation: str, method: Callable[..., dict[str, Any]], **kwargs: Any) -
     except Exception as error:
         if aws_error_code(error) in STALE_SESSION_CODES and operation != "CreateTokenWithIAM":
             raise StaleSession(operation) from error
-        raise from_aws_error(error, operation) from error
+        mapped = from_aws_error(error, operation)
+        # What operators alarm on (docs/operations.md): AWS throttling us, and AWS failing (5xx, timeouts,
+        # connections); AWS's answers (denied, not found, bad input) are neither.
+        if is_throttling(error):
+            count("UpstreamThrottles")
+            count("UpstreamThrottlesByOperation", operation=operation)
+        elif mapped.status >= 500:
+            count("UpstreamErrors")
+            count("UpstreamErrorsByOperation", operation=operation)
+        raise mapped from error
     finally:
         record_latency(operation, (time.perf_counter() - started) * 1000)

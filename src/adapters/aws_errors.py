@@ -90,6 +90,11 @@ def _http_status(exc: BaseException) -> int:
     return 0
 
 
+def is_throttling(exc: BaseException) -> bool:
+    """Whether AWS refused the call for its rate (after botocore's own retries)."""
+    return aws_error_code(exc) in _THROTTLING_CODES or _http_status(exc) == 429
+
+
 def from_aws_error(exc: BaseException, operation: str) -> ServiceError:
     """The one mapping from an AWS SDK failure (after botocore's standard retries) to a ServiceError.
 
@@ -107,7 +112,7 @@ def from_aws_error(exc: BaseException, operation: str) -> ServiceError:
             if operation == "GetDataAccess":
                 return AccessDenied("no grant covers this target with this permission")
             return AccessDenied(f"AWS denied {operation} for this caller")
-        if code in _THROTTLING_CODES or _http_status(exc) == 429:
+        if is_throttling(exc):
             return ServiceUnavailable(f"{operation} is throttled by AWS; retry later")
         if (
             code in _INVALID_PAGE_TOKEN_CODES

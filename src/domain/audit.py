@@ -15,15 +15,17 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from domain.errors import AccessDenied, RefusedAsNotFound, ServiceError
 
 if TYPE_CHECKING:
     import msgspec.json
 
-SERVICE_NAME = "shopfast-vending"
-METRICS_NAMESPACE = "ShopFastVending"
+# The deployment names both (template.yaml's ServiceName and MetricsNamespace parameters, through
+# Powertools' own variables); these are the defaults of those parameters, for a run without them.
+SERVICE_NAME = os.getenv("POWERTOOLS_SERVICE_NAME") or "shopfast-vending"
+METRICS_NAMESPACE = os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "ShopFastVending"
 
 
 @cache
@@ -147,11 +149,28 @@ class Decision:
             return
         if outcome in self._metrics:
             count(self._metrics[outcome])
+        if isinstance(error, ServiceError) and outcome == "denied":
+            count("RefusalsByCode", code=error.code)
         audit(self._action, outcome, latencyMs=latency_ms, **self._fields)
 
 
-def count(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+def count(name: str, value: float = 1, **dimension: str) -> None:
+    """One count. Without `dimension`: in the invocation's metric set (dimension `service`), flushed once
+    at the end of the invocation. With one (an AWS operation, a refusal's code: bounded values only, never
+    a user, a key or a target): a metric of its own with `service` and that dimension, written at once;
+    kept for rare events (upstream failures, refusals), as each is a log line."""
+    if not dimension:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"service": SERVICE_NAME},
+    ) as metric:
+        for key, dimension_value in dimension.items():
+            metric.add_dimension(name=key, value=dimension_value)
 
 
 def record_latency(operation: str, milliseconds: float) -> None:

@@ -198,8 +198,12 @@ class VendingService:
             self._refuse_if_recently_denied(identity, request)
             found = self._find(identity, request, duration, min_remaining_seconds)
             tier = "shared"
-        count("CacheHits" if found is not None else "CacheMisses")
-        return None if found is None else msgspec.structs.replace(found, cached=True, cache_tier=tier)
+        if found is None:
+            count("CacheMisses")
+            return None
+        count("CacheHits")
+        count("MemoryCacheHits" if tier == "memory" else "SharedTierCacheHits")  # hits by tier
+        return msgspec.structs.replace(found, cached=True, cache_tier=tier)
 
     def _refuse_if_recently_denied(self, identity: str, request: CredentialRequest) -> None:
         denied = self._denials.is_denied(identity, request.target, request.permission, request.privilege)

@@ -115,7 +115,8 @@ def build_lambda_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     if tracer is not None:
         lambda_handler = tracer.capture_lambda_handler(capture_response=False)(lambda_handler)
     entry_point = metrics.log_metrics(
-        logger.inject_lambda_context(log_event=False, clear_state=True)(lambda_handler)
+        logger.inject_lambda_context(log_event=False, clear_state=True)(lambda_handler),
+        capture_cold_start_metric=True,  # ColdStart, by function_name
     )
     # The end of Init: what the imports built lives as long as the execution environment, so no collection
     # needs to walk it again. Without this the first full collection (~12 ms over botocore's and
