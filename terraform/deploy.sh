@@ -21,6 +21,7 @@
 #   REQUIRE_EMAIL_VERIFIED, CACHE_MAX_AGE_SECONDS, INSTANCE_SCOPE, SHARED_CACHE (enabled|disabled)
 #                        the template parameters of the same meaning (default: the template's defaults)
 #   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: none, no CORS)
+#   ALARM_EMAIL          address the alarms' SNS topic mails (docs/operations.md; default: none subscribed)
 #   DRY_RUN=1            print the commands instead of running them
 set -euo pipefail
 
@@ -167,6 +168,7 @@ overrides=(
 [ -z "${CACHE_MAX_AGE_SECONDS:-}" ] || overrides+=("$(sam_param CacheMaxAgeSeconds "$CACHE_MAX_AGE_SECONDS")")
 [ -z "${INSTANCE_SCOPE:-}" ] || overrides+=("$(sam_param InstanceScope "$INSTANCE_SCOPE")")
 [ -z "${SHARED_CACHE:-}" ] || overrides+=("$(sam_param SharedCache "$SHARED_CACHE")")
+[ -z "${ALARM_EMAIL:-}" ] || overrides+=("$(sam_param AlarmEmail "$ALARM_EMAIL")")
 
 stack=()
 [ -z "${STACK_NAME:-}" ] || stack=(--stack-name "$STACK_NAME")
