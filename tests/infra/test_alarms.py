@@ -4,6 +4,8 @@ shifts traffic to a new version as a canary that its own errors alarm or the API
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,28 @@ def test_each_function_deploys_as_a_canary_its_alarms_roll_back(function: str) -
     preference = FUNCTIONS[function]["Properties"]["DeploymentPreference"]
     assert preference["Type"] == "Canary10Percent5Minutes"
     assert preference["Alarms"] == [{"Ref": f"{function}ErrorsAlarm"}, {"Ref": "ApiServerErrorRateAlarm"}]
+
+
+def test_the_dashboard_shows_the_golden_signals_the_cache_tiers_and_aws_upstream() -> None:
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    rendered = re.sub(r"\$\{[^}]+\}", "x", body)  # what CloudFormation substitutes
+    widgets = json.loads(rendered)["widgets"]
+    shown = {
+        (metric[0], metric[1])
+        for widget in widgets
+        if widget["type"] == "metric"
+        for metric in widget["properties"]["metrics"]
+    }
+    for namespace, metric in (
+        ("AWS/ApiGateway", "Count"),
+        ("AWS/ApiGateway", "5xx"),
+        ("AWS/ApiGateway", "Latency"),
+        ("AWS/Lambda", "ConcurrentExecutions"),
+        ("AWS/Lambda", "Throttles"),
+        ("x", "MemoryCacheHits"),
+        ("x", "SharedTierCacheHits"),
+        ("x", "CacheMisses"),
+        ("x", "UpstreamThrottles"),
+        ("x", "UpstreamErrors"),
+    ):
+        assert (namespace, metric) in shown, (namespace, metric)
