@@ -10,8 +10,13 @@
 # Environment:
 #   TERRAFORM_DIR        folder holding the roots (default: this script's folder)
 #   SAM                  SAM CLI executable (default: sam)
-#   STACK_NAME           SAM stack (default: samconfig.toml's shopfast-vending)
+#   ENV                  samconfig.toml's environment (dev, prod; default: its default section): the stack
+#                        name, tags and S3 prefix of that environment (the roots' state must be that
+#                        environment's too: docs/deploying.md, "Environments")
+#   STACK_NAME           SAM stack (default: samconfig.toml's, for ENV); it must be the one terraform/
+#                        service-iam was applied for (sam_stack_name), or make deploy stops
 #   REGION               the Region of the SAM stack (default: samconfig.toml's us-east-1)
+#   CONFIRM=1            review the change set and confirm it before it is applied (default: apply it)
 #   IDC_AWS_PROFILE      profile of the Identity Center account for configure_application.py
 #                        (default: the current credentials)
 #   JWT_ISSUER, JWT_AUDIENCE   iam-role mode only (no federation root): issuer URL and comma-separated audiences
@@ -170,15 +175,39 @@ overrides=(
 [ -z "${SHARED_CACHE:-}" ] || overrides+=("$(sam_param SharedCache "$SHARED_CACHE")")
 [ -z "${ALARM_EMAIL:-}" ] || overrides+=("$(sam_param AlarmEmail "$ALARM_EMAIL")")
 
-stack=()
-[ -z "${STACK_NAME:-}" ] || stack=(--stack-name "$STACK_NAME")
+# The stack must be the one service-iam's roles and policies name (its log groups, secret and state
+# table): another name deploys functions that cannot write their logs or read their secret.
+config_env="${ENV:-default}"
+stack_name="${STACK_NAME:-$("$python" -c '
+import sys, tomllib
+config = tomllib.load(open(sys.argv[1], "rb"))
+section = config.get(sys.argv[2])
+if section is None:
+    sys.exit(f"deploy: samconfig.toml has no environment {sys.argv[2]!r} (ENV)")
+for command in ("deploy", "global"):
+    name = section.get(command, {}).get("parameters", {}).get("stack_name")
+    if name:
+        print(name)
+        break
+else:
+    print(config["default"]["global"]["parameters"]["stack_name"])
+' "$repo/samconfig.toml" "$config_env")}" || exit 1
+granted_stack="$(tf_output service-iam sam_stack_name)"
+[ "$stack_name" = "$granted_stack" ] \
+  || die "stack $stack_name is not the one terraform/service-iam was applied for ($granted_stack): set STACK_NAME=$granted_stack, or apply service-iam with -var sam_stack_name=$stack_name"
+
+stack=(--stack-name "$stack_name")
+environment=()
+[ -z "${ENV:-}" ] || environment=(--config-env "$ENV")
+confirm=(--no-confirm-changeset)
+[ "${CONFIRM:-0}" != "1" ] || confirm=(--confirm-changeset)
 region=()
 [ -z "${REGION:-}" ] || region=(--region "$REGION")
 
 cd "$repo"
-run "$sam" build "${region[@]}"
+run "$sam" build "${environment[@]}" "${region[@]}"
 # Lambda cannot write __pycache__ in /var/task: ship the bytecode, or every Init compiles it all again.
 run "$python" -m local.package .aws-sam/build
-run "$sam" deploy "${stack[@]}" "${region[@]}" --parameter-overrides "${overrides[@]}"
+run "$sam" deploy "${environment[@]}" "${stack[@]}" "${region[@]}" "${confirm[@]}" --parameter-overrides "${overrides[@]}"
 # The stack's StateTable is <stack name>-state (template.yaml): where make revoke writes.
-echo "to cut a user off: make revoke USER=<email or directory user id> TABLE=${STACK_NAME:-<stack name>}-state${REGION:+ REGION=$REGION} (docs/revocation.md)" >&2
+echo "to cut a user off: make revoke USER=<email or directory user id> TABLE=${stack_name}-state${REGION:+ REGION=$REGION} (docs/revocation.md)" >&2

@@ -32,3 +32,8 @@ output "access_grants_instance_arns" {
   description = "The S3 Access Grants instances the service's roles may ask, one per region of the plan's buckets."
   value       = local.access_grants_instance_arns
 }
+
+output "sam_stack_name" {
+  description = "The SAM stack this root's roles and policies were made for (its log groups, secret and table names); make deploy refuses another."
+  value       = var.sam_stack_name
+}

@@ -354,3 +354,10 @@ def test_samconfig_defaults_deploy_the_template_and_leave_parameters_to_make_dep
     # Parameter values come from Terraform's outputs (terraform/deploy.sh), never from a committed file.
     assert "parameter_overrides" not in deploy
     assert defaults["validate"]["parameters"]["lint"] is True
+    # Non-interactive (CONFIRM=1 reviews), and one stack per named environment.
+    assert deploy["confirm_changeset"] is False
+    for environment in ("dev", "prod"):
+        section = config[environment]
+        assert section["global"]["parameters"]["stack_name"] == f"shopfast-vending-{environment}"
+        assert section["deploy"]["parameters"]["confirm_changeset"] is False
+        assert f'environment="{environment}"' in section["deploy"]["parameters"]["tags"]

@@ -571,6 +571,40 @@ def test_deploy_puts_the_stack_in_the_region_asked_for(deployment: Deployment) -
     assert all("--region" not in command for command in _deploy_dry_run(deployment))  # samconfig.toml's
 
 
+def test_deploy_is_non_interactive_per_environment_and_reviews_on_request(deployment: Deployment) -> None:
+    granted = deployment.outputs["service-iam"]["sam_stack_name"]
+    commands = [c for c in _deploy_dry_run(deployment, ENV="dev", STACK_NAME=granted) if c[0] == "sam"]
+    build, deploy = commands
+    assert build[build.index("--config-env") + 1] == deploy[deploy.index("--config-env") + 1] == "dev"
+    assert "--no-confirm-changeset" in deploy and deploy[deploy.index("--stack-name") + 1] == granted
+    reviewed = [c for c in _deploy_dry_run(deployment, CONFIRM="1") if c[:2] == ["sam", "deploy"]]
+    assert "--confirm-changeset" in reviewed[0] and "--no-confirm-changeset" not in reviewed[0]
+
+
+def test_deploy_refuses_a_stack_the_roles_were_not_made_for(deployment: Deployment) -> None:
+    """samconfig.toml's dev stack is not the one service-iam was applied for: its functions could not
+    write their logs nor read their secret, so make deploy stops before building anything."""
+    env = {
+        **deployment.terraform.env,
+        "DRY_RUN": "1",
+        "TERRAFORM_DIR": str(deployment.terraform.dir),
+        "ENV": "dev",
+    }
+    if deployment.mode == "iam-role":
+        env |= {"JWT_ISSUER": deployment.stack.issuer_url, "JWT_AUDIENCE": AUDIENCE}
+    result = subprocess.run(
+        [str(TERRAFORM_DIR / "deploy.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode != 0, result.stdout
+    assert "stack shopfast-vending-dev is not the one terraform/service-iam was applied for" in result.stderr
+    assert "sam build" not in result.stdout
+
+
 def test_deploy_passes_terraform_outputs_as_declared_template_parameters(
     deployment: Deployment, sam_parameters: dict[str, str]
 ) -> None:
