@@ -4,7 +4,6 @@ resource "aws_s3_bucket" "data" {
   #checkov:skip=CKV_AWS_18:Data access is audited by CloudTrail data events and Access Grants' GetDataAccess events, which name the end user; server access logs would add a log bucket this stack does not own.
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice of the data owner, not of the access layer.
   #checkov:skip=CKV2_AWS_62:No consumer of bucket event notifications exists; grants, not events, are this stack's concern.
-  #checkov:skip=CKV2_AWS_61:Retention of business data is decided by the data owner; a lifecycle rule here could delete records.
   #checkov:skip=CKV_AWS_145:SSE-KMS with a customer key is supported through var.kms_key_arn; SSE-S3 stays the default so the stack deploys without a key.
   for_each = local.buckets
 
@@ -36,6 +35,22 @@ resource "aws_s3_bucket_versioning" "data" {
   bucket = each.value.id
   versioning_configuration {
     status = "Enabled"
+  }
+}
+
+# Multipart uploads nobody completes or aborts (a browser closed mid-upload) hold storage until aborted:
+# S3 aborts them after this many days. Nothing else expires: business data's retention is the owner's.
+resource "aws_s3_bucket_lifecycle_configuration" "data" {
+  for_each = aws_s3_bucket.data
+
+  bucket = each.value.id
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = var.abort_incomplete_multipart_upload_days
+    }
   }
 }
 

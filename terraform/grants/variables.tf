@@ -49,6 +49,17 @@ variable "bucket_names" {
   }
 }
 
+variable "abort_incomplete_multipart_upload_days" {
+  description = "Days after which S3 aborts a multipart upload nobody completed (its parts cost storage until then); keep it shorter than the interval between rotations of the uploads' MAC key (docs/operations.md)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.abort_incomplete_multipart_upload_days >= 1
+    error_message = "abort_incomplete_multipart_upload_days must be at least 1."
+  }
+}
+
 variable "kms_key_arn" {
   description = "Customer-managed KMS key for SSE-KMS on the buckets; null keeps SSE-S3. The location role is allowed to use it through S3 only."
   type        = string

@@ -377,6 +377,16 @@ def deployment(request: pytest.FixtureRequest) -> Deployment:
     return request.getfixturevalue(request.param.replace("-", "_"))
 
 
+def test_every_served_bucket_aborts_multipart_uploads_nobody_finished(deployment: Deployment) -> None:
+    """The one lifecycle rule the grants root sets: S3 aborts an upload left open 7 days; nothing expires."""
+    for region in GRANT_REGIONS:
+        s3 = _client(deployment.stack, "s3", region)
+        for bucket in deployment.outputs[f"grants@{region}"]["bucket_regions"]:
+            rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+            assert [rule["AbortIncompleteMultipartUpload"] for rule in rules] == [{"DaysAfterInitiation": 7}]
+            assert all(rule["Status"] == "Enabled" and "Expiration" not in rule for rule in rules)
+
+
 def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(deployment: Deployment) -> None:
     """Each region's apply holds exactly its buckets' rows of the table, with its own instance and its
     own location role (trusting only that instance)."""
