@@ -514,8 +514,8 @@ def test_identity_center_side_matches_the_plan(identity_center: Deployment) -> N
     }
 
 
-def _deploy_dry_run(deployment: Deployment, **variables: str) -> list[list[str]]:
-    """The commands `make deploy` would run, from its dry run."""
+def _deploy(deployment: Deployment, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`make deploy`'s dry run against this deployment's roots."""
     env = {
         **deployment.terraform.env,
         "DRY_RUN": "1",
@@ -524,7 +524,7 @@ def _deploy_dry_run(deployment: Deployment, **variables: str) -> list[list[str]]
     }
     if deployment.mode == "iam-role":  # no federation root to read the issuer from
         env |= {"JWT_ISSUER": deployment.stack.issuer_url, "JWT_AUDIENCE": AUDIENCE}
-    result = subprocess.run(
+    return subprocess.run(
         [str(TERRAFORM_DIR / "deploy.sh")],
         env=env,
         capture_output=True,
@@ -532,6 +532,11 @@ def _deploy_dry_run(deployment: Deployment, **variables: str) -> list[list[str]]
         timeout=COMMAND_TIMEOUT_SECONDS,
         check=False,
     )
+
+
+def _deploy_dry_run(deployment: Deployment, **variables: str) -> list[list[str]]:
+    """The commands `make deploy` would run, from its dry run."""
+    result = _deploy(deployment, **variables)
     assert result.returncode == 0, result.stderr
     return [shlex.split(line) for line in result.stdout.splitlines() if line.strip()]
 
@@ -594,22 +599,7 @@ def test_deploy_is_non_interactive_per_environment_and_reviews_on_request(deploy
 def test_deploy_refuses_a_stack_the_roles_were_not_made_for(deployment: Deployment) -> None:
     """samconfig.toml's dev stack is not the one service-iam was applied for: its functions could not
     write their logs nor read their secret, so make deploy stops before building anything."""
-    env = {
-        **deployment.terraform.env,
-        "DRY_RUN": "1",
-        "TERRAFORM_DIR": str(deployment.terraform.dir),
-        "ENV": "dev",
-    }
-    if deployment.mode == "iam-role":
-        env |= {"JWT_ISSUER": deployment.stack.issuer_url, "JWT_AUDIENCE": AUDIENCE}
-    result = subprocess.run(
-        [str(TERRAFORM_DIR / "deploy.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_SECONDS,
-        check=False,
-    )
+    result = _deploy(deployment, ENV="dev")
     assert result.returncode != 0, result.stdout
     assert "stack shopfast-vending-dev is not the one terraform/service-iam was applied for" in result.stderr
     assert "sam build" not in result.stdout
