@@ -1,7 +1,7 @@
 # The data buckets: encrypted, private, versioned, owner-enforced, TLS only.
 
 resource "aws_s3_bucket" "data" {
-  #checkov:skip=CKV_AWS_18:Data access is audited by CloudTrail data events and Access Grants' GetDataAccess events, which name the end user; server access logs would add a log bucket this stack does not own.
+  #checkov:skip=CKV_AWS_18:Object access is recorded by CloudTrail data events (this root's trail with cloudtrail_data_events, or the organisation's) and every grant decision by Access Grants' GetDataAccess events; server access logs would add a log bucket recording the same, without the session.
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice of the data owner, not of the access layer.
   #checkov:skip=CKV2_AWS_62:No consumer of bucket event notifications exists; grants, not events, are this stack's concern.
   #checkov:skip=CKV_AWS_145:SSE-KMS with a customer key is supported through var.kms_key_arn; SSE-S3 stays the default so the stack deploys without a key.

@@ -60,6 +60,23 @@ variable "abort_incomplete_multipart_upload_days" {
   }
 }
 
+variable "cloudtrail_data_events" {
+  description = "Create a trail of S3 data events for this region's served buckets (trail.tf): every object access made with vended credentials, by session. Leave it off where an organisation trail already records them."
+  type        = bool
+  default     = false
+}
+
+variable "data_events_retention_days" {
+  description = "Days the trail's files are kept (they name who read what: personal data)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.data_events_retention_days >= 1
+    error_message = "data_events_retention_days must be at least 1."
+  }
+}
+
 variable "kms_key_arn" {
   description = "Customer-managed KMS key for SSE-KMS on the buckets; null keeps SSE-S3. The location role is allowed to use it through S3 only."
   type        = string

@@ -140,6 +140,7 @@ class Terraform:
   http_proxy  = "{endpoint}"
   https_proxy = ""
   endpoints {{
+    cloudtrail    = "{endpoint}"
     iam           = "{endpoint}"
     identitystore = "{endpoint}"
     s3            = "{endpoint}"
@@ -348,12 +349,17 @@ def iam_role(tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path) -> It
     terraform = Terraform(tmp_path_factory.mktemp("terraform-iam-role"), plugin_cache)
     with _deployment("iam-role", terraform, tmp_path_factory, seed=False) as deployment:
         deployment.apply("service-iam", {"identity_mode": "iam-role"})
-        # This run also takes the SSE-KMS branch: a customer key (per region, as keys are regional) the
-        # location role may use through S3.
+        # This run also takes the SSE-KMS branch (a customer key per region, as keys are regional, the
+        # location role may use through S3) and the trail of data events.
         for region in GRANT_REGIONS:
             key = _client(deployment.stack, "kms", region).create_key(Description="shopfast data")
             deployment.apply(
-                f"grants@{region}", {"identity_mode": "iam-role", "kms_key_arn": key["KeyMetadata"]["Arn"]}
+                f"grants@{region}",
+                {
+                    "identity_mode": "iam-role",
+                    "kms_key_arn": key["KeyMetadata"]["Arn"],
+                    "cloudtrail_data_events": True,
+                },
             )
         yield deployment
 
@@ -385,6 +391,25 @@ def test_every_served_bucket_aborts_multipart_uploads_nobody_finished(deployment
             rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
             assert [rule["AbortIncompleteMultipartUpload"] for rule in rules] == [{"DaysAfterInitiation": 7}]
             assert all(rule["Status"] == "Enabled" and "Expiration" not in rule for rule in rules)
+
+
+def test_the_trail_records_object_access_in_the_served_buckets_only(iam_role: Deployment) -> None:
+    """cloudtrail_data_events: one trail per region, data events of that region's served buckets (object
+    reads and writes, by session), log files validated, encrypted with the buckets' key."""
+    for region in GRANT_REGIONS:
+        cloudtrail = _client(iam_role.stack, "cloudtrail", region)
+        (trail,) = cloudtrail.describe_trails()["trailList"]
+        assert trail["Name"] == f"shopfast-data-events-{region}" and trail["LogFileValidationEnabled"]
+        assert trail["KmsKeyId"].startswith(f"arn:aws:kms:{region}:")
+        (selector,) = cloudtrail.get_event_selectors(TrailName=trail["Name"])["AdvancedEventSelectors"]
+        fields = {field["Field"]: field for field in selector["FieldSelectors"]}
+        assert fields["eventCategory"]["Equals"] == ["Data"]
+        assert fields["resources.type"]["Equals"] == ["AWS::S3::Object"]
+        served = iam_role.outputs[f"grants@{region}"]["bucket_regions"]
+        assert sorted(fields["resources.ARN"]["StartsWith"]) == sorted(f"arn:aws:s3:::{b}/" for b in served)
+        s3 = _client(iam_role.stack, "s3", region)
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=trail["S3BucketName"])["Rules"]
+        assert [rule["Expiration"] for rule in rules] == [{"Days": 365}]
 
 
 def test_apply_creates_one_grant_per_table_row_scoped_to_prefix_slash_star(deployment: Deployment) -> None:
