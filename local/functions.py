@@ -61,19 +61,26 @@ def functions(template: Path = DEFAULT_TEMPLATE) -> dict[str, Function]:
 
 
 def service_environment(
-    stack_config: Mapping[str, Any], template: Path = DEFAULT_TEMPLATE, **overrides: str
+    stack_config: Mapping[str, Any],
+    template: Path = DEFAULT_TEMPLATE,
+    parameters: Mapping[str, str] | None = None,
+    **overrides: str,
 ) -> dict[str, str]:
     """The environment every function gets from the template (resolved against the stack's parameter
-    values, as the local gateway and `make deploy` resolve it) and from Lambda's runtime, plus `overrides`."""
-    api = read_api(template, stack_config, _IN_PROCESS_URL).api
+    values and `parameters`, as the local gateway and `make deploy` resolve it) and from Lambda's runtime,
+    plus `overrides`."""
+    api = read_api(template, stack_config, _IN_PROCESS_URL, parameters).api
     return {**merged_environment(api.functions.values(), local_environment(stack_config)), **overrides}
 
 
 def stack_environment(
-    aws_endpoint: str, template: Path = DEFAULT_TEMPLATE, **overrides: str
+    aws_endpoint: str,
+    template: Path = DEFAULT_TEMPLATE,
+    parameters: Mapping[str, str] | None = None,
+    **overrides: str,
 ) -> dict[str, str]:
     """`service_environment` for the stack whose emulator answers at `aws_endpoint`."""
-    return service_environment(local_stack_config(aws_endpoint), template, **overrides)
+    return service_environment(local_stack_config(aws_endpoint), template, parameters, **overrides)
 
 
 def invoke(

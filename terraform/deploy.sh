@@ -27,6 +27,7 @@
 #                        the template parameters of the same meaning (default: the template's defaults)
 #   CORS_ALLOWED_ORIGINS comma-separated browser origins allowed to call the API (default: none, no CORS)
 #   ALARM_EMAIL          address the alarms' SNS topic mails (docs/operations.md; default: none subscribed)
+#   AUDIT_USER_IDENTIFIER  claim (default) or digest: how audit records name users (docs/operations.md)
 #   DRY_RUN=1            print the commands instead of running them
 set -euo pipefail
 
@@ -174,6 +175,7 @@ overrides=(
 [ -z "${INSTANCE_SCOPE:-}" ] || overrides+=("$(sam_param InstanceScope "$INSTANCE_SCOPE")")
 [ -z "${SHARED_CACHE:-}" ] || overrides+=("$(sam_param SharedCache "$SHARED_CACHE")")
 [ -z "${ALARM_EMAIL:-}" ] || overrides+=("$(sam_param AlarmEmail "$ALARM_EMAIL")")
+[ -z "${AUDIT_USER_IDENTIFIER:-}" ] || overrides+=("$(sam_param AuditUserIdentifier "$AUDIT_USER_IDENTIFIER")")
 
 # The stack must be the one service-iam's roles and policies name (its log groups, secret and state
 # table): another name deploys functions that cannot write their logs or read their secret.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import botocore.session
 
 from adapters.aws import AwsGateway, ClientFactory
-from domain.audit import audit
+from domain.audit import audit, name_users_by_digest
 from domain.caller import Caller
 from domain.config import ServiceConfig
 from domain.errors import InternalError, Revoked
@@ -53,6 +53,7 @@ class ExecutionEnvironment:
     botocore_session: botocore.session.Session = field(repr=False)
     _signer: S3Presigner | None = field(default=None, repr=False)
     _binding: UploadBinding | None = field(default=None, repr=False)
+    _users_named: bool = field(default=False, repr=False)
 
     @classmethod
     def build(
@@ -75,6 +76,7 @@ class ExecutionEnvironment:
         shared = SharedTier(state) if state is not None and config.uses_shared_cache else None
         revocations = Revocations(state) if state is not None else None
         service = VendingService(config, gateway, shared=shared, revocations=revocations)
+        name_users_by_digest(None)  # until this environment has read its key, if it has one
         return cls(
             config=config,
             jwks=jwks,
@@ -88,8 +90,10 @@ class ExecutionEnvironment:
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
         """The caller of a request, from its bearer token: 401, or 503 while the issuer's keys are
-        unavailable; 403 `revoked` for a revoked user, 503 while revocations cannot be read."""
+        unavailable; 403 `revoked` for a revoked user, 503 while revocations cannot be read, or while the
+        audit's pseudonym key cannot be read (nothing is decided that could not be audited as configured)."""
         caller = self.verifier.verify(bearer_token(headers))
+        self._name_users_as_configured()
         if self.revocations is not None:
             try:
                 self.revocations.refuse_if_revoked(caller.user, caller.email)
@@ -104,6 +108,18 @@ class ExecutionEnvironment:
                 )
                 raise
         return caller
+
+    def _name_users_as_configured(self) -> None:
+        """With AUDIT_PSEUDONYM_SECRET, read its key once per environment, before the first authenticated
+        decision: at a request, not at init, as SnapStart's priming makes no AWS call (snapstart.py)."""
+        secret_id = self.config.audit_pseudonym_secret
+        if self._users_named or not secret_id:
+            return
+        key = self.gateway.secret_string(secret_id)
+        if not key:
+            raise InternalError("the audit pseudonym secret has no value (AUDIT_PSEUDONYM_SECRET)")
+        name_users_by_digest(key.encode())
+        self._users_named = True
 
     @property
     def signer(self) -> S3Presigner:
@@ -167,3 +183,4 @@ def reset() -> None:
     """Forget everything built (tests switch configurations between execution environments)."""
     global _environment
     _environment = None
+    name_users_by_digest(None)

@@ -3,10 +3,18 @@
 One audit record per decision (vend, denial, listing, upload started, completed or aborted). It never
 holds the JWT, a secret access key, a session token or a URL signature: only the access key id identifies
 vended credentials.
+
+Records name the user (the token's `sub`, the directory user id or the source identity, which is derived
+from the user claim: an email address by default). A deployment that must not keep those in its logs sets
+`AuditUserIdentifier: digest` (template.yaml): each of those fields is then written as a keyed digest
+(HMAC-SHA-256 under the secret AUDIT_PSEUDONYM_SECRET names), which joins one user's records and which only
+holders of the key can link back to a person (docs/operations.md, "Naming users by digest").
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import time
 from collections.abc import Mapping
@@ -95,6 +103,28 @@ AUDIT_FIELDS = frozenset(
 )
 
 
+# The fields that name the user; `identity` is an unkeyed digest of the issuer, subject and user claim, which
+# anyone can recompute from a guessed email address, so it is keyed too.
+USER_FIELDS = ("subject", "identity", "directoryUserId", "sourceIdentity")
+PSEUDONYM_PREFIX = "hmac-sha256:"
+
+# The key of the user fields' digests, or None to write them as they are: one per process, as Lambda runs
+# one execution environment per process (set by the composition root once it has read the key).
+_pseudonym_key: bytes | None = None
+
+
+def name_users_by_digest(key: bytes | None) -> None:
+    """From now on, write the user fields as digests under `key` (None: as they are)."""
+    global _pseudonym_key
+    _pseudonym_key = key
+
+
+def pseudonym(key: bytes, value: str) -> str:
+    """The digest a record holds in place of `value`: 128 bits of HMAC-SHA-256, so an investigator holding
+    the key finds a user's records by computing it from their email address (docs/operations.md)."""
+    return PSEUDONYM_PREFIX + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def audit(action: str, outcome: str, **fields: Any) -> dict[str, Any]:
     """Write one audit record (`audit: true`, the request id as correlation id) and return it."""
     unknown = fields.keys() - AUDIT_FIELDS
@@ -103,6 +133,11 @@ def audit(action: str, outcome: str, **fields: Any) -> dict[str, Any]:
         raise ValueError(f"not an audit field: {sorted(unknown)}")
     record: dict[str, Any] = {"audit": True, "action": action, "outcome": outcome}
     record.update({key: value for key, value in fields.items() if value is not None})
+    key = _pseudonym_key
+    if key is not None:
+        for name in USER_FIELDS:
+            if name in record:
+                record[name] = pseudonym(key, str(record[name]))
     record["requestId"] = logger.get_correlation_id()
     audit_logger.info("audit", extra=record)
     return record

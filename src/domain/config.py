@@ -74,6 +74,7 @@ class ServiceConfig(msgspec.Struct, frozen=True):
     state_table: str | None = None
     state_key_arn: str | None = None
     shared_cache: bool = False
+    audit_pseudonym_secret: str | None = None
 
     @property
     def reuse_seconds(self) -> int:
@@ -168,6 +169,7 @@ class ServiceConfig(msgspec.Struct, frozen=True):
             state_table=state_table,
             state_key_arn=state_key_arn,
             shared_cache=shared_cache,
+            audit_pseudonym_secret=reader.text("AUDIT_PSEUDONYM_SECRET"),
         )
 
 

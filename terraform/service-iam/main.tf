@@ -28,6 +28,9 @@ locals {
   log_group_arn = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/lambda/${var.sam_stack_name}-*"
   # The SAM stack's UploadBindingSecret is named <stack>-upload-binding; Secrets Manager appends six characters.
   upload_binding_secret_arn = "arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:${var.sam_stack_name}-upload-binding-??????"
+  # Its AuditPseudonymSecret (AuditUserIdentifier digest) is <stack>-audit-pseudonym; granted whether or not the
+  # stack creates it, so switching the parameter needs no apply here.
+  audit_pseudonym_secret_arn = "arn:${local.partition}:secretsmanager:${var.region}:${local.account_id}:secret:${var.sam_stack_name}-audit-pseudonym-??????"
   # The SAM stack's StateTable (shared cache and revocation list) is named <stack>-state. Its KMS key's
   # policy names this role itself, so no KMS statement is needed here.
   state_table_arn = "arn:${local.partition}:dynamodb:${var.region}:${local.account_id}:table/${var.sam_stack_name}-state"
@@ -67,9 +70,9 @@ data "aws_iam_policy_document" "client_application" {
   }
 
   statement {
-    sid       = "ReadUploadBindingKey"
+    sid       = "ReadServiceKeys"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [local.upload_binding_secret_arn]
+    resources = [local.upload_binding_secret_arn, local.audit_pseudonym_secret_arn]
   }
 
   statement {

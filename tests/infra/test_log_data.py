@@ -73,3 +73,28 @@ def test_every_stateful_resource_states_what_deletion_and_replacement_do() -> No
     for name, resource in RESOURCES.items():
         if resource["Type"] in stateful:
             assert {"DeletionPolicy", "UpdateReplacePolicy"} <= resource.keys(), name
+
+
+def test_naming_users_by_digest_is_a_parameter_with_a_retained_key_only_the_functions_read() -> None:
+    parameter = TEMPLATE["Parameters"]["AuditUserIdentifier"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("claim", ["claim", "digest"])
+    assert TEMPLATE["Conditions"]["AuditUsersByDigest"] == {
+        "Fn::Equals": [{"Ref": "AuditUserIdentifier"}, "digest"]
+    }
+    secret = RESOURCES["AuditPseudonymSecret"]
+    assert secret["Condition"] == "AuditUsersByDigest"
+    # The only way back from a digest to a person, kept as long as the log groups it names users in.
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    assert secret["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-audit-pseudonym"}
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["AUDIT_PSEUDONYM_SECRET"] == {
+        "Fn::If": ["AuditUsersByDigest", {"Ref": "AuditPseudonymSecret"}, {"Ref": "AWS::NoValue"}]
+    }
+    policies = RESOURCES["VendingExecutionRole"]["Properties"]["Policies"]
+    statements = next(p for p in policies if p["PolicyName"] == "read-service-keys")["PolicyDocument"][
+        "Statement"
+    ]
+    conditional = next(s for s in statements if "Fn::If" in s)["Fn::If"]
+    assert conditional[0] == "AuditUsersByDigest"
+    assert conditional[1]["Action"] == "secretsmanager:GetSecretValue"
+    assert conditional[1]["Resource"] == {"Ref": "AuditPseudonymSecret"}

@@ -611,6 +611,15 @@ def test_deploy_puts_the_stack_in_the_region_asked_for(deployment: Deployment) -
     assert all("--region" not in command for command in _deploy_dry_run(deployment))  # samconfig.toml's
 
 
+def test_deploy_names_users_in_the_audit_by_digest_on_request(deployment: Deployment) -> None:
+    (deploy,) = [
+        c for c in _deploy_dry_run(deployment, AUDIT_USER_IDENTIFIER="digest") if c[:2] == ["sam", "deploy"]
+    ]
+    assert _sam_parameters(deploy)["AuditUserIdentifier"] == "digest"
+    (default,) = [c for c in _deploy_dry_run(deployment) if c[:2] == ["sam", "deploy"]]
+    assert "AuditUserIdentifier" not in _sam_parameters(default)  # the template's default: claim
+
+
 def test_deploy_is_non_interactive_per_environment_and_reviews_on_request(deployment: Deployment) -> None:
     granted = deployment.outputs["service-iam"]["sam_stack_name"]
     commands = [c for c in _deploy_dry_run(deployment, ENV="dev", STACK_NAME=granted) if c[0] == "sam"]

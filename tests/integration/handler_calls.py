@@ -45,11 +45,14 @@ def environment_installed(environment: dict[str, str]) -> Iterator[dict[str, str
 
 
 @contextlib.contextmanager
-def service_configured(stack: LocalStack, **overrides: str) -> Iterator[dict[str, str]]:
-    """The functions' environment (plus `overrides`) installed for the duration of the block, starting
-    with nothing shared (as a new fleet of execution environments)."""
+def service_configured(
+    stack: LocalStack, parameters: Mapping[str, str] | None = None, **overrides: str
+) -> Iterator[dict[str, str]]:
+    """The functions' environment (the template resolved with `parameters`, plus `overrides`) installed
+    for the duration of the block, starting with nothing shared (as a new fleet of execution environments)."""
     stack.clear_shared_state()
-    with environment_installed(stack_environment(stack.aws_endpoint, **overrides)) as environment:
+    environment = stack_environment(stack.aws_endpoint, parameters=parameters, **overrides)
+    with environment_installed(environment):
         yield environment
 
 
