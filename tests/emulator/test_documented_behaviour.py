@@ -528,6 +528,27 @@ def test_a_post_policy_admits_what_it_names_and_stores_the_file(stack: LocalStac
     assert stored["Body"].read() == b"ten bytes!" and stored["ContentType"] == "text/plain"
 
 
+def test_a_post_form_is_read_only_up_to_its_file(stack: LocalStack, sales_rw: dict) -> None:
+    """S3 API reference, POST Object: "make sure that the file field is the last field in the form"; a key
+    only after the file is "Bucket POST must contain a field named 'key'. If it is specified, please check
+    the order of the fields." So a field appended after a signed form's file changes nothing."""
+    post = _presigned_post(stack, sales_rw, "users/ordered.txt", [])
+    signed = [(name, (None, value)) for name, value in post["fields"].items()]
+    appended = [*signed, ("file", ("a.txt", b"kept")), ("key", (None, "users/elsewhere.txt"))]
+    answer = requests.post(post["url"], files=appended, timeout=10)
+    assert answer.status_code == 204, answer.text
+    assert _stored(stack, "users/ordered.txt") == b"kept" and _stored(stack, "users/elsewhere.txt") is None
+
+    key_last = [
+        *(f for f in signed if f[0] != "key"),
+        ("file", ("a.txt", b"x")),
+        ("key", (None, "users/late.txt")),
+    ]
+    answer = requests.post(post["url"], files=key_last, timeout=10)
+    assert answer.status_code == 400 and "<Code>InvalidArgument</Code>" in answer.text
+    assert "check the order of the fields" in answer.text and _stored(stack, "users/late.txt") is None
+
+
 def test_a_post_larger_than_the_policy_allows_is_entity_too_large(stack: LocalStack, sales_rw: dict) -> None:
     """S3 API reference, 'POST Policy' (content-length-range) and 'Error responses': EntityTooLarge with
     ProposedSize and MaxSizeAllowed; nothing is stored."""

@@ -37,3 +37,12 @@ def s3_bucket(name: str) -> Any | None:
         return None
     partition, account_id = owner
     return s3_backends[account_id][partition].buckets.get(name)
+
+
+def s3_backend_of(bucket: str) -> Any | None:
+    """The S3 backend of the account owning a bucket."""
+    owner = s3_backends.bucket_accounts.get(bucket)
+    if owner is None:
+        return None
+    partition, account_id = owner
+    return s3_backends[account_id][partition]

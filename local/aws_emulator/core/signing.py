@@ -19,7 +19,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from botocore.auth import HmacV1Auth, S3SigV4Auth, S3SigV4PostAuth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import ReadOnlyCredentials
+from werkzeug.sansio.multipart import Data, Field, File, MultipartDecoder, Preamble
 from werkzeug.wrappers import Request
+
+from local.aws_emulator.core.exceptions import EmulatorError
 
 MAX_PRESIGN_EXPIRES_SECONDS = 604800
 
@@ -83,11 +86,51 @@ def claim_of(request: Request) -> Claim | None:
 
 
 def post_fields(request: Request) -> dict[str, str]:
-    """The fields of a browser-based upload's form, by lower-cased name (S3 reads field names case-blind);
-    empty for any other request."""
+    """The fields of a browser-based upload's form up to its file, by lower-cased name (S3 reads field
+    names case-blind); empty for any other request.
+
+    S3 reads the form only up to the file ("make sure that the file field is the last field in the form",
+    API reference, POST Object; a key sent after it is "Bucket POST must contain a field named 'key'. If it
+    is specified, please check the order of the fields."): fields after it are not read, so a field added
+    after a signed form's file can neither change the key nor satisfy the policy. werkzeug's form parser
+    keeps no order between fields and files, so the form is read again in order, with its multipart
+    decoder (`werkzeug.sansio.multipart`), once per request."""
     if request.method != "POST" or request.mimetype != "multipart/form-data":
         return {}
-    return {name.lower(): value for name, value in request.form.items()}
+    cached: dict[str, str] | None = request.environ.get("local.emulator.post_fields")
+    if cached is None:
+        cached = request.environ["local.emulator.post_fields"] = _fields_before_the_file(request)
+    return cached
+
+
+def _fields_before_the_file(request: Request) -> dict[str, str]:
+    boundary = request.mimetype_params.get("boundary", "")
+    decoder = MultipartDecoder(boundary.encode())
+    decoder.receive_data(request.get_data(cache=True, parse_form_data=False))
+    decoder.receive_data(None)
+    fields: dict[str, str] = {}
+    name, chunks = "", bytearray()
+    while True:
+        try:
+            event = decoder.next_event()
+        except ValueError as error:
+            raise EmulatorError(
+                "MalformedPOSTRequest",
+                "The body of your POST request is not well-formed multipart/form-data.",
+                status=400,
+            ) from error
+        if isinstance(event, (Field, File)):
+            name, chunks = event.name.lower(), bytearray()
+            if isinstance(event, File) and name == "file":
+                return fields
+        elif isinstance(event, Data):
+            chunks += event.data
+            if not event.more_data:
+                fields.setdefault(name, chunks.decode("utf-8", "replace"))
+                if name == "file":  # the file as a text field: the last field S3 reads, too
+                    return fields
+        elif not isinstance(event, Preamble):  # the epilogue, or a body that ends early
+            return fields
 
 
 def _claim(request: Request) -> Claim | None:

@@ -93,3 +93,34 @@ def no_such_upload(upload_id: str) -> EmulatorError:
 
 def no_such_bucket(bucket: str) -> EmulatorError:
     return EmulatorError("NoSuchBucket", "The specified bucket does not exist", status=404, BucketName=bucket)
+
+
+def invalid_part_number_argument(value: str) -> EmulatorError:
+    """UploadPart's or GetObject's partNumber outside 1..10,000 (moto answers NoSuchUpload or a 500)."""
+    return EmulatorError(
+        "InvalidArgument",
+        "Part number must be an integer between 1 and 10000, inclusive",
+        status=400,
+        ArgumentName="partNumber",
+        ArgumentValue=value,
+    )
+
+
+def invalid_part_order() -> EmulatorError:
+    return EmulatorError(
+        "InvalidPartOrder",
+        "The list of parts was not in ascending order. The parts list must be specified in order by part"
+        " number.",
+        status=400,
+    )
+
+
+def invalid_part_number(part_number: int, parts_count: int) -> EmulatorError:
+    """GetObject/HeadObject of a part the object does not have."""
+    return EmulatorError(
+        "InvalidPartNumber",
+        "The requested partnumber is not satisfiable",
+        status=416,
+        PartNumberRequested=str(part_number),
+        ActualPartCount=str(parts_count),
+    )

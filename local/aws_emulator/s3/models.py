@@ -3,25 +3,22 @@
 `required(...)` maps an S3 operation to the IAM actions, resources and condition keys S3 authorizes it
 with (Service Authorization Reference, "Actions defined by Amazon S3"; each API reference page's
 "Permissions"): GetObject and HeadObject need `s3:GetObject` (with a version: `s3:GetObjectVersion`),
-multipart uploads need `s3:PutObject`, CopyObject also `s3:GetObject` on its source, DeleteObjects
-`s3:DeleteObject` for every key, ListObjects(V2) `s3:ListBucket` on the bucket with `s3:prefix`,
-HeadBucket `s3:ListBucket`. The session policy of vended credentials and the bucket policy are then
-evaluated by the one policy evaluator.
+multipart uploads need `s3:PutObject`, CopyObject also `s3:GetObject` on its source (DeleteObjects
+authorizes `s3:DeleteObject` per key, in `multipart`), ListObjects(V2) `s3:ListBucket` on the bucket
+with `s3:prefix`, HeadBucket `s3:ListBucket`. The session policy of vended credentials and the bucket
+policy are then evaluated by the one policy evaluator.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import unquote
-from xml.etree import ElementTree as ET
 
 from moto.core.request import Request
 
 from local.aws_emulator.core import moto_models
-from local.aws_emulator.core.exceptions import EmulatorError
 
 
 @dataclass(frozen=True)
@@ -76,8 +73,6 @@ def required(operation: str, params: dict[str, Any], request: Request) -> list[N
     if operation in _BUCKET_ACTIONS:
         keys = {key: request.args[arg] for arg, key in _LIST_KEYS.items() if arg in request.args}
         return [Need(_BUCKET_ACTIONS[operation], f"arn:aws:s3:::{bucket}", keys)]
-    if operation == "DeleteObjects":
-        return [Need("s3:DeleteObject", f"arn:aws:s3:::{bucket}/{key}") for key in _keys_to_delete(request)]
     if operation in _OBJECT_ACTIONS:
         action = _OBJECT_ACTIONS[operation]
         if "versionId" in request.args:
@@ -90,16 +85,6 @@ def required(operation: str, params: dict[str, Any], request: Request) -> list[N
     # Every other operation is an account or bucket operation of its own name.
     resource = f"arn:aws:s3:::{bucket}" if bucket else "*"
     return [Need(f"s3:{operation}", resource)]
-
-
-def _keys_to_delete(request: Request) -> list[str]:
-    try:
-        root = ET.fromstring(request.get_data(cache=True))  # noqa: S314 - local emulator, local clients
-    except ET.ParseError as error:
-        raise EmulatorError(
-            "MalformedXML", "The XML you provided was not well-formed.", status=400
-        ) from error
-    return [node.text or "" for node in root.iter() if re.sub(r"^\{.*\}", "", node.tag) == "Key"]
 
 
 # --- CORS ------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from local.aws_emulator.core.exceptions import EmulatorError
 from local.aws_emulator.core.moto_models import role_inline_policies
 from local.aws_emulator.core.policy import Decision, RequestContext
 from local.aws_emulator.core.signing import Form, Problem, claim_of
-from local.aws_emulator.s3 import exceptions, post_object
+from local.aws_emulator.s3 import exceptions, multipart, post_object
 from local.aws_emulator.s3.models import (
     Need,
     bucket_policy,
@@ -87,6 +87,15 @@ class S3Responses:
                 self._require_bucket_region(request, bucket)
             if operation.name == "PostObject":
                 response = self._post_object(request, bucket, caller)
+            elif operation.name == "DeleteObjects":
+                response = multipart.delete_objects(
+                    operation,
+                    request,
+                    uri_params,
+                    lambda key: self._authorize(
+                        caller, [Need("s3:DeleteObject", f"arn:aws:s3:::{bucket}/{key}")]
+                    ),
+                )
             else:
                 self._authorize(caller, required(operation.name, uri_params, request))
                 if operation.name in UPLOAD_OPERATIONS and not upload_exists(
@@ -94,7 +103,11 @@ class S3Responses:
                 ):
                     # moto answers a part for an aborted or completed upload with a 500 (KeyError).
                     raise exceptions.no_such_upload(request.args["uploadId"])
-                response = self._forward(request, operation.name)
+                multipart.check_before(operation, request, uri_params)
+                if operation.name in multipart.PART_READS and "partNumber" in request.args:
+                    response = multipart.read_part(request, uri_params, self.forward)
+                else:
+                    response = self._forward(request, operation.name)
         except EmulatorError as error:
             response = wire.respond(SERVICE, operation, error)
             if request.method == "HEAD":
