@@ -270,6 +270,62 @@ def test_create_token_with_iam_answers_as_documented(stack: LocalStack) -> None:
     assert code_of(refused) == ("InvalidClientException", 401)
 
 
+@pytest.mark.parametrize(
+    ("grant", "extra", "expected"),
+    [
+        ("password", {}, ("UnsupportedGrantTypeException", "unsupported_grant_type")),
+        (
+            "refresh_token",
+            {"refreshToken": "aorvJYubGpU6i91YnH7Mfo"},
+            ("UnauthorizedClientException", "unauthorized_client"),
+        ),
+        (
+            "authorization_code",
+            {"code": "c", "redirectUri": "https://app.example/cb"},
+            ("UnauthorizedClientException", "unauthorized_client"),
+        ),
+    ],
+)
+def test_create_token_with_iam_answers_other_grant_types_with_the_models_errors(
+    stack: LocalStack, grant: str, extra: dict, expected: tuple[str, str]
+) -> None:
+    """IAM Identity Center OIDC API reference, CreateTokenWithIAM: `grantType` is one of authorization_code,
+    refresh_token, jwt-bearer and token-exchange; "Errors": UnsupportedGrantTypeException for any other,
+    UnauthorizedClientException "the client is not authorized to use the grant type" (the seeded
+    application has only the jwt-bearer grant), each 400 with the OAuth `error` member."""
+    oidc = stack.client("sso-oidc", credentials=client_app_keys(stack))
+    with pytest.raises(ClientError) as refused:
+        oidc.create_token_with_iam(clientId=stack.config()["applicationArn"], grantType=grant, **extra)
+    assert code_of(refused) == (expected[0], 400)
+    assert refused.value.response["error"] == expected[1]
+
+
+def test_create_token_with_iam_wants_each_grants_parameters_and_redeems_no_foreign_token(
+    stack: LocalStack,
+) -> None:
+    """CreateTokenWithIAM's parameters: `assertion` is required for jwt-bearer (InvalidRequestException
+    otherwise); a refresh token this instance never issued is InvalidGrantException."""
+    oidc = stack.client("sso-oidc", credentials=client_app_keys(stack))
+    application = stack.config()["applicationArn"]
+    with pytest.raises(ClientError) as refused:
+        oidc.create_token_with_iam(
+            clientId=application, grantType="urn:ietf:params:oauth:grant-type:jwt-bearer"
+        )
+    assert code_of(refused) == ("InvalidRequestException", 400)
+    admin = stack.client("sso-admin")
+    admin.put_application_grant(
+        ApplicationArn=application, GrantType="refresh_token", Grant={"RefreshToken": {}}
+    )
+    try:
+        with pytest.raises(ClientError) as refused:
+            oidc.create_token_with_iam(
+                clientId=application, grantType="refresh_token", refreshToken="never-issued"
+            )
+        assert code_of(refused) == ("InvalidGrantException", 400)
+    finally:
+        admin.delete_application_grant(ApplicationArn=application, GrantType="refresh_token")
+
+
 def test_sso_admin_lists_page_and_client_tokens_are_idempotent(stack: LocalStack) -> None:
     """IAM Identity Center API reference: list calls take MaxResults/NextToken; a retried Create with the
     same ClientToken returns the same resource, with other parameters it is IdempotentParameterMismatch."""

@@ -10,7 +10,12 @@ guide (trusted token issuers, trusted identity propagation):
 - the issuer's claim (`ClaimAttributePath`) is matched against the directory (`IdentityStoreAttributePath`);
 - the answer carries an access token, a refresh token (as the documented example does), an idToken whose
   `aud` is the application and whose `sts:identity_context` is the context for STS, and
-  `awsAdditionalDetails.identityContext`.
+  `awsAdditionalDetails.identityContext`;
+- the other documented grant types get the errors the sso-oidc model gives for a bad grant: a grant type
+  the API does not document is UnsupportedGrantTypeException, one the application was not given
+  UnauthorizedClientException, one without its required parameters InvalidRequestException, and a refresh
+  token, authorization code or subject token (which only flows the emulator does not run would issue)
+  InvalidGrantException.
 """
 
 from __future__ import annotations
@@ -40,6 +45,21 @@ from local.aws_emulator.sso_admin.models import (
     TrustedTokenIssuer,
 )
 from local.aws_emulator.sso_oidc import exceptions
+
+# The grant types CreateTokenWithIAM documents (IAM Identity Center OIDC API reference, CreateTokenWithIAM,
+# "grantType") and the parameters each requires ("assertion: ... required for jwt-bearer", "refreshToken:
+# ... required for refresh_token", "code"/"redirectUri" for authorization_code, "subjectToken",
+# "subjectTokenType" and "requestedTokenType" for token exchange).
+GRANT_PARAMETERS: dict[str, tuple[str, ...]] = {
+    JWT_BEARER: ("assertion",),
+    "refresh_token": ("refreshToken",),
+    "authorization_code": ("code", "redirectUri"),
+    "urn:ietf:params:oauth:grant-type:token-exchange": (
+        "subjectToken",
+        "subjectTokenType",
+        "requestedTokenType",
+    ),
+}
 
 CREATE_TOKEN_ACTION = "sso-oauth:CreateTokenWithIAM"
 # Identity Center tokens last one hour, whatever the assertion's own lifetime: RFC 7523 makes the assertion
@@ -137,13 +157,21 @@ class TokenExchange:
         application = self.identity_center.applications.get(params.get("clientId") or "")
         if application is None:
             raise exceptions.invalid_client(f"no application {params.get('clientId')}")
-        if params.get("grantType") != JWT_BEARER:
-            raise exceptions.unsupported_grant_type(f"grant type {params.get('grantType')} is not emulated")
+        grant_type = params.get("grantType")
+        if grant_type not in GRANT_PARAMETERS:
+            raise exceptions.unsupported_grant_type(f"grant type {grant_type} is not supported")
         self.authorize_caller(application, caller)
-        if JWT_BEARER not in application.grants:
-            raise exceptions.unauthorized_client("the application has no jwt-bearer grant")
-        if not params.get("assertion"):
-            raise exceptions.invalid_request("assertion is required for the jwt-bearer grant")
+        if grant_type not in application.grants:
+            raise exceptions.unauthorized_client(f"the application has no {grant_type} grant")
+        missing = [name for name in GRANT_PARAMETERS[grant_type] if not params.get(name)]
+        if missing:
+            raise exceptions.invalid_request(f"{', '.join(missing)} is required for the {grant_type} grant")
+        if grant_type != JWT_BEARER:
+            # No refresh token, authorization code or token to exchange that this emulator could redeem:
+            # each is one another Identity Center flow issued, which the emulator does not run.
+            raise exceptions.invalid_grant(
+                f"the {GRANT_PARAMETERS[grant_type][0]} was not issued by this instance"
+            )
         granted = ["sts:identity_context", "openid", "aws", *application.access_scopes]
         requested = params.get("scope")
         if requested is not None and set(requested) - set(granted):
