@@ -150,6 +150,36 @@ def test_unsupported_context_provider_is_refused(stack: LocalStack) -> None:
 
 
 @pytest.mark.parametrize(
+    ("contexts", "constraint"),
+    [
+        (6, "less than or equal to 5"),
+        ({"ProviderArn": "arn:aws:iam::aws:x"}, "greater than or equal to 20"),
+        ({"ContextAssertion": "abc"}, "greater than or equal to 4"),
+        ({"ContextAssertion": "a" * 3073}, "less than or equal to 3072"),
+    ],
+)
+def test_provided_contexts_hold_to_the_models_bounds(
+    stack: LocalStack, contexts: int | dict, constraint: str
+) -> None:
+    """STS API reference, AssumeRole `ProvidedContexts` ("Maximum number of 5 items") and ProvidedContext
+    (`ProviderArn` length 20-2048, `ContextAssertion` at least 4; at most 3072 in botocore's model, 2048 in
+    the reference page, and the model is what SDKs enforce): ValidationError (400) naming the constraint.
+    Sent without botocore's own validation, as a client that skips it would."""
+    good = {"ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter", "ContextAssertion": "abcd"}
+    provided = [good] * contexts if isinstance(contexts, int) else [{**good, **contexts}]
+    sts = stack.client("sts", credentials=client_app_keys(stack), parameter_validation=False)
+    with pytest.raises(ClientError) as refused:
+        sts.assume_role(
+            RoleArn=stack.config()["identityBearerRoleArn"],
+            RoleSessionName="bounds",
+            ProvidedContexts=provided,
+        )
+    error = refused.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == ("ValidationError", 400)
+    assert constraint in error["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
     ("role", "kwargs", "code"),
     [
         ("arn:aws:iam::123456789012:role/no-such-role", {}, "AccessDenied"),

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from moto.core.request import Request
 
-from local.aws_emulator.core import moto_models, policy
+from local.aws_emulator.core import moto_models, policy, wire
 from local.aws_emulator.core.policy import Principal, RequestContext
 from local.aws_emulator.core.signing import Problem, check, claim_of
 from local.aws_emulator.core.state import Clock
@@ -224,6 +224,7 @@ class StsBackend:
         )
 
     def _context(self, provided: list[Mapping[str, Any]]) -> Any:
+        _check_provided_contexts(provided)
         if len(provided) != 1:
             raise exceptions.invalid_parameter("Provide exactly one context for the IdentityCenter provider")
         provider, assertion = provided[0].get("ProviderArn"), provided[0].get("ContextAssertion", "")
@@ -246,3 +247,34 @@ class StsBackend:
         return self.issue(
             role, "local-lambda", int(EXECUTION_ROLE_LIFETIME.total_seconds()), lifetime_cap=expiration
         )
+
+
+def _check_provided_contexts(provided: list[Mapping[str, Any]]) -> None:
+    """The bounds the STS model sets on `ProvidedContexts` (AssumeRole: at most 5; ProvidedContext:
+    `ProviderArn` 20-2048 characters, `ContextAssertion` 4-3072 in the model, 4-2048 on the reference
+    page), as the ValidationError AWS's input
+    validation writes ("1 validation error detected: Value ... at '...' failed to satisfy constraint").
+    botocore checks them before sending, so only a client that does not (or a raw request) meets these."""
+    shape = wire.operation_model("sts", "AssumeRole").input_shape.members["ProvidedContexts"]
+    most = shape.metadata.get("max")
+    if most is not None and len(provided) > most:
+        raise exceptions.validation(
+            f"1 validation error detected: Value at 'providedContexts' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {most}"
+        )
+    for index, entry in enumerate(provided, 1):
+        for name, member in shape.member.members.items():
+            value = entry.get(name)
+            if value is None:
+                continue
+            field = f"providedContexts.{index}.member.{name[0].lower()}{name[1:]}"
+            if len(value) < member.metadata.get("min", 0):
+                raise exceptions.validation(
+                    f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+                    f"Member must have length greater than or equal to {member.metadata['min']}"
+                )
+            if len(value) > member.metadata.get("max", len(value)):
+                raise exceptions.validation(
+                    f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+                    f"Member must have length less than or equal to {member.metadata['max']}"
+                )
