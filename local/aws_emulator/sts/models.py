@@ -252,10 +252,12 @@ class StsBackend:
 def _check_provided_contexts(provided: list[Mapping[str, Any]]) -> None:
     """The bounds the STS model sets on `ProvidedContexts` (AssumeRole: at most 5; ProvidedContext:
     `ProviderArn` 20-2048 characters, `ContextAssertion` 4-3072 in the model, 4-2048 on the reference
-    page), as the ValidationError AWS's input
-    validation writes ("1 validation error detected: Value ... at '...' failed to satisfy constraint").
+    page), as the ValidationError AWS's input validation writes ("1 validation error detected: Value ...
+    at '...' failed to satisfy constraint").
     botocore checks them before sending, so only a client that does not (or a raw request) meets these."""
-    shape = wire.operation_model("sts", "AssumeRole").input_shape.members["ProvidedContexts"]
+    request = wire.operation_model("sts", "AssumeRole").input_shape
+    assert request is not None
+    shape: Any = request.members["ProvidedContexts"]  # a ListShape of the ProvidedContext structure
     most = shape.metadata.get("max")
     if most is not None and len(provided) > most:
         raise exceptions.validation(
