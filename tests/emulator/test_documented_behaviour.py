@@ -536,6 +536,10 @@ def test_a_bucket_policy_deny_holds_for_vended_credentials(stack: LocalStack, sa
     with pytest.raises(ClientError) as refused:
         admin.get_object(Bucket=bucket, Key="secret/x")
     assert code_of(refused) == ("AccessDenied", 403)
+    # S3 User Guide, "Troubleshoot access denied (403 Forbidden) errors": the policy type that denied.
+    assert refused.value.response["Error"]["Message"].endswith(
+        f'on resource: "arn:aws:s3:::{bucket}/secret/x" with an explicit deny in a resource-based policy'
+    )
     assert (
         admin.put_object(Bucket=bucket, Key="open/y", Body=b"y")["ResponseMetadata"]["HTTPStatusCode"] == 200
     )

@@ -116,7 +116,8 @@ def test_assertion_expires_on_the_emulator_clock(stack: LocalStack) -> None:
     ("overrides", "code"),
     [
         ({"clientId": f"{UNKNOWN_APPLICATION}"}, "InvalidClientException"),
-        ({"grantType": "authorization_code", "code": "abc"}, "UnsupportedGrantTypeException"),
+        ({"grantType": "password"}, "UnsupportedGrantTypeException"),
+        ({"grantType": "authorization_code", "code": "abc"}, "UnauthorizedClientException"),
         ({"scope": ["s3:something:else"]}, "InvalidScopeException"),
     ],
 )

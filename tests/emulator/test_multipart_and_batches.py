@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -120,9 +121,13 @@ def test_delete_objects_decides_each_key_on_its_own(stack: LocalStack, s3) -> No
     )
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert [deleted["Key"] for deleted in answer["Deleted"]] == ["users/batch-1.txt"]
-    assert [(e["Key"], e["Code"], e["Message"]) for e in answer["Errors"]] == [
-        ("feedback/batch-2.txt", "AccessDenied", "Access Denied")
-    ]
+    (error,) = answer["Errors"]
+    assert (error["Key"], error["Code"]) == ("feedback/batch-2.txt", "AccessDenied")
+    assert error["Message"].startswith("User: arn:aws:sts::")
+    assert error["Message"].endswith(
+        'is not authorized to perform: s3:DeleteObject on resource: "arn:aws:s3:::shopfast-data/'
+        'feedback/batch-2.txt" because no session policy allows the s3:DeleteObject action'
+    )
     assert admin.get_object(Bucket=BUCKET, Key="feedback/batch-2.txt")["Body"].read() == b"2"
     with pytest.raises(ClientError):
         admin.head_object(Bucket=BUCKET, Key="users/batch-1.txt")
@@ -158,3 +163,22 @@ def test_virtual_hosted_style_requests_are_served(stack: LocalStack) -> None:
     with pytest.raises(ClientError) as refused:
         virtual.get_object(Bucket=BUCKET, Key="feedback/2024-q1.csv")
     assert error_of(refused)["Code"] == "AccessDenied"
+
+
+def test_access_denied_names_the_principal_action_resource_and_policy(stack: LocalStack) -> None:
+    """S3 User Guide, "Troubleshoot access denied (403 Forbidden) errors": for a caller of the account,
+    "User: <arn> is not authorized to perform: <action> on resource: "<arn>" because no session policy
+    allows the <action> action" (or "with an explicit deny in a resource-based policy"); an anonymous
+    caller gets the bare "Access Denied"."""
+    vended = get_data_access(stack, role_session(stack, "Sales"), f"s3://{BUCKET}/users/*", "READWRITE")
+    s3 = s3_with(stack, vended, signature_version="s3v4")
+    caller = stack.client("sts", credentials=boto_keys(vended["Credentials"])).get_caller_identity()["Arn"]
+    with pytest.raises(ClientError) as refused:
+        s3.get_object(Bucket=BUCKET, Key="feedback/2024-q1.csv")
+    assert error_of(refused)["Message"] == (
+        f"User: {caller} is not authorized to perform: s3:GetObject on resource: "
+        '"arn:aws:s3:::shopfast-data/feedback/2024-q1.csv" because no session policy allows the s3:GetObject'
+        " action"
+    )
+    anonymous = requests.get(f"{stack.aws_endpoint.rstrip('/')}/{BUCKET}/users/user_list", timeout=10)
+    assert anonymous.status_code == 403 and "<Message>Access Denied</Message>" in anonymous.text

@@ -183,6 +183,11 @@ class S3Responses:
 
     # -- authorization --
     def _authorize(self, caller: Caller, needs: list[Need]) -> None:
+        """Each need, or `AccessDenied` saying why as S3 does for a caller it knows (S3 User Guide,
+        "Troubleshoot access denied (403 Forbidden) errors": "User: <arn> is not authorized to perform:
+        <action> on resource: "<arn>" because no session policy allows the <action> action", "... with an
+        explicit deny in a resource-based policy" / "identity-based policy"); plain "Access Denied" for an
+        anonymous caller, whom S3 tells nothing."""
         session = caller.session
         session_policy = session.policy if session is not None else None
         session_keys = {"aws:TokenIssueTime": session.token_issue_time} if session is not None else {}
@@ -192,17 +197,28 @@ class S3Responses:
                 need.action, need.resource, caller.principal, need.keys | TRANSPORT_KEYS | session_keys
             )
             if session_policy is not None and not policy.allows(session_policy, context):
-                raise exceptions.access_denied()
+                raise self._denied(caller, need, f"because no session policy allows the {need.action} action")
             # The role's own explicit Deny (IAM user guide, "Revoke IAM role temporary security credentials":
             # a DateLessThan aws:TokenIssueTime deny ends every session issued before it). Only its denies:
             # what the role allows, GetDataAccess's session policy narrows to the grant already.
             if any(policy.evaluate(document, context) is Decision.DENY for document in role_denies):
-                raise exceptions.access_denied()
+                raise self._denied(caller, need, "with an explicit deny in an identity-based policy")
             bucket = need.resource.removeprefix("arn:aws:s3:::").split("/", 1)[0]
             document = bucket_policy(bucket) if need.resource != "*" else None
             verdict = policy.evaluate(document, context) if document else Decision.IMPLICIT_DENY
-            if verdict is Decision.DENY or (caller.principal.is_anonymous and verdict is not Decision.ALLOW):
+            if verdict is Decision.DENY:
+                raise self._denied(caller, need, "with an explicit deny in a resource-based policy")
+            if caller.principal.is_anonymous and verdict is not Decision.ALLOW:
                 raise exceptions.access_denied()
+
+    @staticmethod
+    def _denied(caller: Caller, need: Need, why: str) -> EmulatorError:
+        if caller.principal.is_anonymous:
+            return exceptions.access_denied()
+        return exceptions.access_denied(
+            f"User: {caller.principal.arn} is not authorized to perform: {need.action} on resource: "
+            f'"{need.resource}" {why}'
+        )
 
     def _post_object(self, request: Request, bucket: str, caller: Caller) -> Response:
         """A browser-based upload: its policy (when signed), then the caller's permissions, then moto's
