@@ -321,11 +321,11 @@ def seed(
 
     # The key of the uploads' MAC (template.yaml's UploadBindingSecret; locally a resource's logical id
     # stands for its physical id, so the functions' UPLOAD_BINDING_SECRET names this secret).
-    client("secretsmanager").create_secret(Name=UPLOAD_BINDING_SECRET, SecretString=secrets.token_urlsafe(48))
     # The key of the audit's user digests (template.yaml's AuditPseudonymSecret, with AuditUserIdentifier
     # digest): there whether or not the local run names users by digest, as the parameter decides that.
     secretsmanager = client("secretsmanager")
-    secretsmanager.create_secret(Name=AUDIT_PSEUDONYM_SECRET, SecretString=secrets.token_urlsafe(48))
+    for secret_name in (UPLOAD_BINDING_SECRET, AUDIT_PSEUDONYM_SECRET):
+        secretsmanager.create_secret(Name=secret_name, SecretString=secrets.token_urlsafe(48))
 
     state_key_arn = seed_state(client("dynamodb"), client("kms"), role_arn.format(CLIENT_APP_ROLE), account)
 

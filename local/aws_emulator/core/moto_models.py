@@ -30,19 +30,16 @@ def iam_user_key(account_id: str, access_key_id: str) -> tuple[Any, str] | None:
     return None
 
 
-def s3_bucket(name: str) -> Any | None:
-    """A bucket by name, in whichever account owns it (bucket names are global)."""
-    owner = s3_backends.bucket_accounts.get(name)
-    if owner is None:
-        return None
-    partition, account_id = owner
-    return s3_backends[account_id][partition].buckets.get(name)
-
-
 def s3_backend_of(bucket: str) -> Any | None:
-    """The S3 backend of the account owning a bucket."""
+    """The S3 backend of the account owning a bucket (bucket names are global), or None: no such bucket."""
     owner = s3_backends.bucket_accounts.get(bucket)
     if owner is None:
         return None
     partition, account_id = owner
     return s3_backends[account_id][partition]
+
+
+def s3_bucket(name: str) -> Any | None:
+    """A bucket by name, in whichever account owns it."""
+    backend = s3_backend_of(name)
+    return backend.buckets.get(name) if backend is not None else None

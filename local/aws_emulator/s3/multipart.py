@@ -46,10 +46,10 @@ def check_before(operation: OperationModel, request: Request, params: dict[str, 
     if operation.name in PART_NUMBERED and raw is not None:
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_PART_NUMBER:
             raise exceptions.invalid_part_number_argument(raw)
-        if operation.name in PART_READS:
-            count = _parts_count(params["Bucket"], params["Key"])
-            if count is not None and int(raw) > count:
-                raise exceptions.invalid_part_number(int(raw), count)
+        stored = _stored(params["Bucket"], params["Key"]) if operation.name in PART_READS else None
+        count = len(_part_sizes(stored)) if stored is not None else None  # no such key: moto's NoSuchKey
+        if count is not None and int(raw) > count:
+            raise exceptions.invalid_part_number(int(raw), count)
     if operation.name == "CompleteMultipartUpload":
         listed = wire.parse(SERVICE, operation, request, params).get("MultipartUpload") or {}
         numbers = [part.get("PartNumber", 0) for part in listed.get("Parts") or []]
@@ -64,7 +64,7 @@ def read_part(request: Request, params: dict[str, Any], forward: Callable[..., R
     if stored is None:
         return forward(request)  # moto's NoSuchKey
     number = int(request.args["partNumber"])
-    sizes = [part.size for part in _parts(stored)] or [stored.size]
+    sizes = _part_sizes(stored)
     start = sum(sizes[: number - 1])
     query = urlencode(
         [(name, value) for name, value in request.args.items(multi=True) if name != "partNumber"]
@@ -116,14 +116,8 @@ def _stored(bucket: str, key: str) -> Any | None:
     return found.keys.get(key) if found is not None else None
 
 
-def _parts(stored: Any) -> list[Any]:
+def _part_sizes(stored: Any) -> list[int]:
+    """The sizes of a stored object's parts, in order; an object not uploaded in parts is one part."""
     if not stored.multipart:
-        return []
-    return [stored.multipart.parts[number] for number in stored.multipart.partlist]
-
-
-def _parts_count(bucket: str, key: str) -> int | None:
-    stored = _stored(bucket, key)
-    if stored is None:
-        return None  # moto answers NoSuchKey
-    return len(_parts(stored)) or 1
+        return [stored.size]
+    return [stored.multipart.parts[number].size for number in stored.multipart.partlist]

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from moto.core.request import Request
 
 from local.aws_emulator.core import moto_models, policy, wire
+from local.aws_emulator.core.exceptions import EmulatorError
 from local.aws_emulator.core.policy import Principal, RequestContext
 from local.aws_emulator.core.signing import Problem, check, claim_of
 from local.aws_emulator.core.state import Clock
@@ -260,10 +261,7 @@ def _check_provided_contexts(provided: list[Mapping[str, Any]]) -> None:
     shape: Any = request.members["ProvidedContexts"]  # a ListShape of the ProvidedContext structure
     most = shape.metadata.get("max")
     if most is not None and len(provided) > most:
-        raise exceptions.validation(
-            f"1 validation error detected: Value at 'providedContexts' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {most}"
-        )
+        raise _violated("providedContexts", f"less than or equal to {most}")
     for index, entry in enumerate(provided, 1):
         for name, member in shape.member.members.items():
             value = entry.get(name)
@@ -271,12 +269,13 @@ def _check_provided_contexts(provided: list[Mapping[str, Any]]) -> None:
                 continue
             field = f"providedContexts.{index}.member.{name[0].lower()}{name[1:]}"
             if len(value) < member.metadata.get("min", 0):
-                raise exceptions.validation(
-                    f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
-                    f"Member must have length greater than or equal to {member.metadata['min']}"
-                )
+                raise _violated(field, f"greater than or equal to {member.metadata['min']}")
             if len(value) > member.metadata.get("max", len(value)):
-                raise exceptions.validation(
-                    f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
-                    f"Member must have length less than or equal to {member.metadata['max']}"
-                )
+                raise _violated(field, f"less than or equal to {member.metadata['max']}")
+
+
+def _violated(field: str, bound: str) -> EmulatorError:
+    return exceptions.validation(
+        f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+        f"Member must have length {bound}"
+    )
