@@ -1,12 +1,17 @@
 """What an S3 request needs, in IAM terms, and the bucket's CORS rules.
 
-`required(...)` maps an S3 operation to the IAM actions, resources and condition keys S3 authorizes it
-with (Service Authorization Reference, "Actions defined by Amazon S3"; each API reference page's
-"Permissions"): GetObject and HeadObject need `s3:GetObject` (with a version: `s3:GetObjectVersion`),
-multipart uploads need `s3:PutObject`, CopyObject also `s3:GetObject` on its source (DeleteObjects
-authorizes `s3:DeleteObject` per key, in `multipart`), ListObjects(V2) `s3:ListBucket` on the bucket
-with `s3:prefix`, HeadBucket `s3:ListBucket`. The session policy of vended credentials and the bucket
-policy are then evaluated by the one policy evaluator.
+`required(...)` maps an S3 operation to the IAM actions, resources and condition keys S3 authorizes it with
+(Service Authorization Reference, "Actions defined by Amazon S3"; each API reference page's "Permissions").
+The action is moto's (`moto.s3.responses.ACTION_MAP`, by resource, method and sub-resource) where moto names
+it right; `MOTO_IS_WRONG` overrides it in one place where moto names an action IAM does not have
+(HeadBucket, SelectObject) or falls back to the wrong one (ListBuckets, DeleteObjectTagging,
+GetObjectAttributes, retention and legal hold). moto's fallback (its `DEFAULT`) is taken only for the
+operations it stands for (`MOTO_DEFAULT_OPERATIONS`): for any other sub-resource it would name a wider
+action (GetBucketEncryption as `s3:ListBucket`), so the operation's own name is the action instead. A
+versioned request asks for the version's action (`s3:GetObjectVersion`…). CopyObject also needs
+`s3:GetObject` on its source (DeleteObjects authorizes `s3:DeleteObject` per key, in `multipart`); the list
+operations carry `s3:prefix`, `s3:delimiter` and `s3:max-keys`. The session policy of vended credentials and
+the bucket policy are then evaluated by the one policy evaluator.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from moto.core.request import Request
+from moto.s3.responses import ACTION_MAP
 
 from local.aws_emulator.core import moto_models
 
@@ -28,63 +34,78 @@ class Need:
     keys: dict[str, str] = field(default_factory=dict)
 
 
-_OBJECT_ACTIONS = {
-    "GetObject": "s3:GetObject",
-    "HeadObject": "s3:GetObject",
-    "GetObjectAcl": "s3:GetObjectAcl",
-    "GetObjectAttributes": "s3:GetObjectAttributes",
-    "GetObjectTagging": "s3:GetObjectTagging",
+MOTO_IS_WRONG = {
+    "HeadBucket": "s3:ListBucket",  # moto: s3:HeadBucket, not an IAM action
+    "ListBuckets": "s3:ListAllMyBuckets",  # moto: s3:ListBucket
+    "SelectObjectContent": "s3:GetObject",  # moto: s3:SelectObject, not an IAM action
+    "DeleteObjectTagging": "s3:DeleteObjectTagging",  # moto: s3:DeleteObject
+    "GetObjectAttributes": "s3:GetObjectAttributes",  # moto: s3:GetObject
     "GetObjectRetention": "s3:GetObjectRetention",
+    "PutObjectRetention": "s3:PutObjectRetention",
     "GetObjectLegalHold": "s3:GetObjectLegalHold",
-    "ListParts": "s3:ListMultipartUploadParts",
-    "PutObject": "s3:PutObject",
-    "PostObject": "s3:PutObject",
-    "CreateMultipartUpload": "s3:PutObject",
-    "UploadPart": "s3:PutObject",
-    "UploadPartCopy": "s3:PutObject",
-    "CompleteMultipartUpload": "s3:PutObject",
-    "CopyObject": "s3:PutObject",
-    "PutObjectAcl": "s3:PutObjectAcl",
-    "PutObjectTagging": "s3:PutObjectTagging",
-    "DeleteObject": "s3:DeleteObject",
-    "DeleteObjectTagging": "s3:DeleteObjectTagging",
-    "AbortMultipartUpload": "s3:AbortMultipartUpload",
-    "RestoreObject": "s3:RestoreObject",
+    "PutObjectLegalHold": "s3:PutObjectLegalHold",
+    # moto has no entry; its fallback would say s3:ListBucket.
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
 }
+MOTO_DEFAULT_OPERATIONS = frozenset(
+    {
+        "GetObject",
+        "HeadObject",
+        "PutObject",
+        "UploadPart",
+        "UploadPartCopy",
+        "CopyObject",
+        "DeleteObject",
+        "ListObjects",
+        "ListObjectsV2",
+        "CreateBucket",
+        "DeleteBucket",
+    }
+)
 _VERSIONED = {
     "s3:GetObject": "s3:GetObjectVersion",
     "s3:GetObjectAcl": "s3:GetObjectVersionAcl",
-    "s3:DeleteObject": "s3:DeleteObjectVersion",
+    "s3:GetObjectTagging": "s3:GetObjectVersionTagging",
     "s3:PutObjectAcl": "s3:PutObjectVersionAcl",
+    "s3:PutObjectTagging": "s3:PutObjectVersionTagging",
+    "s3:DeleteObject": "s3:DeleteObjectVersion",
+    "s3:DeleteObjectTagging": "s3:DeleteObjectVersionTagging",
 }
-_BUCKET_ACTIONS = {
-    "ListObjects": "s3:ListBucket",
-    "ListObjectsV2": "s3:ListBucket",
-    "HeadBucket": "s3:ListBucket",
-    "ListObjectVersions": "s3:ListBucketVersions",
-    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
-}
+_LISTINGS = {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
 _LIST_KEYS = {"prefix": "s3:prefix", "delimiter": "s3:delimiter", "max-keys": "s3:max-keys"}
+
+
+def action_of(operation: str, params: dict[str, Any], request: Request) -> str:
+    """The IAM action S3 authorizes this request with."""
+    if operation in MOTO_IS_WRONG:
+        action = MOTO_IS_WRONG[operation]
+    else:
+        table = ACTION_MAP["KEY" if params.get("Key") else "BUCKET"].get(request.method, {})
+        named = next((a for query, a in table.items() if query != "DEFAULT" and query in request.args), None)
+        if named is None and operation in MOTO_DEFAULT_OPERATIONS:
+            named = table.get("DEFAULT")
+        action = f"s3:{named or operation}"
+    if "versionId" in request.args:
+        action = _VERSIONED.get(action, action)
+    return action
 
 
 def required(operation: str, params: dict[str, Any], request: Request) -> list[Need]:
     """The IAM permissions S3 checks for this request."""
-    bucket = params.get("Bucket", "")
-    if operation in _BUCKET_ACTIONS:
-        keys = {key: request.args[arg] for arg, key in _LIST_KEYS.items() if arg in request.args}
-        return [Need(_BUCKET_ACTIONS[operation], f"arn:aws:s3:::{bucket}", keys)]
-    if operation in _OBJECT_ACTIONS:
-        action = _OBJECT_ACTIONS[operation]
-        if "versionId" in request.args:
-            action = _VERSIONED.get(action, action)
-        needs = [Need(action, f"arn:aws:s3:::{bucket}/{params.get('Key', '')}")]
+    bucket, key = params.get("Bucket", ""), params.get("Key")
+    action = action_of(operation, params, request)
+    if key is not None:
+        needs = [Need(action, f"arn:aws:s3:::{bucket}/{key}")]
         if operation in ("CopyObject", "UploadPartCopy"):
             source = unquote(request.headers.get("x-amz-copy-source", "").split("?", 1)[0]).lstrip("/")
             needs.append(Need("s3:GetObject", f"arn:aws:s3:::{source}"))
         return needs
-    # Every other operation is an account or bucket operation of its own name.
-    resource = f"arn:aws:s3:::{bucket}" if bucket else "*"
-    return [Need(f"s3:{operation}", resource)]
+    if action in _LISTINGS:
+        keys = {name: request.args[arg] for arg, name in _LIST_KEYS.items() if arg in request.args}
+        return [Need(action, f"arn:aws:s3:::{bucket}", keys)]
+    return [Need(action, f"arn:aws:s3:::{bucket}" if bucket else "*")]
 
 
 # --- CORS ------------------------------------------------------------------------------------------
