@@ -1,9 +1,19 @@
 """S3's error responses (Amazon S3 API reference, "Error responses": code, HTTP status, message), with
-the extra elements S3 puts in some of them."""
+the extra elements S3 puts in some of them. Where moto defines the error (`moto.s3.exceptions`), its code
+and wording are taken from it; moto's errors lack the status and elements, which are added here."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+from moto.s3 import exceptions as moto_s3
+
 from local.aws_emulator.core.exceptions import EmulatorError
+
+
+def _from_moto(error: ServiceException, status: int, **details: Any) -> EmulatorError:
+    return EmulatorError(error.code, error.message, status=status, **details)
 
 
 def access_denied(message: str = "Access Denied", **details: str) -> EmulatorError:
@@ -11,16 +21,11 @@ def access_denied(message: str = "Access Denied", **details: str) -> EmulatorErr
 
 
 def signature_mismatch() -> EmulatorError:
-    return EmulatorError(
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. "
-        "Check your key and signing method.",
-        status=403,
-    )
+    return _from_moto(moto_s3.S3SignatureDoesNotMatchError(), 403)
 
 
 def invalid_token() -> EmulatorError:
-    return EmulatorError("InvalidToken", "The provided token is malformed or otherwise invalid.", status=400)
+    return _from_moto(moto_s3.S3InvalidTokenError(), 400)
 
 
 def invalid_access_key() -> EmulatorError:
@@ -54,7 +59,7 @@ def invalid_argument(message: str) -> EmulatorError:
 
 
 def cors_forbidden() -> EmulatorError:
-    return EmulatorError("AccessForbidden", "CORSResponse: This CORS request is not allowed.", status=403)
+    return _from_moto(moto_s3.AccessForbidden("CORSResponse: This CORS request is not allowed."), 403)
 
 
 def invalid_policy_document(message: str) -> EmulatorError:
@@ -72,27 +77,15 @@ def entity_too_large(proposed: int, maximum: int) -> EmulatorError:
 
 
 def entity_too_small(proposed: int, minimum: int) -> EmulatorError:
-    return EmulatorError(
-        "EntityTooSmall",
-        "Your proposed upload is smaller than the minimum allowed size",
-        status=400,
-        ProposedSize=str(proposed),
-        MinSizeAllowed=str(minimum),
-    )
+    return _from_moto(moto_s3.EntityTooSmall(), 400, ProposedSize=str(proposed), MinSizeAllowed=str(minimum))
 
 
 def no_such_upload(upload_id: str) -> EmulatorError:
-    return EmulatorError(
-        "NoSuchUpload",
-        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been"
-        " aborted or completed.",
-        status=404,
-        UploadId=upload_id,
-    )
+    return _from_moto(moto_s3.NoSuchUpload(upload_id), 404, UploadId=upload_id)
 
 
 def no_such_bucket(bucket: str) -> EmulatorError:
-    return EmulatorError("NoSuchBucket", "The specified bucket does not exist", status=404, BucketName=bucket)
+    return _from_moto(moto_s3.MissingBucket(bucket), 404, BucketName=bucket)
 
 
 def invalid_part_number_argument(value: str) -> EmulatorError:
@@ -107,12 +100,7 @@ def invalid_part_number_argument(value: str) -> EmulatorError:
 
 
 def invalid_part_order() -> EmulatorError:
-    return EmulatorError(
-        "InvalidPartOrder",
-        "The list of parts was not in ascending order. The parts list must be specified in order by part"
-        " number.",
-        status=400,
-    )
+    return _from_moto(moto_s3.InvalidPartOrder(), 400)
 
 
 def invalid_part_number(part_number: int, parts_count: int) -> EmulatorError:
