@@ -108,6 +108,30 @@ def test_get_object_with_a_part_number_reads_that_part(s3) -> None:
     assert (error["Code"], error["Status"]) == ("InvalidPartNumber", 416)
 
 
+def test_an_object_completed_from_some_parts_numbers_them_in_order(s3) -> None:
+    """AWS is silent (local/README.md, decisions): parts 1 and 3 completed make an object of two parts,
+    read as 1 and 2; part 3 is one the object does not have."""
+    key = "users/some-parts.bin"
+    bodies = {1: b"a" * (5 * MIB), 2: b"b" * (5 * MIB), 3: b"tail"}
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    etags = {
+        n: s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload, PartNumber=n, Body=body)["ETag"]
+        for n, body in bodies.items()
+    }
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key=key,
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in (1, 3)]},
+    )
+    second = s3.get_object(Bucket=BUCKET, Key=key, PartNumber=2)
+    assert second["Body"].read() == bodies[3]
+    assert second["PartsCount"] == 2
+    with pytest.raises(ClientError) as refused:
+        s3.get_object(Bucket=BUCKET, Key=key, PartNumber=3)
+    assert (error_of(refused)["Code"], error_of(refused)["Status"]) == ("InvalidPartNumber", 416)
+
+
 def test_delete_objects_decides_each_key_on_its_own(stack: LocalStack, s3) -> None:
     """S3 API reference, DeleteObjects: "the response includes the result of deleting each key", with an
     `Error` (Key, Code, Message) for each key that could not be deleted, in a 200 answer; each key is

@@ -11,7 +11,8 @@ here, in one place, before moto sees the request or instead of it.
 - GetObject and HeadObject with `partNumber` read that part as a ranged GET would: 206, `Content-Range`,
   `x-amz-mp-parts-count` (API reference, GetObject, "partNumber"; HeadObject likewise); a part the object
   does not have is InvalidPartNumber (416). moto answers a part read with a 500 (it looks the part up by
-  the query string's text), so it is asked for the part's byte range instead.
+  the query string's text), so it is asked for the part's byte range instead. moto's completed object
+  keeps every part uploaded, not the ones completed, so Complete records those on moto's upload.
 - DeleteObjects decides each key on its own: a key the caller may not delete is an `Error` entry (Key, Code,
   Message) of a 200 answer, and the others are deleted (API reference, DeleteObjects: "the response
   includes the result of deleting each key"; in quiet mode only the errors). moto has no authorization;
@@ -55,6 +56,10 @@ def check_before(operation: OperationModel, request: Request, params: dict[str, 
         numbers = [part.get("PartNumber", 0) for part in listed.get("Parts") or []]
         if any(later <= earlier for earlier, later in pairwise(numbers)):
             raise exceptions.invalid_part_order()
+        upload = _upload(params["Bucket"], request.args.get("uploadId", ""))
+        if upload is not None:
+            # moto's completed object keeps every part uploaded; the parts it is made of are these.
+            upload.completed_parts = numbers
 
 
 def read_part(request: Request, params: dict[str, Any], forward: Callable[..., Response]) -> Response:
@@ -116,8 +121,15 @@ def _stored(bucket: str, key: str) -> Any | None:
     return found.keys.get(key) if found is not None else None
 
 
+def _upload(bucket: str, upload_id: str) -> Any | None:
+    found = moto_models.s3_bucket(bucket)
+    return found.multiparts.get(upload_id) if found is not None else None
+
+
 def _part_sizes(stored: Any) -> list[int]:
-    """The sizes of a stored object's parts, in order; an object not uploaded in parts is one part."""
+    """The sizes of the parts a stored object was completed from, in order; an object not uploaded in
+    parts is one part."""
     if not stored.multipart:
         return [stored.size]
-    return [stored.multipart.parts[number].size for number in stored.multipart.partlist]
+    numbers = getattr(stored.multipart, "completed_parts", stored.multipart.partlist)
+    return [stored.multipart.parts[number].size for number in numbers]
