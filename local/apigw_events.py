@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = "111111111111"
 API_ID = "localapi01"
 
 

@@ -20,7 +20,6 @@ from typing import Any
 from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 HOST = "127.0.0.1"
 
@@ -49,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT / "src"))
 
     from local.aws_emulator.app import EmulatorApp
+    from local.aws_emulator.core.state import DATA_ACCOUNT_ID, IDENTITY_CENTER_ACCOUNT_ID
     from local.aws_emulator.seed import seed, seed_directory
     from local.aws_emulator.server import AwsEndpoint
     from local.oidc_issuer import IssuerRequestHandler
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_users = json.loads((ROOT / "local" / "demo-users.json").read_text())
     plan = json.loads((ROOT / "terraform" / "access-plan.json").read_text())
 
-    app = EmulatorApp(account_id=ACCOUNT_ID, region=REGION, faults=faults)
+    app = EmulatorApp(region=REGION, faults=faults)
     aws_server = AwsEndpoint(HOST, args.aws_port, app)
     endpoint = f"http://{HOST}:{aws_server.server_port}"
     # The issuer's URL (its port) must be known before its app exists: bind first, then attach the app.
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=idp_server.serve_forever, name="serve-idp", daemon=True).start()
 
     config: dict[str, Any] = {
-        "accountId": ACCOUNT_ID,
+        "accountId": DATA_ACCOUNT_ID,
+        "identityCenterAccountId": IDENTITY_CENTER_ACCOUNT_ID,
         "region": REGION,
         "endpoint": endpoint,
         "issuer": issuer_url,
@@ -96,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"aws endpoint: {endpoint}  (account {ACCOUNT_ID}, region {REGION})")
+    print(
+        f"aws endpoint: {endpoint}  (data account {DATA_ACCOUNT_ID}, Identity Center account "
+        f"{IDENTITY_CENTER_ACCOUNT_ID} with keys named {IDENTITY_CENTER_ACCOUNT_ID}, region {REGION})"
+    )
     print(f"oidc issuer:  {issuer_url}  (token: {issuer_url}/dev/token?user=alice@shopfast.example)")
     print(f"control api:  {endpoint}/_local/config  /_local/stats  /_local/faults  /_local/clock")
     print(f"state dir:    {args.state_dir}")

@@ -16,7 +16,7 @@ class LambdaContext:
         memory_mb: int = 256,
         *,
         region: str = "us-east-1",
-        account_id: str = "123456789012",
+        account_id: str = "111111111111",
         request_id: str | None = None,
     ) -> None:
         self.function_name = function_name

@@ -31,7 +31,10 @@ from adapters.shared_state import delete_items
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 # Static keys of a test administrator: any keys work for moto; they are no principal Access Grants knows.
+# They act in the data account; keys whose access key ID is twelve digits act in that account, so these act
+# in Identity Center's (the emulator's two accounts: local/README.md).
 TEST_KEYS = {"aws_access_key_id": "AKIALOCALTESTKEY0001", "aws_secret_access_key": "local-test-secret-key"}
+IDENTITY_CENTER_KEYS = {"aws_access_key_id": "222222222222", "aws_secret_access_key": "local-test-secret-key"}
 START_TIMEOUT_SECONDS = 60
 
 

@@ -25,13 +25,17 @@ from local.aws_emulator import control
 from local.aws_emulator.core import wire
 from local.aws_emulator.core.exceptions import EmulatorError
 from local.aws_emulator.core.plugin import Plugin
-from local.aws_emulator.core.state import ACCOUNT_ID, HOME_REGION, Clock
+from local.aws_emulator.core.state import DATA_ACCOUNT_ID, HOME_REGION, IDENTITY_CENTER_ACCOUNT_ID, Clock
 from local.aws_emulator.s3.responses import S3Responses
 from local.aws_emulator.s3control.data_access import DataAccess
 from local.aws_emulator.s3control.models import AccessGrantsBackend
 from local.aws_emulator.s3control.responses import AccessGrantsResponses
 from local.aws_emulator.sso_admin.models import IdentityCenterBackend
-from local.aws_emulator.sso_admin.responses import IdentityStoreAnswers, SsoAdminResponses
+from local.aws_emulator.sso_admin.responses import (
+    IdentityStoreAnswers,
+    OtherAccountsIdentityCenter,
+    SsoAdminResponses,
+)
 from local.aws_emulator.sso_oidc.models import TokenExchange
 from local.aws_emulator.sso_oidc.responses import SsoOidcResponses
 from local.aws_emulator.sts.models import StsBackend
@@ -164,7 +168,8 @@ class EmulatorApp:
     def __init__(
         self,
         *,
-        account_id: str = ACCOUNT_ID,
+        account_id: str = DATA_ACCOUNT_ID,
+        identity_center_account_id: str = IDENTITY_CENTER_ACCOUNT_ID,
         region: str = HOME_REGION,
         moto_app: WsgiApp | None = None,
         latency_ms: int = 0,
@@ -173,16 +178,17 @@ class EmulatorApp:
         self.account_id, self.region = account_id, region
         self.clock = Clock()
         self.moto_app = moto_app or make_moto_app()
-        self.identity_center = IdentityCenterBackend(account_id, region, self.clock)
+        self.identity_center = IdentityCenterBackend(identity_center_account_id, region, self.clock)
         self.tokens = TokenExchange(self.identity_center, self.clock)
         self.sts = StsBackend(account_id, self.clock, self.tokens)
-        self.access_grants = AccessGrantsBackend(self.clock)
+        self.access_grants = AccessGrantsBackend(self.clock, identity_center_account_id)
         self.data_access = DataAccess(self.sts, self.identity_center)
         self.s3 = S3Responses(self.sts, self.forward, region)
         self.plugins: list[Plugin] = [  # the busiest first; each claims only requests of its own shape
             AccessGrantsResponses(self.access_grants, self.data_access, self.sts),
             StsResponses(self.sts),
             SsoOidcResponses(self.tokens, self.sts),
+            OtherAccountsIdentityCenter(self.identity_center, self.sts),
             SsoAdminResponses(self.identity_center),
             IdentityStoreAnswers(self.forward),
         ]
@@ -258,9 +264,12 @@ class EmulatorApp:
 
     # -- moto --
     def forward(self, request: Request, **environ_changes: str) -> Response:
-        """Pass a request (whose body has been read) on to moto, with any WSGI environ entries changed."""
+        """Pass a request (whose body has been read) on to moto, in the account its keys act in, with any
+        WSGI environ entries changed."""
         body = request.get_data(cache=True, parse_form_data=False)
-        environ = dict(request.environ, **environ_changes)
+        environ = dict(
+            request.environ, HTTP_X_MOTO_ACCOUNT_ID=self.sts.account_of(request), **environ_changes
+        )
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return Response.from_app(self.moto_app, environ)

@@ -27,15 +27,21 @@ from werkzeug.wrappers import Response
 
 from adapters.loopback import use_loopback_endpoint
 from adapters.shared_state import ENCRYPTION_CONTEXT
+from local.aws_emulator.core.state import IDENTITY_CENTER_ACCOUNT_ID
 from local.aws_emulator.sso_admin.models import INSTANCE_ID, JWT_BEARER
 
 if TYPE_CHECKING:
     from local.aws_emulator.app import EmulatorApp
 
-# Static keys of the seeding administrator (moto's stand-in administrator; not a vended credential).
+# Static keys of the seeding administrator (moto's stand-in administrator; not a vended credential), in
+# the data account, and in the Identity Center account (an access key ID of twelve digits names it).
 ADMIN_KEYS = {"aws_access_key_id": "AKIAEMULATORSEED0001", "aws_secret_access_key": "emulator-seed-secret"}
+IDENTITY_CENTER_ADMIN_KEYS = {
+    "aws_access_key_id": IDENTITY_CENTER_ACCOUNT_ID,
+    "aws_secret_access_key": "emulator-seed-secret",
+}
 AUDIENCE = "shopfast-vending"
-APPLICATION_ARN = f"arn:aws:sso::123456789012:application/{INSTANCE_ID}/apl-5a1e5c0ffee0b1d8"
+APPLICATION_ARN = f"arn:aws:sso::{IDENTITY_CENTER_ACCOUNT_ID}:application/{INSTANCE_ID}/apl-5a1e5c0ffee0b1d8"
 CUSTOM_APPLICATION_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
 LOCATION_ROLE = "shopfast-access-grants-location"
 IDENTITY_BEARER_ROLE = "shopfast-identity-bearer"
@@ -114,13 +120,19 @@ class _InProcessHttp:
         pass
 
 
-def _client(service: str, app: EmulatorApp, endpoint: str, region: str | None = None) -> Any:
+def _client(
+    service: str,
+    app: EmulatorApp,
+    endpoint: str,
+    region: str | None = None,
+    keys: dict[str, str] = ADMIN_KEYS,
+) -> Any:
     client = boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=region or app.region,
         config=Config(retries={"mode": "standard", "max_attempts": 3}),
-        **ADMIN_KEYS,
+        **keys,
     )
     client._endpoint.http_session = _InProcessHttp(app)
     return use_loopback_endpoint(client)
@@ -140,7 +152,7 @@ def seed_directory(
     center = app.identity_center
     center.claim_moto_instance()
     store = center.identity_store_id
-    identitystore = _client("identitystore", app, endpoint)
+    identitystore = _client("identitystore", app, endpoint, keys=IDENTITY_CENTER_ADMIN_KEYS)
     group_ids = {
         name: identitystore.create_group(
             IdentityStoreId=store, DisplayName=name, Description=f"ShopFast {name}"
@@ -170,11 +182,13 @@ def seed_directory(
 
 def seed_application(app: EmulatorApp, issuer_url: str) -> None:
     """The vending application trusting the local issuer (claim `email` -> `emails.value`): its jwt-bearer
-    grant, an actor policy trusting only the client-application role, the Access Grants scope, and
-    assignment not required (GetDataAccess decides, so a user without a department is refused there)."""
+    grant, an actor policy trusting only the client-application role (of the data account), the Access
+    Grants scope, and assignment not required (GetDataAccess decides, so a user without a department is
+    refused there). All of it in the Identity Center account."""
     center, account = app.identity_center, app.account_id
     issuer_arn = (
-        f"arn:aws:sso::{account}:trustedTokenIssuer/{INSTANCE_ID}/tti-5a1e5c0f-fee0-4b1d-8000-000000000001"
+        f"arn:aws:sso::{center.account_id}:trustedTokenIssuer/{INSTANCE_ID}/"
+        "tti-5a1e5c0f-fee0-4b1d-8000-000000000001"
     )
     center.create_trusted_token_issuer(
         {
@@ -255,6 +269,25 @@ def seed(
         RoleName=CLIENT_APP_ROLE,
         AssumeRolePolicyDocument=_trust({"Service": "lambda.amazonaws.com"}, ["sts:AssumeRole"]),
     )
+    # The statement of template.yaml's `vend-credentials` that the Identity Center account checks: across
+    # accounts, the actor policy alone does not let the role call CreateTokenWithIAM.
+    iam.put_role_policy(
+        RoleName=CLIENT_APP_ROLE,
+        PolicyName="vend-credentials",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "ExchangeTheCallersToken",
+                        "Effect": "Allow",
+                        "Action": "sso-oauth:CreateTokenWithIAM",
+                        "Resource": APPLICATION_ARN,
+                    }
+                ],
+            }
+        ),
+    )
     iam.create_role(
         RoleName=IDENTITY_BEARER_ROLE,
         AssumeRolePolicyDocument=_trust(
@@ -331,6 +364,7 @@ def seed(
 
     return {
         "accountId": account,
+        "identityCenterAccountId": app.identity_center.account_id,
         "region": region,
         "endpoint": endpoint,
         "uploadBindingSecret": UPLOAD_BINDING_SECRET,

@@ -1,7 +1,7 @@
 """Loopback endpoints (the local emulator) for AWS clients.
 
 botocore's s3control endpoint rules put `{AccountId}.` in front of any endpoint host, and
-`123456789012.127.0.0.1` does not resolve. For loopback endpoints only, the prefix is removed
+`111111111111.127.0.0.1` does not resolve. For loopback endpoints only, the prefix is removed
 before the request is signed, so the signature covers the host that is actually contacted.
 """
 

@@ -59,7 +59,7 @@ variable "identity_center_application_arn" {
 
   validation {
     condition     = var.identity_center_application_arn == null || can(regex("^arn:aws[a-z-]*:sso::[0-9]{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}$", var.identity_center_application_arn))
-    error_message = "identity_center_application_arn must look like arn:aws:sso::123456789012:application/ssoins-0123456789abcdef/apl-0123456789abcdef."
+    error_message = "identity_center_application_arn must look like arn:aws:sso::222222222222:application/ssoins-0123456789abcdef/apl-0123456789abcdef."
   }
   validation {
     condition     = var.identity_mode != "identity-center" || var.identity_center_application_arn != null

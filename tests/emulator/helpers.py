@@ -6,7 +6,7 @@ from typing import Any
 
 from local.stack import LocalStack
 
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = "111111111111"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CONTEXT_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
 

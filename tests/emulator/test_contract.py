@@ -50,7 +50,10 @@ ACCESS_GRANTS_OPERATIONS = {
 
 
 def test_instance_location_grant_and_tag_lifecycle(local_stack: LocalStack) -> None:
-    s3control = local_stack.client("s3control")
+    # Keys whose access key ID is an account ID act in that account (the emulator's convention).
+    s3control = local_stack.client(
+        "s3control", credentials={"aws_access_key_id": OTHER_ACCOUNT, "aws_secret_access_key": "other"}
+    )
     called: set[str] = set()
     s3control.meta.events.register("after-call.s3-control", lambda model, **_: called.add(model.name))
     account = {"AccountId": OTHER_ACCOUNT}
@@ -168,6 +171,10 @@ def test_instance_location_grant_and_tag_lifecycle(local_stack: LocalStack) -> N
     )
     assert sorted(g["AccessGrantId"] for g in first["AccessGrantsList"] + second["AccessGrantsList"]) == both
     assert "NextToken" not in second
+    # A token belongs to the request that got it (moto's Paginator binds it to the other parameters).
+    assert error_of(
+        s3control.list_access_grants, **account, MaxResults=1, NextToken=first["NextToken"], Permission="READ"
+    ) == ("InvalidRequest", 400)
 
     prefix = strict(
         "GetAccessGrantsInstanceForPrefix",

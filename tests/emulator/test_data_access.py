@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from local.stack import LocalStack
+from local.stack import IDENTITY_CENTER_KEYS, LocalStack
 from tests.emulator.helpers import (
     ACCOUNT_ID,
     CONTEXT_PROVIDER,
@@ -214,7 +214,7 @@ def _location_id(stack: LocalStack, bucket: str) -> str:
 
 
 def _user_id(stack: LocalStack, email: str) -> str:
-    return stack.client("identitystore").get_user_id(
+    return stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS).get_user_id(
         IdentityStoreId=stack.config()["identityStoreId"],
         AlternateIdentifier={"UniqueAttribute": {"AttributePath": "userName", "AttributeValue": email}},
     )["UserId"]

@@ -21,7 +21,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from local.stack import TEST_KEYS, LocalStack
+from local.stack import IDENTITY_CENTER_KEYS, TEST_KEYS, LocalStack
 from tests.emulator.helpers import (
     ACCOUNT_ID,
     assume,
@@ -37,7 +37,7 @@ from tests.emulator.identity_flow import exchange
 pytestmark = pytest.mark.integration
 
 BUCKET = "shopfast-data"
-OTHER_APPLICATION = "arn:aws:sso::123456789012:application/ssoins-7223c0ffee5e1a7d/apl-0ther0ther0ther0"
+OTHER_APPLICATION = "arn:aws:sso::222222222222:application/ssoins-7223c0ffee5e1a7d/apl-0ther0ther0ther0"
 
 
 def code_of(error: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
@@ -68,7 +68,7 @@ def grant_for(stack: LocalStack, grantee: dict[str, str], prefix: str, **extra: 
 
 
 def group_grantee(stack: LocalStack, group: str) -> dict[str, str]:
-    group_id = stack.client("identitystore").get_group_id(
+    group_id = stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS).get_group_id(
         IdentityStoreId=stack.config()["identityStoreId"],
         AlternateIdentifier={"UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": group}},
     )["GroupId"]
@@ -230,6 +230,94 @@ def test_a_grant_needs_a_bucket_that_exists_and_not_the_whole_default_location(s
         s3control.delete_access_grants_location(AccountId=ACCOUNT_ID, AccessGrantsLocationId=default)
 
 
+def test_a_location_and_its_grants_hold_only_the_instances_regions_buckets(stack: LocalStack) -> None:
+    """API reference, CreateAccessGrantsLocation: "Your S3 data must be in the same Region as your S3 Access
+    Grants instance"; user guide, "Register a location": the default location covers "all of your S3
+    buckets in that AWS Region". shopfast-internal is in ap-southeast-2, the home instance in us-east-1."""
+    s3control = stack.client("s3control")
+    with pytest.raises(ClientError) as refused:
+        s3control.create_access_grants_location(
+            AccountId=ACCOUNT_ID,
+            LocationScope="s3://shopfast-internal/leads/",
+            IAMRoleArn=stack.config()["locationRoleArn"],
+        )
+    assert code_of(refused) == ("InvalidAccessGrantsLocation", 400)
+    assert "ap-southeast-2" in refused.value.response["Error"]["Message"]
+    default = s3control.create_access_grants_location(
+        AccountId=ACCOUNT_ID, LocationScope="s3://", IAMRoleArn=stack.config()["locationRoleArn"]
+    )["AccessGrantsLocationId"]
+    try:
+        with pytest.raises(ClientError) as elsewhere:
+            s3control.create_access_grant(
+                AccountId=ACCOUNT_ID,
+                AccessGrantsLocationId=default,
+                AccessGrantsLocationConfiguration={"S3SubPrefix": "shopfast-internal/leads/*"},
+                Grantee={
+                    "GranteeType": "IAM",
+                    "GranteeIdentifier": stack.config()["departmentRoles"]["Sales"],
+                },
+                Permission="READ",
+            )
+        assert code_of(elsewhere) == ("InvalidAccessGrant", 400)
+    finally:
+        s3control.delete_access_grants_location(AccountId=ACCOUNT_ID, AccessGrantsLocationId=default)
+
+
+def test_an_object_grant_is_written_as_the_user_guide_shows(stack: LocalStack) -> None:
+    """User guide, "Create grants", Subprefix: on a bucket location an object's sub-prefix is
+    `/object-key-name`, and the grant scope is the location and the sub-prefix concatenated
+    (`s3://bucket/object-key-name`); a grant of one object must pass `S3PrefixType` `Object` (the model's
+    only value), which names an object, not a prefix with `*`. The object grant then vends that object."""
+    config = stack.config()
+    s3control = stack.client("s3control")
+    (seeded,) = s3control.list_access_grants_locations(
+        AccountId=ACCOUNT_ID, LocationScope="s3://shopfast-data"
+    )["AccessGrantsLocationsList"]
+    bucket_location = seeded["AccessGrantsLocationId"]
+    role = config["departmentRoles"]["ProductManagement"]
+    created = []
+    try:
+        grant = s3control.create_access_grant(
+            AccountId=ACCOUNT_ID,
+            AccessGrantsLocationId=bucket_location,
+            AccessGrantsLocationConfiguration={"S3SubPrefix": "/users/user_list"},
+            S3PrefixType="Object",
+            Grantee={"GranteeType": "IAM", "GranteeIdentifier": role},
+            Permission="READ",
+        )
+        created.append(grant["AccessGrantId"])
+        assert grant["GrantScope"] == "s3://shopfast-data/users/user_list"
+        assert grant["AccessGrantsLocationConfiguration"] == {"S3SubPrefix": "/users/user_list"}
+        vended = get_data_access(
+            stack, role_session(stack, "ProductManagement"), "s3://shopfast-data/users/user_list", "READ"
+        )
+        assert vended["MatchedGrantTarget"] == "s3://shopfast-data/users/user_list"
+        prefix = s3control.create_access_grant(
+            AccountId=ACCOUNT_ID,
+            AccessGrantsLocationId=bucket_location,
+            AccessGrantsLocationConfiguration={"S3SubPrefix": "products/*"},
+            Grantee={"GranteeType": "IAM", "GranteeIdentifier": role},
+            Permission="READ",
+        )
+        created.append(prefix["AccessGrantId"])
+        assert prefix["GrantScope"] == "s3://shopfast-data/products/*"
+        for wrong in ({"S3PrefixType": "Object"}, {"S3PrefixType": "Object", "S3SubPrefix": "users/*"}):
+            sub_prefix = {"S3SubPrefix": wrong["S3SubPrefix"]} if "S3SubPrefix" in wrong else {}
+            with pytest.raises(ClientError) as refused:
+                s3control.create_access_grant(
+                    AccountId=ACCOUNT_ID,
+                    AccessGrantsLocationId=bucket_location,
+                    AccessGrantsLocationConfiguration=sub_prefix,
+                    S3PrefixType="Object",
+                    Grantee={"GranteeType": "IAM", "GranteeIdentifier": role},
+                    Permission="READ",
+                )
+            assert code_of(refused) == ("InvalidAccessGrant", 400), wrong
+    finally:
+        for grant_id in created:
+            s3control.delete_access_grant(AccountId=ACCOUNT_ID, AccessGrantId=grant_id)
+
+
 def test_an_iam_user_can_be_a_grantee(stack: LocalStack) -> None:
     """API reference, CreateAccessGrant: "The grantee can be an IAM user or role or a directory user, or
     group"; the user's own access keys then get data access."""
@@ -312,7 +400,7 @@ def test_create_token_with_iam_wants_each_grants_parameters_and_redeems_no_forei
             clientId=application, grantType="urn:ietf:params:oauth:grant-type:jwt-bearer"
         )
     assert code_of(refused) == ("InvalidRequestException", 400)
-    admin = stack.client("sso-admin")
+    admin = stack.client("sso-admin", credentials=IDENTITY_CENTER_KEYS)
     admin.put_application_grant(
         ApplicationArn=application, GrantType="refresh_token", Grant={"RefreshToken": {}}
     )
@@ -329,7 +417,7 @@ def test_create_token_with_iam_wants_each_grants_parameters_and_redeems_no_forei
 def test_sso_admin_lists_page_and_client_tokens_are_idempotent(stack: LocalStack) -> None:
     """IAM Identity Center API reference: list calls take MaxResults/NextToken; a retried Create with the
     same ClientToken returns the same resource, with other parameters it is IdempotentParameterMismatch."""
-    sso = stack.client("sso-admin")
+    sso = stack.client("sso-admin", credentials=IDENTITY_CENTER_KEYS)
     instance = stack.config()["identityCenterInstanceArn"]
     token = str(uuid.uuid4())
     params = {
@@ -364,7 +452,7 @@ def test_sso_admin_lists_page_and_client_tokens_are_idempotent(stack: LocalStack
 
 def test_identitystore_omits_unset_attributes(stack: LocalStack) -> None:
     """identitystore API reference, DescribeUser: optional attributes appear only when set."""
-    identitystore = stack.client("identitystore")
+    identitystore = stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS)
     store = stack.config()["identityStoreId"]
     user_id = identitystore.get_user_id(
         IdentityStoreId=store,

@@ -129,14 +129,14 @@ def test_config_names_everything_clients_need(stack: LocalStack) -> None:
     assert config["identityCenterInstanceArn"] == "arn:aws:sso:::instance/ssoins-7223c0ffee5e1a7d"
     assert config["identityStoreId"] == "d-9067c0ffee"
     assert config["applicationArn"].endswith("/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8")
-    assert config["identityBearerRoleArn"] == "arn:aws:iam::123456789012:role/shopfast-identity-bearer"
-    assert config["clientApplicationRoleArn"] == "arn:aws:iam::123456789012:role/shopfast-vending-client-app"
+    assert config["identityBearerRoleArn"] == "arn:aws:iam::111111111111:role/shopfast-identity-bearer"
+    assert config["clientApplicationRoleArn"] == "arn:aws:iam::111111111111:role/shopfast-vending-client-app"
     assert (
         config["departmentRoles"]["CustomerSupport"]
-        == "arn:aws:iam::123456789012:role/ShopFast-CustomerSupport"
+        == "arn:aws:iam::111111111111:role/ShopFast-CustomerSupport"
     )
     assert config["buckets"] == ["shopfast-data", "shopfast-internal"]
-    assert config["accessGrantsInstanceArn"] == "arn:aws:s3:us-east-1:123456789012:access-grants/default"
+    assert config["accessGrantsInstanceArn"] == "arn:aws:s3:us-east-1:111111111111:access-grants/default"
 
 
 @pytest.mark.parametrize(

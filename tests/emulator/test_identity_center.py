@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.aws_emulator.core import policy
 from local.aws_emulator.core.policy import Principal, RequestContext
-from local.stack import TEST_KEYS, LocalStack
+from local.stack import IDENTITY_CENTER_KEYS, TEST_KEYS, LocalStack
 from tests.emulator.helpers import JWT_BEARER, assume, client_app_keys
 from tests.emulator.identity_flow import capture_raw, exchange, fields_outside_model
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = json.loads((ROOT / "local" / "demo-users.json").read_text())
 PLAN = json.loads((ROOT / "terraform" / "access-plan.json").read_text())
 CUSTOM_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
-UNKNOWN_APPLICATION = "arn:aws:sso::123456789012:application/ssoins-7223c0ffee5e1a7d/apl-0000000000000000"
+UNKNOWN_APPLICATION = "arn:aws:sso::222222222222:application/ssoins-7223c0ffee5e1a7d/apl-0000000000000000"
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
 
 
 def _directory_user_id(stack: LocalStack, email: str) -> str:
-    identitystore = stack.client("identitystore")
+    identitystore = stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS)
     return identitystore.get_user_id(
         IdentityStoreId=stack.config()["identityStoreId"],
         AlternateIdentifier={"UniqueAttribute": {"AttributePath": "emails.value", "AttributeValue": email}},
@@ -68,7 +68,7 @@ def test_create_token_with_iam_for_every_demo_user(stack: LocalStack, user: str)
     assert claims["sub"] == _directory_user_id(stack, user)
     assert claims["aws:identity_store_id"] == config["identityStoreId"]
     assert claims["aws:instance_arn"] == config["identityCenterInstanceArn"]
-    assert claims["aws:instance_account"] == config["accountId"]
+    assert claims["aws:instance_account"] == config["identityCenterAccountId"]
     assert claims["exp"] - claims["iat"] == 3600
     assert exchange(stack, stack.token(user))["awsAdditionalDetails"]["identityContext"] != context
 
@@ -153,7 +153,7 @@ def test_an_expired_client_session_is_refused(stack: LocalStack) -> None:
 
 def test_the_directory_holds_the_demo_users_and_department_groups(stack: LocalStack) -> None:
     store = stack.config()["identityStoreId"]
-    identitystore = stack.client("identitystore")
+    identitystore = stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS)
     users = {u["UserName"]: u["UserId"] for u in identitystore.list_users(IdentityStoreId=store)["Users"]}
     assert set(users) >= {u["email"] for u in DEMO["users"]}
     for department in PLAN["departments"].values():
@@ -180,7 +180,7 @@ def test_the_directory_holds_the_demo_users_and_department_groups(stack: LocalSt
 
 def test_sso_admin_shows_the_seeded_application(stack: LocalStack) -> None:
     config = stack.config()
-    sso = stack.client("sso-admin")
+    sso = stack.client("sso-admin", credentials=IDENTITY_CENTER_KEYS)
     raw = capture_raw(sso)
     instances = sso.list_instances()["Instances"]
     assert [(i["InstanceArn"], i["IdentityStoreId"]) for i in instances] == [
@@ -208,10 +208,10 @@ def test_sso_admin_shows_the_seeded_application(stack: LocalStack) -> None:
     assert [p for r in raw for p in fields_outside_model(r)] == []
 
 
-def test_an_application_built_through_sso_admin(stack: LocalStack) -> None:
+def test_an_application_built_through_sso_admin(stack: LocalStack, request: pytest.FixtureRequest) -> None:
     """The Terraform federation root's calls, then the seed's manual steps, then a token exchange."""
     config = stack.config()
-    sso = stack.client("sso-admin")
+    sso = stack.client("sso-admin", credentials=IDENTITY_CENTER_KEYS)
     raw = capture_raw(sso)
     instance = config["identityCenterInstanceArn"]
     name = f"app-{uuid.uuid4().hex[:8]}"
@@ -233,7 +233,7 @@ def test_an_application_built_through_sso_admin(stack: LocalStack) -> None:
         "ApplicationArn"
     ]
     assert app_arn.startswith(
-        f"arn:aws:sso::{config['accountId']}:application/{instance.rsplit('/', 1)[1]}/apl-"
+        f"arn:aws:sso::{config['identityCenterAccountId']}:application/{instance.rsplit('/', 1)[1]}/apl-"
     )
     assert {
         t["Key"]: t["Value"]
@@ -241,7 +241,7 @@ def test_an_application_built_through_sso_admin(stack: LocalStack) -> None:
     } == {"project": "shopfast"}
     sso.put_application_access_scope(ApplicationArn=app_arn, Scope="s3:access_grants:read_write")
     sso.put_application_assignment_configuration(ApplicationArn=app_arn, AssignmentRequired=True)
-    group_id = stack.client("identitystore").get_group_id(
+    group_id = stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS).get_group_id(
         IdentityStoreId=config["identityStoreId"],
         AlternateIdentifier={"UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "Sales"}},
     )["GroupId"]
@@ -284,6 +284,25 @@ def test_an_application_built_through_sso_admin(stack: LocalStack) -> None:
     assert [p for r in raw for p in fields_outside_model(r)] == []
 
     signer = client_app_keys(stack)
+    # The caller is in the data account: across accounts the actor policy is half of it (IAM User Guide,
+    # "Cross-account policy evaluation logic"); the role's own policies must allow this application too.
+    with pytest.raises(ClientError) as not_in_the_callers_policy:
+        exchange(stack, stack.token("bob@shopfast.example", aud="other-aud"), signer=signer, clientId=app_arn)
+    assert _error(not_in_the_callers_policy) == ("AccessDeniedException", "access_denied")
+    iam, role_name = stack.client("iam"), config["clientApplicationRoleArn"].rsplit("/", 1)[-1]
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName=name,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sso-oauth:CreateTokenWithIAM", "Resource": app_arn}
+                ],
+            }
+        ),
+    )
+    request.addfinalizer(lambda: iam.delete_role_policy(RoleName=role_name, PolicyName=name))
     ok = exchange(
         stack, stack.token("bob@shopfast.example", aud="other-aud"), signer=signer, clientId=app_arn
     )
@@ -317,7 +336,7 @@ def test_an_application_built_through_sso_admin(stack: LocalStack) -> None:
 
 
 def test_sso_admin_validation_and_not_found(stack: LocalStack) -> None:
-    sso = stack.client("sso-admin")
+    sso = stack.client("sso-admin", credentials=IDENTITY_CENTER_KEYS)
     app_arn = stack.config()["applicationArn"]
     with pytest.raises(ClientError) as missing_grant:
         sso.get_application_grant(ApplicationArn=app_arn, GrantType="authorization_code")
@@ -357,11 +376,11 @@ def test_sso_admin_validation_and_not_found(stack: LocalStack) -> None:
 def test_identitystore_writes_reach_the_emulator_directory(stack: LocalStack) -> None:
     """A group created through the identitystore API is known to Identity Center at once."""
     store = stack.config()["identityStoreId"]
-    identitystore = stack.client("identitystore")
+    identitystore = stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS)
     group_id = identitystore.create_group(IdentityStoreId=store, DisplayName=f"Temp-{time.time_ns()}")[
         "GroupId"
     ]
-    sso = stack.client("sso-admin")
+    sso = stack.client("sso-admin", credentials=IDENTITY_CENTER_KEYS)
     app_arn = stack.config()["applicationArn"]
     sso.create_application_assignment(ApplicationArn=app_arn, PrincipalId=group_id, PrincipalType="GROUP")
     sso.delete_application_assignment(ApplicationArn=app_arn, PrincipalId=group_id, PrincipalType="GROUP")
@@ -388,14 +407,14 @@ def test_client_session_must_sign_with_its_secret_and_token(
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
-APP = "arn:aws:sso::123456789012:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
-CLIENT_ROLE = "arn:aws:iam::123456789012:role/shopfast-vending-client-app"
+APP = "arn:aws:sso::222222222222:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
+CLIENT_ROLE = "arn:aws:iam::111111111111:role/shopfast-vending-client-app"
 
 
 def _statement(**overrides: object) -> dict:
     return {
         "Effect": "Allow",
-        "Principal": {"AWS": "123456789012"},
+        "Principal": {"AWS": "111111111111"},
         "Action": "sso-oauth:CreateTokenWithIAM",
     } | overrides
 
@@ -405,7 +424,7 @@ def _statement(**overrides: object) -> dict:
     ("statements", "principal", "allowed"),
     [
         ([_statement(Principal={"AWS": CLIENT_ROLE})], CLIENT_ROLE, True),
-        ([_statement(Principal={"AWS": CLIENT_ROLE})], "arn:aws:iam::123456789012:role/other", False),
+        ([_statement(Principal={"AWS": CLIENT_ROLE})], "arn:aws:iam::111111111111:role/other", False),
         ([_statement(Condition={"ArnEquals": {"aws:PrincipalArn": CLIENT_ROLE}})], CLIENT_ROLE, True),
         (
             [_statement(Condition={"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/shopfast-*"}})],
@@ -414,7 +433,7 @@ def _statement(**overrides: object) -> dict:
         ),
         (
             [_statement(Condition={"ArnEquals": {"aws:PrincipalArn": CLIENT_ROLE}})],
-            "arn:aws:iam::123456789012:role/x",
+            "arn:aws:iam::111111111111:role/x",
             False,
         ),
         ([_statement(Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})], CLIENT_ROLE, False),
@@ -428,7 +447,7 @@ def _statement(**overrides: object) -> dict:
 )
 def test_actor_policy_evaluation(statements: list, principal: str, allowed: bool) -> None:
     document = {"Version": "2012-10-17", "Statement": statements}
-    session = f"arn:aws:sts::123456789012:assumed-role/{principal.rsplit('/', 1)[-1]}/lambda"
-    caller = Principal(arn=session, account="123456789012", role_arn=principal)
+    session = f"arn:aws:sts::111111111111:assumed-role/{principal.rsplit('/', 1)[-1]}/lambda"
+    caller = Principal(arn=session, account="111111111111", role_arn=principal)
     context = RequestContext(action="sso-oauth:CreateTokenWithIAM", resource=APP, principal=caller)
     assert policy.allows(document, context) is allowed

@@ -1,6 +1,6 @@
 """A plain boto3 program, no project code: endpoint + proxy settings only (how Terraform reaches us too).
 
-botocore puts `123456789012.` in front of the s3control host; with the emulator as HTTP proxy that
+botocore puts `111111111111.` in front of the s3control host; with the emulator as HTTP proxy that
 host never needs to resolve (the alternative is `adapters.loopback.use_loopback_endpoint`).
 """
 

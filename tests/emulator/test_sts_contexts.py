@@ -182,8 +182,8 @@ def test_provided_contexts_hold_to_the_models_bounds(
 @pytest.mark.parametrize(
     ("role", "kwargs", "code"),
     [
-        ("arn:aws:iam::123456789012:role/no-such-role", {}, "AccessDenied"),
-        ("arn:aws:iam::123456789012:role/ShopFast-Sales", {"DurationSeconds": 43200}, "ValidationError"),
+        ("arn:aws:iam::111111111111:role/no-such-role", {}, "AccessDenied"),
+        ("arn:aws:iam::111111111111:role/ShopFast-Sales", {"DurationSeconds": 43200}, "ValidationError"),
     ],
 )
 def test_assume_role_checks_the_role_and_duration(

@@ -18,7 +18,7 @@ PARAMETERS = {
 
 
 def read(**overrides):
-    return read_http_api(FIXTURE, {**PARAMETERS, **overrides}, account_id="123456789012", region="us-east-1")
+    return read_http_api(FIXTURE, {**PARAMETERS, **overrides}, account_id="111111111111", region="us-east-1")
 
 
 def test_routes_come_from_the_functions_http_api_events():
@@ -88,7 +88,7 @@ def test_a_parameter_without_default_or_value_is_named():
         read_http_api(
             FIXTURE,
             {k: v for k, v in PARAMETERS.items() if k != "ProbeLog"},
-            account_id="123456789012",
+            account_id="111111111111",
             region="us-east-1",
         )
 
@@ -117,12 +117,12 @@ def resolver():
         "Conditions": {"Always": {"Fn::Equals": ["a", "a"]}, "Never": {"Fn::Not": [{"Condition": "Always"}]}},
     }
     parameters = {"Names": ["a", "b"], "Env": "local"}
-    return Resolver(template, parameters, account_id="123456789012", region="eu-west-1")
+    return Resolver(template, parameters, account_id="111111111111", region="eu-west-1")
 
 
 def test_resolver_intrinsics(resolver):
     assert resolver.resolve({"Fn::Sub": "arn:aws:s3:${AWS::Region}:${AWS::AccountId}:${Api}"}) == (
-        "arn:aws:s3:eu-west-1:123456789012:Api"
+        "arn:aws:s3:eu-west-1:111111111111:Api"
     )
     assert resolver.resolve({"Fn::Sub": ["${X}-${!Literal}", {"X": {"Ref": "Env"}}]}) == "local-${Literal}"
     assert resolver.resolve({"Fn::Join": [",", {"Ref": "Names"}]}) == "a,b"
@@ -158,11 +158,11 @@ def test_templates_the_gateway_cannot_honour_are_refused(tmp_path):
         "Resources:\n  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      DefinitionBody: {}\n"
     )
     with pytest.raises(TemplateError, match="OpenAPI"):
-        read_http_api(openapi, {}, account_id="123456789012", region="us-east-1")
+        read_http_api(openapi, {}, account_id="111111111111", region="us-east-1")
     lambda_authorizer = tmp_path / "lambda-auth.yaml"
     lambda_authorizer.write_text(
         "Resources:\n  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      Auth:\n"
         "        Authorizers:\n          Custom:\n            FunctionArn: arn:aws:lambda:x\n"
     )
     with pytest.raises(TemplateError, match="only JWT authorizers"):
-        read_http_api(lambda_authorizer, {}, account_id="123456789012", region="us-east-1")
+        read_http_api(lambda_authorizer, {}, account_id="111111111111", region="us-east-1")

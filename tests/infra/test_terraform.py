@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from local.gateway.configuration import DEFAULT_TEMPLATE, local_environment
 from local.gateway.runtime import merged_environment
 from local.gateway.template import read_http_api
-from local.stack import TEST_KEYS, LocalStack
+from local.stack import IDENTITY_CENTER_KEYS, TEST_KEYS, LocalStack
 from tests.integration.handler_calls import call, environment_installed, problem_of
 
 pytestmark = pytest.mark.infra
@@ -47,7 +47,7 @@ TERRAFORM_DIR = REPO / "terraform"
 ROOTS = ("grants", "service-iam", "federation")
 PLUGIN_DIR = Path("/opt/tf-plugins")  # offline mirror of hashicorp/aws; normal registry init elsewhere
 COMMAND_TIMEOUT_SECONDS = 240
-ACCOUNT_ID = "123456789012"
+ACCOUNT_ID = "111111111111"
 REGION = "us-east-1"
 AUDIENCE = "shopfast-vending"
 PLAN = json.loads((TERRAFORM_DIR / "access-plan.json").read_text())
@@ -128,10 +128,12 @@ class Terraform:
 
     def point_at_emulator(self, root: str, endpoint: str) -> None:
         # The provider keeps each root's own `region = var.region` (the grants root's differs per apply).
+        # The federation root is applied in the Identity Center account, the others in the data account.
+        keys = IDENTITY_CENTER_KEYS if root == "federation" else TEST_KEYS
         (self.dir / root / "emulator_override.tf").write_text(
             f"""provider "aws" {{
-  access_key                  = "{TEST_KEYS["aws_access_key_id"]}"
-  secret_key                  = "{TEST_KEYS["aws_secret_access_key"]}"
+  access_key                  = "{keys["aws_access_key_id"]}"
+  secret_key                  = "{keys["aws_secret_access_key"]}"
   skip_credentials_validation = true
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
@@ -175,14 +177,27 @@ def terraform(tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path) -> T
     return Terraform(tmp_path_factory.mktemp("terraform"), plugin_cache)
 
 
-def configure_env(aws_endpoint: str) -> dict[str, str]:
-    """The environment `configure_application.py` runs with against the emulator: nothing else inherited."""
+IDENTITY_CENTER_PROFILE = "identity-center"
+
+
+def configure_env(aws_endpoint: str, folder: Path) -> dict[str, str]:
+    """The environment `configure_application.py` runs with against the emulator, nothing else inherited: an
+    operator's credentials file, the data account's keys by default and the Identity Center account's under
+    the profile docs/deploying.md has them pass as IDC_AWS_PROFILE."""
+    credentials = folder / "aws-credentials"
+    credentials.write_text(
+        "".join(
+            f"[{profile}]\naws_access_key_id = {keys['aws_access_key_id']}\n"
+            f"aws_secret_access_key = {keys['aws_secret_access_key']}\n"
+            for profile, keys in (("default", TEST_KEYS), (IDENTITY_CENTER_PROFILE, IDENTITY_CENTER_KEYS))
+        )
+    )
     return {
         "PATH": os.environ.get("PATH", ""),
         "AWS_ENDPOINT_URL": aws_endpoint,
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": TEST_KEYS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": TEST_KEYS["aws_secret_access_key"],
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_CONFIG_FILE": str(folder / "no-aws-config"),
     }
 
 
@@ -299,8 +314,13 @@ class Deployment:
         return [self.outputs[f"grants@{region}"] for region in GRANT_REGIONS]
 
 
-def _client(stack: LocalStack, service: str, region: str = REGION) -> Any:
-    return stack.client(service, region=region, retries={"mode": "standard", "max_attempts": 3})
+def _client(
+    stack: LocalStack, service: str, region: str = REGION, credentials: dict[str, str] | None = None
+) -> Any:
+    """A client of the data account, or of the account `credentials` act in."""
+    return stack.client(
+        service, region=region, credentials=credentials, retries={"mode": "standard", "max_attempts": 3}
+    )
 
 
 def _empty_bucket(s3: Any, bucket: str) -> None:
@@ -362,6 +382,27 @@ def iam_role(tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path) -> It
                 },
             )
         yield deployment
+
+
+def test_identity_center_and_the_grants_are_applied_in_their_own_accounts(
+    identity_center: Deployment,
+) -> None:
+    """As the reference setup deploys them: the federation root in Identity Center's account, service-iam
+    and grants in the data account, whose Access Grants instances are associated with the other account's
+    Identity Center (vending across both is the test below)."""
+    idc_account = IDENTITY_CENTER_KEYS["aws_access_key_id"]
+    federation = identity_center.outputs["federation"]
+    assert federation["application_arn"].split(":")[4] == idc_account
+    assert federation["trusted_token_issuer_arn"].split(":")[4] == idc_account
+    assert identity_center.outputs["service-iam"]["client_application_role_arn"].split(":")[4] == ACCOUNT_ID
+    for region, outputs in zip(GRANT_REGIONS, identity_center.grants_outputs, strict=True):
+        assert outputs["access_grants_account_id"] == ACCOUNT_ID
+        instance = _client(identity_center.stack, "s3control", region).get_access_grants_instance(
+            AccountId=ACCOUNT_ID
+        )
+        assert instance["IdentityCenterArn"] == federation["identity_center_instance_arn"]
+    # The data account has no Identity Center of its own.
+    assert _client(identity_center.stack, "sso-admin").list_instances()["Instances"] == []
 
 
 def _grantee_by_department(deployment: Deployment) -> dict[str, dict[str, str]]:
@@ -516,7 +557,7 @@ def test_identity_center_side_matches_the_plan(identity_center: Deployment) -> N
     config = identity_center.stack.config()
     federation = identity_center.outputs["federation"]
     assert federation["identity_center_instance_arn"] == config["identityCenterInstanceArn"]
-    sso_admin = _client(identity_center.stack, "sso-admin")
+    sso_admin = _client(identity_center.stack, "sso-admin", credentials=IDENTITY_CENTER_KEYS)
     application = federation["application_arn"]
     assignments = sso_admin.list_application_assignments(ApplicationArn=application)["ApplicationAssignments"]
     assert {(a["PrincipalType"], a["PrincipalId"]) for a in assignments} == {
@@ -577,20 +618,22 @@ def _sam_parameters(deploy_command: list[str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sam_parameters(deployment: Deployment) -> dict[str, str]:
-    """Runs what `make deploy` would run before SAM (configure_application.py), returns the SAM parameters."""
-    commands = _deploy_dry_run(deployment)
+def sam_parameters(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Runs what `make deploy` would run before SAM (configure_application.py, in the Identity Center account
+    through IDC_AWS_PROFILE), returns the SAM parameters."""
+    commands = _deploy_dry_run(deployment, IDC_AWS_PROFILE=IDENTITY_CENTER_PROFILE)
     if deployment.mode == "identity-center":
         configure, *commands = commands
-        assert configure[1].endswith("configure_application.py"), configure
-        result = subprocess.run(
-            configure,
-            env=configure_env(deployment.stack.aws_endpoint),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        assert configure[:2] == ["env", f"AWS_PROFILE={IDENTITY_CENTER_PROFILE}"], configure
+        assert configure[3].endswith("configure_application.py"), configure
+        env = configure_env(deployment.stack.aws_endpoint, tmp_path_factory.mktemp("operator"))
+        # With the data account's credentials the application is out of reach: it is the other account's.
+        in_the_data_account = subprocess.run(
+            configure[2:], env=env, capture_output=True, text=True, timeout=60, check=False
         )
+        assert in_the_data_account.returncode != 0
+        assert "AccessDeniedException" in in_the_data_account.stderr, in_the_data_account.stderr
+        result = subprocess.run(configure, env=env, capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == {
             "jwtBearerGrant": "created",
@@ -799,7 +842,7 @@ def test_destroy_leaves_no_grants_locations_instance_or_roles(identity_center: D
                 assert error.response["Error"]["Code"] == "AccessGrantsInstanceNotExistsError"
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
     assert [r["RoleName"] for r in _client(stack, "iam").list_roles()["Roles"]] == []
-    sso_admin = _client(stack, "sso-admin")
+    sso_admin = _client(stack, "sso-admin", credentials=IDENTITY_CENTER_KEYS)
     instance = stack.config()["identityCenterInstanceArn"]
     assert sso_admin.list_applications(InstanceArn=instance)["Applications"] == []
     assert sso_admin.list_trusted_token_issuers(InstanceArn=instance)["TrustedTokenIssuers"] == []
@@ -833,7 +876,7 @@ class FreshApplication:
 @pytest.fixture
 def fresh_application(local_stack: LocalStack) -> Iterator[FreshApplication]:
     config = local_stack.config()
-    sso_admin = local_stack.client("sso-admin")
+    sso_admin = local_stack.client("sso-admin", credentials=IDENTITY_CENTER_KEYS)
     issuer = sso_admin.create_trusted_token_issuer(
         InstanceArn=config["identityCenterInstanceArn"],
         Name="terraform-test-idp",
@@ -853,14 +896,30 @@ def fresh_application(local_stack: LocalStack) -> Iterator[FreshApplication]:
         Name="terraform-test-vending",
     )["ApplicationArn"]
     sso_admin.put_application_access_scope(ApplicationArn=application, Scope="s3:access_grants:read_write")
-    group_id = local_stack.client("identitystore").get_group_id(
+    group_id = local_stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS).get_group_id(
         IdentityStoreId=config["identityStoreId"],
         AlternateIdentifier={"UniqueAttribute": {"AttributePath": "DisplayName", "AttributeValue": "Sales"}},
     )["GroupId"]
     sso_admin.create_application_assignment(
         ApplicationArn=application, PrincipalId=group_id, PrincipalType="GROUP"
     )
+    # The role is in the data account: its own policy must name the application too (service-iam's
+    # ExchangeJwtForIdentityCenterToken does for the federation root's application).
+    iam, role_name = local_stack.client("iam"), config["clientApplicationRoleArn"].rsplit("/", 1)[-1]
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="terraform-test-vending",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sso-oauth:CreateTokenWithIAM", "Resource": application}
+                ],
+            }
+        ),
+    )
     yield FreshApplication(application, issuer, config["clientApplicationRoleArn"], "bob@shopfast.example")
+    iam.delete_role_policy(RoleName=role_name, PolicyName="terraform-test-vending")
     sso_admin.delete_application(ApplicationArn=application)
     sso_admin.delete_trusted_token_issuer(TrustedTokenIssuerArn=issuer)
 
@@ -869,7 +928,7 @@ def test_configure_application_sets_grant_and_actor_policy_once(
     local_stack: LocalStack, fresh_application: FreshApplication
 ) -> None:
     module = _load_configure_application()
-    sso_admin = local_stack.client("sso-admin")
+    sso_admin = local_stack.client("sso-admin", credentials=IDENTITY_CENTER_KEYS)
     arguments = {
         "application_arn": fresh_application.arn,
         "trusted_token_issuer_arn": fresh_application.issuer_arn,
@@ -931,7 +990,7 @@ def _token_exchange_as(local_stack: LocalStack, role_arn: str, application_arn: 
 
 
 def test_configured_application_exchanges_tokens_for_the_client_application_role_only(
-    local_stack: LocalStack, fresh_application: FreshApplication
+    local_stack: LocalStack, fresh_application: FreshApplication, tmp_path: Path
 ) -> None:
     result = subprocess.run(
         [
@@ -946,7 +1005,7 @@ def test_configured_application_exchanges_tokens_for_the_client_application_role
             "--client-application-role-arn",
             fresh_application.client_role_arn,
         ],
-        env=configure_env(local_stack.aws_endpoint),
+        env=configure_env(local_stack.aws_endpoint, tmp_path) | {"AWS_PROFILE": IDENTITY_CENTER_PROFILE},
         capture_output=True,
         text=True,
         timeout=60,

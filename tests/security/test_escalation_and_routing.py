@@ -39,7 +39,7 @@ def test_iam_role_mode_serves_the_callers_own_role(iam_role_lambda: DirectInvoke
     [
         "HR",
         "ShopFast-HR",
-        "arn:aws:iam::123456789012:role/ShopFast-HR",
+        "arn:aws:iam::111111111111:role/ShopFast-HR",
         "hr",
         "HR ",
         "*",

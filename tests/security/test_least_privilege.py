@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from local.stack import LocalStack
+from local.stack import IDENTITY_CENTER_KEYS, LocalStack
 from tests.security.conftest import LambdaHosts, Tokens
 from tests.security.jwt_forge import _DROP
 
@@ -194,7 +194,7 @@ def extra_grants(stack: LocalStack, group: str, count: int) -> Iterator[list[str
     config = stack.config()
     account = config["accountId"]
     s3control = stack.client("s3control")
-    identitystore = stack.client("identitystore")
+    identitystore = stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS)
     group_id = identitystore.get_group_id(
         IdentityStoreId=config["identityStoreId"],
         AlternateIdentifier={"UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": group}},
@@ -247,7 +247,7 @@ def test_one_request_makes_at_most_10_get_data_access_calls(
 def removed_from_group(stack: LocalStack, email: str, group: str) -> Iterator[None]:
     config = stack.config()
     store = config["identityStoreId"]
-    identitystore = stack.client("identitystore")
+    identitystore = stack.client("identitystore", credentials=IDENTITY_CENTER_KEYS)
     user_id = identitystore.get_user_id(
         IdentityStoreId=store,
         AlternateIdentifier={"UniqueAttribute": {"AttributePath": "userName", "AttributeValue": email}},

@@ -108,8 +108,8 @@ def verifier(server: JwksServer, clock: Clock) -> JwtVerifier:
             "JWT_ISSUER": server.issuer,
             "JWT_AUDIENCE": AUDIENCE,
             "IDENTITY_MODE": "iam-role",
-            "ROLE_MAPPING": '{"Sales": "arn:aws:iam::123456789012:role/ShopFast-Sales"}',
-            "ACCESS_GRANTS_ACCOUNT_ID": "123456789012",
+            "ROLE_MAPPING": '{"Sales": "arn:aws:iam::111111111111:role/ShopFast-Sales"}',
+            "ACCESS_GRANTS_ACCOUNT_ID": "111111111111",
         }
     )
     return JwtVerifier(config, JwksCache(config.jwt_issuer, clock=clock))
@@ -173,8 +173,8 @@ def _verifier_with(server: JwksServer, clock: Clock, **env: str) -> JwtVerifier:
             "JWT_ISSUER": server.issuer,
             "JWT_AUDIENCE": AUDIENCE,
             "IDENTITY_MODE": "iam-role",
-            "ROLE_MAPPING": '{"Sales": "arn:aws:iam::123456789012:role/ShopFast-Sales"}',
-            "ACCESS_GRANTS_ACCOUNT_ID": "123456789012",
+            "ROLE_MAPPING": '{"Sales": "arn:aws:iam::111111111111:role/ShopFast-Sales"}',
+            "ACCESS_GRANTS_ACCOUNT_ID": "111111111111",
             **env,
         }
     )

@@ -11,14 +11,14 @@ from domain.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 
-APPLICATION_ARN = "arn:aws:sso::123456789012:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
-BEARER_ROLE = "arn:aws:iam::123456789012:role/shopfast-identity-bearer"
+APPLICATION_ARN = "arn:aws:sso::222222222222:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
+BEARER_ROLE = "arn:aws:iam::111111111111:role/shopfast-identity-bearer"
 BASE = {
     "JWT_ISSUER": "http://127.0.0.1:3001",
     "JWT_AUDIENCE": "shopfast-vending",
     "IDC_APPLICATION_ARN": APPLICATION_ARN,
     "IDENTITY_BEARER_ROLE_ARN": BEARER_ROLE,
-    "ACCESS_GRANTS_ACCOUNT_ID": "123456789012",
+    "ACCESS_GRANTS_ACCOUNT_ID": "111111111111",
 }
 
 
@@ -57,13 +57,13 @@ def test_least_privilege_settings_are_validated(variable: str, value: str) -> No
 
 
 def test_iam_role_mode_reads_the_mapping() -> None:
-    mapping = {"Sales": "arn:aws:iam::123456789012:role/ShopFast-Sales"}
+    mapping = {"Sales": "arn:aws:iam::111111111111:role/ShopFast-Sales"}
     config = ServiceConfig.from_env(
         {
             "IDENTITY_MODE": "iam-role",
             "JWT_ISSUER": "https://idp.example.com",
             "JWT_AUDIENCE": "a, b",
-            "ACCESS_GRANTS_ACCOUNT_ID": "123456789012",
+            "ACCESS_GRANTS_ACCOUNT_ID": "111111111111",
             "ROLE_MAPPING": json.dumps(mapping),
             "ALLOWED_BUCKETS": "shopfast-data,shopfast-internal",
             "CACHE_ENABLED": "false",
@@ -91,7 +91,7 @@ def test_iam_role_mode_reads_the_mapping() -> None:
         ({"JWT_LEEWAY_SECONDS": "ten"}, "JWT_LEEWAY_SECONDS"),
         ({"JWT_LEEWAY_SECONDS": "3600"}, "JWT_LEEWAY_SECONDS"),
         ({"IDC_APPLICATION_ARN": ""}, "IDC_APPLICATION_ARN"),
-        ({"IDC_APPLICATION_ARN": "arn:aws:iam::123456789012:role/x"}, "IDC_APPLICATION_ARN"),
+        ({"IDC_APPLICATION_ARN": "arn:aws:iam::111111111111:role/x"}, "IDC_APPLICATION_ARN"),
         ({"IDENTITY_BEARER_ROLE_ARN": "not-an-arn"}, "IDENTITY_BEARER_ROLE_ARN"),
         ({"ACCESS_GRANTS_ACCOUNT_ID": "1234"}, "ACCESS_GRANTS_ACCOUNT_ID"),
         ({"ROLE_MAPPING": "[1]"}, "ROLE_MAPPING"),

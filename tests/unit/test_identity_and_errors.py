@@ -22,14 +22,14 @@ from domain.identity import IdentityExchange, session_name_for
 
 pytestmark = pytest.mark.unit
 
-SALES = "arn:aws:iam::123456789012:role/ShopFast-Sales"
-HR = "arn:aws:iam::123456789012:role/ShopFast-HR"
+SALES = "arn:aws:iam::111111111111:role/ShopFast-Sales"
+HR = "arn:aws:iam::111111111111:role/ShopFast-HR"
 CONFIG = ServiceConfig.from_env(
     {
         "IDENTITY_MODE": "iam-role",
         "JWT_ISSUER": "https://idp.example.com",
         "JWT_AUDIENCE": "shopfast-vending",
-        "ACCESS_GRANTS_ACCOUNT_ID": "123456789012",
+        "ACCESS_GRANTS_ACCOUNT_ID": "111111111111",
         "ROLE_MAPPING": f'{{"Sales": "{SALES}", "HR": "{HR}"}}',
     }
 )

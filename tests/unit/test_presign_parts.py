@@ -30,10 +30,10 @@ CONFIG = ServiceConfig.from_env(
         "JWT_ISSUER": "https://issuer.example.com",
         "JWT_AUDIENCE": "shopfast-vending",
         "IDC_APPLICATION_ARN": (
-            "arn:aws:sso::123456789012:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
+            "arn:aws:sso::222222222222:application/ssoins-7223c0ffee5e1a7d/apl-5a1e5c0ffee0b1d8"
         ),
-        "IDENTITY_BEARER_ROLE_ARN": "arn:aws:iam::123456789012:role/shopfast-identity-bearer",
-        "ACCESS_GRANTS_ACCOUNT_ID": "123456789012",
+        "IDENTITY_BEARER_ROLE_ARN": "arn:aws:iam::111111111111:role/shopfast-identity-bearer",
+        "ACCESS_GRANTS_ACCOUNT_ID": "111111111111",
         "ALLOWED_BUCKETS": "shopfast-data,shopfast-internal",
         "MAX_PRESIGN_EXPIRES_SECONDS": "600",
     }

@@ -1,13 +1,16 @@
 """The emulator's clock: every expiry the emulator decides (sessions, identity contexts, vended
 credentials, presigned URLs, assertions) is judged against it, so tests can move time forward
-(`POST /_local/clock`) without waiting."""
+(`POST /_local/clock`) without waiting. Also the two accounts of the reference setup."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
 
-ACCOUNT_ID = "123456789012"
+# As the reference setup deploys: the buckets, Access Grants instances and the service's roles in one
+# account, IAM Identity Center (instance, directory, trusted token issuer, applications) in another.
+DATA_ACCOUNT_ID = "111111111111"
+IDENTITY_CENTER_ACCOUNT_ID = "222222222222"
 HOME_REGION = "us-east-1"
 
 

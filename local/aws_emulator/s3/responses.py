@@ -191,7 +191,7 @@ class S3Responses:
         session = caller.session
         session_policy = session.policy if session is not None else None
         session_keys = {"aws:TokenIssueTime": session.token_issue_time} if session is not None else {}
-        role_denies = role_inline_policies(self.sts.account_id, session.role_arn) if session else []
+        role_denies = role_inline_policies(session.role_arn) if session else []
         for need in needs:
             context = RequestContext(
                 need.action, need.resource, caller.principal, need.keys | TRANSPORT_KEYS | session_keys

@@ -145,6 +145,7 @@ class DataAccess:
                 g for g in held if g.scope.startswith(wanted.removesuffix("*")) or covers(g.scope, wanted)
             ]
         held.sort(key=lambda g: (g.scope, g.permission, g.grant_id))
+        chunk, token = page(held, params, "grant_id")
         entries = [
             {
                 "Permission": g.permission,
@@ -152,10 +153,9 @@ class DataAccess:
                 "ApplicationArn": g.application_arn or NO_APPLICATION,
                 "AccessGrantsInstanceArn": instance.arn,
             }
-            for g in held
+            for g in chunk
         ]
-        chunk, token = page(entries, params)
-        return {"CallerAccessGrantsList": chunk, "NextToken": token}
+        return {"CallerAccessGrantsList": entries, "NextToken": token}
 
     def get_data_access(
         self, grants: RegionGrants, caller: Caller, params: Mapping[str, Any]
@@ -209,7 +209,7 @@ class DataAccess:
         self, grants: RegionGrants, grant: Grant, caller: Caller, scope: str, permission: str, duration: int
     ) -> Any:
         location = grants.locations[grant.location_id]
-        role = moto_models.iam_role(grants.account_id, location.iam_role_arn)
+        role = moto_models.iam_role(location.iam_role_arn)
         directory = grant.grantee_type != "IAM"
         actions = ["sts:AssumeRole", "sts:SetContext" if directory else "sts:SetSourceIdentity"]
         keys = {"aws:SourceAccount": grants.account_id, "aws:SourceArn": grants.instance_arn}

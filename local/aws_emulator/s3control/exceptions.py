@@ -24,10 +24,8 @@ def invalid_grant(message: str = "The specified Access Grant is invalid") -> Emu
     return EmulatorError("InvalidAccessGrant", message, status=400)
 
 
-def invalid_location() -> EmulatorError:
-    return EmulatorError(
-        "InvalidAccessGrantsLocation", "The specified Access Grants Location is invalid", status=400
-    )
+def invalid_location(message: str = "The specified Access Grants Location is invalid") -> EmulatorError:
+    return EmulatorError("InvalidAccessGrantsLocation", message, status=400)
 
 
 def invalid_role() -> EmulatorError:

@@ -13,22 +13,22 @@ Decisions where the documentation is silent are in local/README.md.
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from local.aws_emulator.core import moto_models
+from local.aws_emulator.core import moto_models, paging
+from local.aws_emulator.core.exceptions import EmulatorError
 from local.aws_emulator.core.state import Clock
 from local.aws_emulator.s3control import exceptions
 
 PERMISSIONS = ("READ", "WRITE", "READWRITE")
 MAX_LIST_RESULTS = 1000
+Item = TypeVar("Item")
 MAX_TAGS = 50
 _ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _IDENTITY_CENTER_ARN = re.compile(r"^arn:aws[\w-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$")
@@ -109,37 +109,42 @@ class RegionGrants:
         return grant
 
 
-def page(items: list[Any], params: Mapping[str, Any]) -> tuple[list[Any], str | None]:
+def page(items: Sequence[Item], params: Mapping[str, Any], unique: str) -> tuple[list[Item], str | None]:
+    """Access Grants' list pages: at most 1,000 items; a token it did not issue is InvalidRequest."""
     limit = params.get("MaxResults") or MAX_LIST_RESULTS
     if not 0 <= limit <= MAX_LIST_RESULTS:
         raise exceptions.invalid_request(f"MaxResults must be between 0 and {MAX_LIST_RESULTS}")
-    start = 0
-    if params.get("NextToken"):
-        try:
-            start = int(json.loads(base64.urlsafe_b64decode(params["NextToken"].encode()))["start"])
-        except (ValueError, TypeError, KeyError) as error:
-            raise exceptions.invalid_request("The continuation token provided is invalid") from error
-    end = start + limit
-    token = (
-        base64.urlsafe_b64encode(json.dumps({"start": end}).encode()).decode() if end < len(items) else None
+    return paging.page(
+        items,
+        params,
+        unique=unique,
+        default_limit=MAX_LIST_RESULTS,
+        invalid_token=lambda: exceptions.invalid_request("The continuation token provided is invalid"),
     )
-    return items[start:end], token
 
 
 def grant_scope(location_scope: str, sub_prefix: str | None, prefix_type: str | None) -> str:
+    """The location's scope and the sub-prefix concatenated, one `/` between them (user guide, "Create
+    grants": on a bucket location the sub-prefix of an object is written `/object-key-name`). An object grant
+    (`S3PrefixType` `Object`, the model's only value) names one object: no wildcard, and a sub-prefix."""
     base = location_scope if location_scope == "s3://" else location_scope.rstrip("/") + "/"
+    if prefix_type not in (None, "Object"):
+        raise exceptions.invalid_grant(f"S3PrefixType must be Object, not {prefix_type}")
+    if prefix_type == "Object" and (not sub_prefix or sub_prefix.endswith("*")):
+        raise exceptions.invalid_grant(
+            "A grant with S3PrefixType Object names one object: S3SubPrefix must be its key, without *"
+        )
     if not sub_prefix:
         return base + "*" if base != "s3://" else "s3://*"
-    if prefix_type == "Object":
-        return base + sub_prefix.removesuffix("*")
-    return base + sub_prefix
+    return base + sub_prefix.removeprefix("/")
 
 
 class AccessGrantsBackend:
     """Access Grants of every account and Region, keyed by (account, Region)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, identity_center_account_id: str) -> None:
         self.clock = clock
+        self.identity_center_account_id = identity_center_account_id
         self.regions: dict[tuple[str, str], RegionGrants] = {}
         self.lock = threading.RLock()
 
@@ -165,10 +170,10 @@ class AccessGrantsBackend:
                 "InvalidIdentityCenterInstance", "The specified identity center instance is invalid"
             )
         instance.identity_center_arn = identity_center_arn
-        # AWS creates an Identity Center application for the association; this stands for it.
+        # AWS creates an Identity Center application for the association, in the instance's account.
         instance.identity_center_application_arn = (
-            f"arn:aws:sso::{grants.account_id}:application/{identity_center_arn.rsplit('/', 1)[-1]}"
-            f"/apl-{uuid.uuid4().hex[:16]}"
+            f"arn:aws:sso::{self.identity_center_account_id}:application/"
+            f"{identity_center_arn.rsplit('/', 1)[-1]}/apl-{uuid.uuid4().hex[:16]}"
         )
 
     def delete_instance(self, grants: RegionGrants) -> None:
@@ -186,6 +191,7 @@ class AccessGrantsBackend:
         instance = grants.require_instance()
         if not scope.startswith("s3://") or "*" in scope:
             raise exceptions.invalid_location()
+        self.require_same_region(grants, scope, exceptions.invalid_location)
         if not _ROLE_ARN.match(role_arn):
             raise exceptions.invalid_role()
         if any(location.scope == scope for location in grants.locations.values()):
@@ -199,6 +205,18 @@ class AccessGrantsBackend:
         )
         grants.locations[location_id] = location
         return location
+
+    @staticmethod
+    def require_same_region(grants: RegionGrants, scope: str, error: Callable[[str], EmulatorError]) -> None:
+        """A location's data "must be in the same Region as your S3 Access Grants instance" (API reference,
+        CreateAccessGrantsLocation), and the default location is the instance Region's buckets only; AWS
+        does not document the error, so it is the location's or the grant's invalid-input error."""
+        bucket = moto_models.s3_bucket(scope.removeprefix("s3://").split("/", 1)[0])
+        if bucket is not None and bucket.region_name != grants.region:
+            raise error(
+                f"The bucket {bucket.name} is in {bucket.region_name}; this Access Grants instance serves "
+                f"{grants.region} only"
+            )
 
     def update_location(self, location: Location, role_arn: str) -> None:
         if not _ROLE_ARN.match(role_arn):
@@ -242,6 +260,7 @@ class AccessGrantsBackend:
         bucket = scope.removeprefix("s3://").split("/", 1)[0]
         if moto_models.s3_bucket(bucket) is None:
             raise exceptions.invalid_grant(f"The bucket {bucket} of the grant scope does not exist")
+        self.require_same_region(grants, scope, exceptions.invalid_grant)
         application = params.get("ApplicationArn")
         for existing in grants.grants.values():
             if (existing.scope, existing.grantee, existing.permission, existing.application_arn) == (

@@ -59,6 +59,13 @@ class AccessGrantsResponses:
             if not _ACCOUNT_ID.match(account_id):
                 raise exceptions.invalid_request("x-amz-account-id must be a 12-digit account id")
             claim = claim_of(request)
+            caller_account = self.sts.account_of(request) if claim else account_id
+            if caller_account != account_id:
+                # Access Grants has no resource policies: another account's instance is out of reach.
+                raise exceptions.access_denied(
+                    f"Account {caller_account} may not act on the Access Grants resources of account "
+                    f"{account_id}"
+                )
             grants = self.backend.region(account_id, (claim.region if claim else None) or HOME_REGION)
             with self.backend.lock:
                 result = self.operations[operation.name](grants, params, request)
@@ -126,7 +133,8 @@ class AccessGrantsResponses:
     def op_ListAccessGrantsInstances(
         self, grants: RegionGrants, params: dict[str, Any], request: Request
     ) -> dict[str, Any]:
-        chunk, token = page([self._instance(grants.instance)] if grants.instance else [], params)
+        instances = [self._instance(grants.instance)] if grants.instance else []
+        chunk, token = page(instances, params, "AccessGrantsInstanceArn")
         return {"AccessGrantsInstancesList": chunk, "NextToken": token}
 
     def op_AssociateAccessGrantsIdentityCenter(
@@ -217,9 +225,9 @@ class AccessGrantsResponses:
         grants.require_instance()
         wanted = params.get("LocationScope")
         locations = sorted(grants.locations.values(), key=lambda loc: loc.scope)
-        views = [self._location(loc) for loc in locations if wanted is None or loc.scope == wanted]
-        chunk, token = page(views, params)
-        return {"AccessGrantsLocationsList": chunk, "NextToken": token}
+        listed = [loc for loc in locations if wanted is None or loc.scope == wanted]
+        chunk, token = page(listed, params, "location_id")
+        return {"AccessGrantsLocationsList": [self._location(loc) for loc in chunk], "NextToken": token}
 
     # -- grants --
     def op_CreateAccessGrant(
@@ -258,8 +266,8 @@ class AccessGrantsResponses:
             for grant in sorted(grants.grants.values(), key=lambda g: (g.scope, g.created_at, g.grant_id))
             if all(value is None or getattr(grant, key) == value for key, value in filters.items())
         ]
-        chunk, token = page([self._grant(grant) for grant in listed], params)
-        return {"AccessGrantsList": chunk, "NextToken": token}
+        chunk, token = page(listed, params, "grant_id")
+        return {"AccessGrantsList": [self._grant(grant) for grant in chunk], "NextToken": token}
 
     # -- tags --
     def op_TagResource(

@@ -22,3 +22,7 @@ def idempotency_mismatch() -> EmulatorError:
     return EmulatorError(
         "IdempotentParameterMismatch", "the ClientToken was used with other parameters", status=400
     )
+
+
+def access_denied(message: str) -> EmulatorError:
+    return EmulatorError("AccessDeniedException", message, status=400)

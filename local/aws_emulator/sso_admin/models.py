@@ -9,7 +9,6 @@ returned only when set.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 from moto.identitystore.models import IdentityStoreData, identitystore_backends
 from moto.ssoadmin.models import ssoadmin_backends
 
+from local.aws_emulator.core import paging
 from local.aws_emulator.core.state import Clock
 from local.aws_emulator.sso_admin.exceptions import conflict, idempotency_mismatch, invalid, not_found
 
@@ -67,22 +67,19 @@ class DirectoryUser:
     emails: tuple[str, ...]
 
 
-def page(items: list[Any], params: Mapping[str, Any], key: str) -> dict[str, Any]:
-    """One page of `items` under `key`, with an opaque `NextToken` to the rest."""
-    limit = int(params.get("MaxResults") or DEFAULT_PAGE)
-    start = 0
-    if params.get("NextToken"):
-        try:
-            start = int(json.loads(base64.urlsafe_b64decode(params["NextToken"]))["offset"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise invalid("NextToken is not valid") from error
-    chunk = items[start : start + limit]
-    answer: dict[str, Any] = {key: chunk}
-    if start + limit < len(items):
-        answer["NextToken"] = base64.urlsafe_b64encode(
-            json.dumps({"offset": start + limit}).encode()
-        ).decode()
-    return answer
+def page(
+    items: list[dict[str, Any]], params: Mapping[str, Any], key: str, unique: str | list[str]
+) -> dict[str, Any]:
+    """One page of `items` under `key`, with a `NextToken` to the rest; a token Identity Center did not
+    issue for this request is a ValidationException."""
+    chunk, token = paging.page(
+        items,
+        params,
+        unique=unique,
+        default_limit=DEFAULT_PAGE,
+        invalid_token=lambda: invalid("NextToken is not valid"),
+    )
+    return {key: chunk, **({"NextToken": token} if token else {})}
 
 
 class IdentityCenterBackend:

@@ -13,11 +13,50 @@ from werkzeug.wrappers import Response
 
 from local.aws_emulator.core import wire
 from local.aws_emulator.core.exceptions import EmulatorError
-from local.aws_emulator.sso_admin.exceptions import not_found
+from local.aws_emulator.core.signing import claim_of
+from local.aws_emulator.sso_admin.exceptions import access_denied, not_found
 from local.aws_emulator.sso_admin.models import Application, IdentityCenterBackend, page
+from local.aws_emulator.sts.models import StsBackend
 
 SERVICE = "sso-admin"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class OtherAccountsIdentityCenter:
+    """sso-admin and identitystore called from an account other than Identity Center's: that account has no
+    instance (ListInstances answers none, as for an account without Identity Center), and the instance,
+    its applications and its directory belong to another account, which no resource policy opens to it.
+    The IAM Identity Center API reference lists AccessDeniedException for each of these operations; it
+    does not write out the message, so this one names the principal, action and account."""
+
+    def __init__(self, backend: IdentityCenterBackend, sts: StsBackend) -> None:
+        self.backend = backend
+        self.sts = sts
+
+    def handle(self, request: Request) -> Response | None:
+        prefix, _, name = request.headers.get("X-Amz-Target", "").rpartition(".")
+        service = {"SWBExternalService": SERVICE, "AWSIdentityStore": "identitystore"}.get(prefix)
+        if service is None or claim_of(request) is None:
+            return None
+        account = self.sts.account_of(request)
+        if account == self.backend.account_id:
+            return None
+        routed = wire.route(service, request)
+        if routed is None:
+            return None
+        operation = routed[0]
+        if operation.name == "ListInstances":
+            return wire.respond(service, operation, {"Instances": []})
+        caller = self.sts.identify(request).principal.arn
+        action = f"{'sso' if service == SERVICE else 'identitystore'}:{name}"
+        return wire.respond(
+            service,
+            operation,
+            access_denied(
+                f"User: {caller} is not authorized to perform: {action} on resources of account "
+                f"{self.backend.account_id}"
+            ),
+        )
 
 
 class SsoAdminResponses:
@@ -67,7 +106,7 @@ class SsoAdminResponses:
             {"TrustedTokenIssuerArn": i.arn, "Name": i.name, "TrustedTokenIssuerType": "OIDC_JWT"}
             for i in self.backend.trusted_token_issuers.values()
         ]
-        return page(issuers, params, "TrustedTokenIssuers")
+        return page(issuers, params, "TrustedTokenIssuers", "TrustedTokenIssuerArn")
 
     def op_UpdateTrustedTokenIssuer(self, params: dict[str, Any]) -> dict[str, Any]:
         issuer = self.backend.issuer(params.get("TrustedTokenIssuerArn"))
@@ -114,7 +153,8 @@ class SsoAdminResponses:
 
     def op_ListApplications(self, params: dict[str, Any]) -> dict[str, Any]:
         self.backend.check_instance(params)
-        return page([self._summary(a) for a in self.backend.applications.values()], params, "Applications")
+        summaries = [self._summary(a) for a in self.backend.applications.values()]
+        return page(summaries, params, "Applications", "ApplicationArn")
 
     def op_UpdateApplication(self, params: dict[str, Any]) -> dict[str, Any]:
         application = self.backend.application(params.get("ApplicationArn"))
@@ -147,7 +187,7 @@ class SsoAdminResponses:
     def op_ListApplicationGrants(self, params: dict[str, Any]) -> dict[str, Any]:
         application = self.backend.application(params.get("ApplicationArn"))
         grants = [{"GrantType": kind, "Grant": grant} for kind, grant in application.grants.items()]
-        return page(grants, params, "Grants")
+        return page(grants, params, "Grants", "GrantType")
 
     def op_DeleteApplicationGrant(self, params: dict[str, Any]) -> dict[str, Any]:
         application = self.backend.application(params.get("ApplicationArn"))
@@ -175,7 +215,7 @@ class SsoAdminResponses:
             {"AuthenticationMethodType": kind, "AuthenticationMethod": method}
             for kind, method in application.authentication_methods.items()
         ]
-        return page(methods, params, "AuthenticationMethods")
+        return page(methods, params, "AuthenticationMethods", "AuthenticationMethodType")
 
     def op_DeleteApplicationAuthenticationMethod(self, params: dict[str, Any]) -> dict[str, Any]:
         application = self.backend.application(params.get("ApplicationArn"))
@@ -202,7 +242,7 @@ class SsoAdminResponses:
     def op_ListApplicationAccessScopes(self, params: dict[str, Any]) -> dict[str, Any]:
         application = self.backend.application(params.get("ApplicationArn"))
         scopes = [self._scope(scope, targets) for scope, targets in application.access_scopes.items()]
-        return page(scopes, params, "Scopes")
+        return page(scopes, params, "Scopes", "Scope")
 
     def op_DeleteApplicationAccessScope(self, params: dict[str, Any]) -> dict[str, Any]:
         application = self.backend.application(params.get("ApplicationArn"))
@@ -241,7 +281,7 @@ class SsoAdminResponses:
             {"ApplicationArn": application.arn, "PrincipalType": kind, "PrincipalId": principal}
             for kind, principal in sorted(application.assignments)
         ]
-        return page(assignments, params, "ApplicationAssignments")
+        return page(assignments, params, "ApplicationAssignments", ["PrincipalType", "PrincipalId"])
 
     def op_DeleteApplicationAssignment(self, params: dict[str, Any]) -> dict[str, Any]:
         application = self.backend.application(params.get("ApplicationArn"))
@@ -263,7 +303,7 @@ class SsoAdminResponses:
 
     def op_ListTagsForResource(self, params: dict[str, Any]) -> dict[str, Any]:
         resource = self.backend.tagged(params.get("ResourceArn"))
-        return page([{"Key": k, "Value": v} for k, v in resource.tags.items()], params, "Tags")
+        return page([{"Key": k, "Value": v} for k, v in resource.tags.items()], params, "Tags", "Key")
 
     def op_TagResource(self, params: dict[str, Any]) -> dict[str, Any]:
         resource = self.backend.tagged(params.get("ResourceArn"))

@@ -26,6 +26,7 @@ import secrets
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,6 +63,7 @@ GRANT_PARAMETERS: dict[str, tuple[str, ...]] = {
 }
 
 CREATE_TOKEN_ACTION = "sso-oauth:CreateTokenWithIAM"
+CallerAllows = Callable[[str, str], bool]  # (action, resource): the caller's identity-based policies
 # Identity Center tokens last one hour, whatever the assertion's own lifetime: RFC 7523 makes the assertion
 # a one-time authorization grant checked at exchange time, and the documented example answers 3600.
 TOKEN_LIFETIME = timedelta(hours=1)
@@ -143,24 +145,34 @@ class TokenExchange:
                 context.expiration = self.clock.now() - timedelta(seconds=1)
             return len(self.contexts)
 
-    def authorize_caller(self, application: Application, principal: Principal) -> None:
+    def authorize_caller(
+        self, application: Application, principal: Principal, caller_allows: CallerAllows
+    ) -> None:
+        """The actor policy must allow the caller; a caller of another account (the service's role, as
+        deployed) must also be allowed by its own identity-based policies."""
         method = application.authentication_methods.get("IAM")
         if method is None:
             raise exceptions.access_denied("the application has no IAM authentication method")
         context = RequestContext(action=CREATE_TOKEN_ACTION, resource=application.arn, principal=principal)
-        if not policy.allows(method["Iam"]["ActorPolicy"], context):
+        cross_account = principal.account != self.identity_center.account_id
+        if not policy.allows(method["Iam"]["ActorPolicy"], context) or (
+            cross_account and not caller_allows(CREATE_TOKEN_ACTION, application.arn)
+        ):
             raise exceptions.access_denied(
                 f"{principal.arn} is not authorized to perform {CREATE_TOKEN_ACTION} on {application.arn}"
             )
 
-    def create_token(self, params: dict[str, Any], caller: Principal) -> dict[str, Any]:
+    def create_token(
+        self, params: dict[str, Any], caller: Principal, caller_allows: CallerAllows
+    ) -> dict[str, Any]:
+        """`caller_allows(action, resource)`: do the caller's identity-based policies allow it?"""
         application = self.identity_center.applications.get(params.get("clientId") or "")
         if application is None:
             raise exceptions.invalid_client(f"no application {params.get('clientId')}")
         grant_type = params.get("grantType")
         if grant_type not in GRANT_PARAMETERS:
             raise exceptions.unsupported_grant_type(f"grant type {grant_type} is not supported")
-        self.authorize_caller(application, caller)
+        self.authorize_caller(application, caller, caller_allows)
         if grant_type not in application.grants:
             raise exceptions.unauthorized_client(f"the application has no {grant_type} grant")
         missing = [name for name in GRANT_PARAMETERS[grant_type] if not params.get(name)]

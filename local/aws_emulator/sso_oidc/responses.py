@@ -33,7 +33,12 @@ class SsoOidcResponses:
             self._authenticate(caller)
             self._require_home_region(request)
             params = wire.parse(SERVICE, operation, request, {})
-            return wire.respond(SERVICE, operation, self.exchange.create_token(params, caller.principal))
+            answer = self.exchange.create_token(
+                params,
+                caller.principal,
+                lambda action, resource: self.sts.identity_allows(caller, action, resource),
+            )
+            return wire.respond(SERVICE, operation, answer)
         except EmulatorError as error:
             return wire.respond(SERVICE, operation, error)
 

@@ -8,7 +8,14 @@ execution role's credentials) is a `RoleSession`; later calls signed with its ke
 
 Who signs: an emulator session (verified), an IAM user's access key created through moto (verified), any
 other static keys (moto's stand-in administrator `user/moto`, as moto's GetCallerIdentity names it), or
-nobody (anonymous).
+nobody (anonymous). Static keys act in the data account, or in the account their access key ID names when
+it is twelve digits (LocalStack's convention: the AWS CLI and Terraform can choose an account only through
+their keys).
+
+Across accounts, IAM asks both sides (IAM User Guide, "Cross-account policy evaluation logic"): the
+resource's policy (a role's trust policy, an application's actor policy) must allow the caller, and so must
+the caller's own identity-based policies (and its session policy). Within one account the resource's policy
+alone decides, as the emulator has always evaluated it.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ LAMBDA_SERVICE = "lambda.amazonaws.com"
 ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]{1,64})$")
 SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 STATIC_PRINCIPAL_NAME = "moto"
+ACCOUNT_KEY = re.compile(r"^\d{12}$")
 
 
 class IdentityContexts(Protocol):
@@ -106,10 +114,9 @@ class StsBackend:
         self.lock = threading.RLock()
 
     # -- who signed --
-    def static_principal(self) -> Principal:
-        return Principal(
-            arn=f"arn:aws:iam::{self.account_id}:user/{STATIC_PRINCIPAL_NAME}", account=self.account_id
-        )
+    def static_principal(self, access_key_id: str = "") -> Principal:
+        account = access_key_id if ACCOUNT_KEY.match(access_key_id) else self.account_id
+        return Principal(arn=f"arn:aws:iam::{account}:user/{STATIC_PRINCIPAL_NAME}", account=account)
 
     def identify(self, request: Request) -> Caller:
         claim = claim_of(request)
@@ -120,14 +127,45 @@ class StsBackend:
         if session is not None:
             problem = check(request, session.secret_access_key, session.session_token, now=now)
             return Caller(session.principal, session, problem, expired=session.expiration <= now)
-        user_key = moto_models.iam_user_key(self.account_id, claim.access_key_id)
+        user_key = moto_models.iam_user_key(claim.access_key_id)
         if user_key is not None:
-            user, secret = user_key
+            user, secret, account = user_key
             return Caller(
-                Principal(arn=user.arn, account=self.account_id),
-                problem=check(request, secret, None, now=now),
+                Principal(arn=user.arn, account=account), problem=check(request, secret, None, now=now)
             )
-        return Caller(self.static_principal())
+        return Caller(self.static_principal(claim.access_key_id))
+
+    def account_of(self, request: Request) -> str:
+        """The account a request acts in, from its access key alone (moto keeps its state per account)."""
+        claim = claim_of(request)
+        if claim is None:
+            return self.account_id
+        session = self.sessions.get(claim.access_key_id)
+        if session is not None:
+            return session.account
+        user_key = moto_models.iam_user_key(claim.access_key_id)
+        if user_key is not None:
+            return user_key[2]
+        return self.static_principal(claim.access_key_id).account or self.account_id
+
+    def identity_allows(self, caller: Caller, action: str, resource: str) -> bool:
+        """The caller's half of a cross-account request: its identity-based policies allow `action` on
+        `resource` (no explicit deny), and so does its session policy if it has one. moto's stand-in
+        administrator (static keys) may do anything."""
+        principal = caller.principal
+        if principal.arn is None or principal.principal_arn is None:
+            return False
+        if principal.role_arn is None and principal.arn == self.static_principal(principal.account or "").arn:
+            return True
+        context = RequestContext(action=action, resource=resource, principal=principal)
+        verdicts = {
+            policy.evaluate(document, context)
+            for document in moto_models.identity_policies(principal.principal_arn)
+        }
+        if policy.Decision.DENY in verdicts or policy.Decision.ALLOW not in verdicts:
+            return False
+        session = caller.session
+        return session is None or session.policy is None or policy.allows(session.policy, context)
 
     # -- issuing --
     def issue(
@@ -198,8 +236,13 @@ class StsBackend:
             actions.append("sts:SetContext")
             keys["sts:RequestContextProviders"] = [IDENTITY_CENTER_CONTEXT_PROVIDER]
             keys["sts:RequestContext/identitycenter:InstanceArn"] = context.instance_arn
-        role = moto_models.iam_role(self.account_id, role_arn)
-        if role is None or not self.trusts(role, caller.principal, actions, keys):
+        role = moto_models.iam_role(role_arn)
+        cross_account = caller.principal.account != role_arn.split(":")[4]
+        if (
+            role is None
+            or not self.trusts(role, caller.principal, actions, keys)
+            or (cross_account and not all(self.identity_allows(caller, a, role_arn) for a in actions))
+        ):
             raise exceptions.access_denied(
                 f"User: {caller.principal.arn} is not authorized to perform: {' and '.join(actions)} "
                 f"on resource: {role_arn}"
@@ -240,7 +283,7 @@ class StsBackend:
 
     def execution_role_session(self, role_arn: str) -> RoleSession:
         """The credentials Lambda gives a function running as `role_arn` (its trust must allow Lambda)."""
-        role = moto_models.iam_role(self.account_id, role_arn)
+        role = moto_models.iam_role(role_arn)
         lambda_service = Principal(service=LAMBDA_SERVICE)
         if role is None or not self.trusts(role, lambda_service, ["sts:AssumeRole"], {}):
             raise exceptions.access_denied(f"{LAMBDA_SERVICE} may not assume {role_arn}")
