@@ -24,7 +24,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,10 +154,6 @@ class Terraform:
 }}
 """
         )
-
-    def outputs(self, key: str) -> dict[str, Any]:
-        result = self.run_many([(key, ("output", "-json"))])[0]
-        return {name: output["value"] for name, output in json.loads(result.stdout).items()}
 
     def create_workspace(self, key: str) -> None:
         root, _, workspace = key.partition("@")
@@ -293,21 +290,20 @@ class Deployment:
             for name, value in self.variables[key].items()
         ]
 
-    def apply(self, key: str, variables: dict[str, Any]) -> dict[str, Any]:
-        """Apply a root; `grants@<region>` applies the grants root for that region in its workspace."""
-        if "@" in key:
-            self.terraform.create_workspace(key)
-            variables = {**variables, "region": key.partition("@")[2]}
-        self.variables[key] = variables
-        self.terraform.run_many(
-            [(key, ("apply", "-auto-approve", "-input=false", "-parallelism=20", *self.var_args(key)))]
-        )
-        self.outputs[key] = self.terraform.outputs(key)
-        return self.outputs[key]
-
-    def apply_grants(self, variables: dict[str, Any]) -> None:
-        for region in GRANT_REGIONS:
-            self.apply(f"grants@{region}", variables)
+    def apply(self, variables_by_key: dict[str, dict[str, Any]]) -> None:
+        """Apply roots side by side; `grants@<region>` applies the grants root for that region in its
+        workspace. Most of an apply is the provider waiting (it reads S3 lifecycle rules back until three
+        reads 10 s apart agree), so independent roots are applied at once."""
+        for key, variables in variables_by_key.items():
+            if "@" in key:
+                self.terraform.create_workspace(key)
+                variables = {**variables, "region": key.partition("@")[2]}
+            self.variables[key] = variables
+        apply = ("apply", "-auto-approve", "-input=false", "-parallelism=20")
+        self.terraform.run_many([(key, (*apply, *self.var_args(key))) for key in variables_by_key])
+        results = self.terraform.run_many([(key, ("output", "-json")) for key in variables_by_key])
+        for key, result in zip(variables_by_key, results, strict=True):
+            self.outputs[key] = {name: output["value"] for name, output in json.loads(result.stdout).items()}
 
     @property
     def grants_outputs(self) -> list[dict[str, Any]]:
@@ -330,58 +326,106 @@ def _empty_bucket(s3: Any, bucket: str) -> None:
             s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
 
 
-@contextlib.contextmanager
-def _deployment(
-    mode: str, terraform: Terraform, tmp_path_factory: pytest.TempPathFactory, seed: Any
-) -> Iterator[Deployment]:
-    state_dir = tmp_path_factory.mktemp(f"terraform-{mode}")
-    with LocalStack(aws_port=0, idp_port=0, state_dir=state_dir, seed=seed) as stack:
-        for root in ROOTS:
-            terraform.point_at_emulator(root, stack.aws_endpoint)
-            terraform.init(root)
-        yield Deployment(mode, terraform, stack, {}, {})
-
-
-@pytest.fixture(scope="module")
-def identity_center(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    with _deployment("identity-center", terraform, tmp_path_factory, seed="directory") as deployment:
-        federation = deployment.apply(
-            "federation", {"jwt_issuer_url": deployment.stack.issuer_url, "jwt_audiences": [AUDIENCE]}
-        )
-        deployment.apply(
-            "service-iam",
-            {
+def _apply_identity_center(deployment: Deployment) -> None:
+    deployment.apply(
+        {"federation": {"jwt_issuer_url": deployment.stack.issuer_url, "jwt_audiences": [AUDIENCE]}}
+    )
+    federation = deployment.outputs["federation"]
+    deployment.apply(
+        {
+            "service-iam": {
                 "identity_center_instance_arn": federation["identity_center_instance_arn"],
                 "identity_center_application_arn": federation["application_arn"],
-            },
-        )
-        deployment.apply_grants(
-            {
-                "identity_center_instance_arn": federation["identity_center_instance_arn"],
-                "directory_group_ids": federation["directory_group_ids"],
-            },
-        )
-        yield deployment
+            }
+        }
+    )
+    grants = {
+        "identity_center_instance_arn": federation["identity_center_instance_arn"],
+        "directory_group_ids": federation["directory_group_ids"],
+    }
+    deployment.apply({f"grants@{region}": grants for region in GRANT_REGIONS})
+
+
+def _apply_iam_role(deployment: Deployment) -> None:
+    deployment.apply({"service-iam": {"identity_mode": "iam-role"}})
+    # This run also takes the SSE-KMS branch (a customer key per region, as keys are regional, the location
+    # role may use through S3) and the trail of data events.
+    keys = {
+        region: _client(deployment.stack, "kms", region).create_key(Description="shopfast data")
+        for region in GRANT_REGIONS
+    }
+    deployment.apply(
+        {
+            f"grants@{region}": {
+                "identity_mode": "iam-role",
+                "kms_key_arn": keys[region]["KeyMetadata"]["Arn"],
+                "cloudtrail_data_events": True,
+            }
+            for region in GRANT_REGIONS
+        }
+    )
+
+
+def _deployed(
+    mode: str, terraform: Terraform, state_dir: Path, seed: Any, apply: Callable[[Deployment], None]
+) -> tuple[contextlib.ExitStack, Deployment]:
+    """A mode's roots applied to its own emulator; the returned stack stops that emulator."""
+    cleanup = contextlib.ExitStack()
+    try:
+        stack = cleanup.enter_context(LocalStack(aws_port=0, idp_port=0, state_dir=state_dir, seed=seed))
+        for root in ROOTS:
+            terraform.point_at_emulator(root, stack.aws_endpoint)
+        deployment = Deployment(mode, terraform, stack, {}, {})
+        apply(deployment)
+    except BaseException:
+        cleanup.close()
+        raise
+    return cleanup, deployment
 
 
 @pytest.fixture(scope="module")
-def iam_role(tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path) -> Iterator[Deployment]:
-    terraform = Terraform(tmp_path_factory.mktemp("terraform-iam-role"), plugin_cache)
-    with _deployment("iam-role", terraform, tmp_path_factory, seed=False) as deployment:
-        deployment.apply("service-iam", {"identity_mode": "iam-role"})
-        # This run also takes the SSE-KMS branch (a customer key per region, as keys are regional, the
-        # location role may use through S3) and the trail of data events.
-        for region in GRANT_REGIONS:
-            key = _client(deployment.stack, "kms", region).create_key(Description="shopfast data")
-            deployment.apply(
-                f"grants@{region}",
-                {
-                    "identity_mode": "iam-role",
-                    "kms_key_arn": key["KeyMetadata"]["Arn"],
-                    "cloudtrail_data_events": True,
-                },
-            )
-        yield deployment
+def deployments(
+    terraform: Terraform, tmp_path_factory: pytest.TempPathFactory, plugin_cache: Path
+) -> Iterator[dict[str, Deployment]]:
+    """Both modes, each on its own emulator and in its own copy of the roots, applied at the same time:
+    each spends most of its time waiting on the provider, not working."""
+    plans = {
+        "identity-center": (terraform, "directory", _apply_identity_center),
+        "iam-role": (
+            Terraform(tmp_path_factory.mktemp("terraform-iam-role"), plugin_cache),
+            False,
+            _apply_iam_role,
+        ),
+    }
+    for tf, _, _ in plans.values():
+        for root in ROOTS:  # one at a time: Terraform's plugin cache is not safe for concurrent use
+            tf.init(root)
+    with ThreadPoolExecutor(len(plans)) as pool:
+        futures = [
+            pool.submit(_deployed, mode, tf, tmp_path_factory.mktemp(f"terraform-{mode}"), seed, apply)
+            for mode, (tf, seed, apply) in plans.items()
+        ]
+    with contextlib.ExitStack() as cleanup:
+        failures = [error for future in futures if (error := future.exception())]
+        done = {}
+        for future in futures:
+            if not future.exception():  # stopped even when the other mode failed
+                mode_cleanup, deployment = future.result()
+                cleanup.enter_context(mode_cleanup)
+                done[deployment.mode] = deployment
+        if failures:
+            raise failures[0]
+        yield done
+
+
+@pytest.fixture(scope="module")
+def identity_center(deployments: dict[str, Deployment]) -> Deployment:
+    return deployments["identity-center"]
+
+
+@pytest.fixture(scope="module")
+def iam_role(deployments: dict[str, Deployment]) -> Deployment:
+    return deployments["iam-role"]
 
 
 def test_identity_center_and_the_grants_are_applied_in_their_own_accounts(
