@@ -8,7 +8,8 @@ the workspace named after its region), then `deploy.sh` (its dry run prints the 
 command, which runs, and the SAM parameters, which configure the functions through template.yaml), vending
 per department in both regions, a second plan on every root, destroy. iam-role mode applies its roots
 (with a customer KMS key per region) on an empty emulator, vends through the department roles Terraform
-created, and plans again.
+created, and plans again. The two modes are applied at the same time, each on its own emulator, and a mode's
+regions side by side: an apply mostly waits on the provider.
 
 The roots are copied to a temporary folder and given an override file pointing the provider at the
 emulator (endpoints, `http_proxy` for s3control's `{AccountId}.` host prefix, static keys), so nothing
