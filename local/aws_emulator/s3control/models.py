@@ -19,16 +19,16 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from local.aws_emulator.core import moto_models, paging
 from local.aws_emulator.core.exceptions import EmulatorError
+from local.aws_emulator.core.paging import Item
 from local.aws_emulator.core.state import Clock
 from local.aws_emulator.s3control import exceptions
 
 PERMISSIONS = ("READ", "WRITE", "READWRITE")
 MAX_LIST_RESULTS = 1000
-Item = TypeVar("Item")
 MAX_TAGS = 50
 _ROLE_ARN = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _IDENTITY_CENTER_ARN = re.compile(r"^arn:aws[\w-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$")
@@ -123,6 +123,10 @@ def page(items: Sequence[Item], params: Mapping[str, Any], unique: str) -> tuple
     )
 
 
+def bucket_name(scope: str) -> str:
+    return scope.removeprefix("s3://").split("/", 1)[0]
+
+
 def grant_scope(location_scope: str, sub_prefix: str | None, prefix_type: str | None) -> str:
     """The location's scope and the sub-prefix concatenated, one `/` between them (user guide, "Create
     grants": on a bucket location the sub-prefix of an object is written `/object-key-name`). An object grant
@@ -191,7 +195,9 @@ class AccessGrantsBackend:
         instance = grants.require_instance()
         if not scope.startswith("s3://") or "*" in scope:
             raise exceptions.invalid_location()
-        self.require_same_region(grants, scope, exceptions.invalid_location)
+        self.require_same_region(
+            grants, moto_models.s3_bucket(bucket_name(scope)), exceptions.invalid_location
+        )
         if not _ROLE_ARN.match(role_arn):
             raise exceptions.invalid_role()
         if any(location.scope == scope for location in grants.locations.values()):
@@ -207,11 +213,12 @@ class AccessGrantsBackend:
         return location
 
     @staticmethod
-    def require_same_region(grants: RegionGrants, scope: str, error: Callable[[str], EmulatorError]) -> None:
+    def require_same_region(
+        grants: RegionGrants, bucket: Any | None, error: Callable[[str], EmulatorError]
+    ) -> None:
         """A location's data "must be in the same Region as your S3 Access Grants instance" (API reference,
         CreateAccessGrantsLocation), and the default location is the instance Region's buckets only; AWS
         does not document the error, so it is the location's or the grant's invalid-input error."""
-        bucket = moto_models.s3_bucket(scope.removeprefix("s3://").split("/", 1)[0])
         if bucket is not None and bucket.region_name != grants.region:
             raise error(
                 f"The bucket {bucket.name} is in {bucket.region_name}; this Access Grants instance serves "
@@ -257,10 +264,11 @@ class AccessGrantsBackend:
                 "A grant on the default location s3:// must name a bucket in S3SubPrefix"
             )
         scope = grant_scope(location.scope, sub_prefix, params.get("S3PrefixType"))
-        bucket = scope.removeprefix("s3://").split("/", 1)[0]
-        if moto_models.s3_bucket(bucket) is None:
-            raise exceptions.invalid_grant(f"The bucket {bucket} of the grant scope does not exist")
-        self.require_same_region(grants, scope, exceptions.invalid_grant)
+        name = bucket_name(scope)
+        bucket = moto_models.s3_bucket(name)
+        if bucket is None:
+            raise exceptions.invalid_grant(f"The bucket {name} of the grant scope does not exist")
+        self.require_same_region(grants, bucket, exceptions.invalid_grant)
         application = params.get("ApplicationArn")
         for existing in grants.grants.values():
             if (existing.scope, existing.grantee, existing.permission, existing.application_arn) == (

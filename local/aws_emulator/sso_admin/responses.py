@@ -20,6 +20,11 @@ from local.aws_emulator.sts.models import StsBackend
 
 SERVICE = "sso-admin"
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# X-Amz-Target prefix -> (botocore service, IAM action prefix)
+_OTHER_ACCOUNT_SERVICES = {
+    "SWBExternalService": (SERVICE, "sso"),
+    "AWSIdentityStore": ("identitystore", "identitystore"),
+}
 
 
 class OtherAccountsIdentityCenter:
@@ -34,8 +39,8 @@ class OtherAccountsIdentityCenter:
         self.sts = sts
 
     def handle(self, request: Request) -> Response | None:
-        prefix, _, name = request.headers.get("X-Amz-Target", "").rpartition(".")
-        service = {"SWBExternalService": SERVICE, "AWSIdentityStore": "identitystore"}.get(prefix)
+        target = request.headers.get("X-Amz-Target", "").rpartition(".")[0]
+        service, action_prefix = _OTHER_ACCOUNT_SERVICES.get(target, (None, None))
         if service is None or claim_of(request) is None:
             return None
         account = self.sts.account_of(request)
@@ -48,7 +53,7 @@ class OtherAccountsIdentityCenter:
         if operation.name == "ListInstances":
             return wire.respond(service, operation, {"Instances": []})
         caller = self.sts.identify(request).principal.arn
-        action = f"{'sso' if service == SERVICE else 'identitystore'}:{name}"
+        action = f"{action_prefix}:{operation.name}"
         return wire.respond(
             service,
             operation,

@@ -118,35 +118,37 @@ class StsBackend:
         account = access_key_id if ACCOUNT_KEY.match(access_key_id) else self.account_id
         return Principal(arn=f"arn:aws:iam::{account}:user/{STATIC_PRINCIPAL_NAME}", account=account)
 
+    def _key_owner(self, access_key_id: str) -> tuple[Principal, RoleSession | None, str | None]:
+        """Whose access key it is, unverified: an emulator session, an IAM user (with the key's secret) or
+        moto's stand-in administrator."""
+        session = self.sessions.get(access_key_id)
+        if session is not None:
+            return session.principal, session, session.secret_access_key
+        user_key = moto_models.iam_user_key(access_key_id)
+        if user_key is not None:
+            user, secret, account = user_key
+            return Principal(arn=user.arn, account=account), None, secret
+        return self.static_principal(access_key_id), None, None
+
     def identify(self, request: Request) -> Caller:
         claim = claim_of(request)
         if claim is None:
             return Caller(policy.ANONYMOUS)
         now = self.clock.now()
-        session = self.sessions.get(claim.access_key_id)
+        principal, session, secret = self._key_owner(claim.access_key_id)
         if session is not None:
             problem = check(request, session.secret_access_key, session.session_token, now=now)
-            return Caller(session.principal, session, problem, expired=session.expiration <= now)
-        user_key = moto_models.iam_user_key(claim.access_key_id)
-        if user_key is not None:
-            user, secret, account = user_key
-            return Caller(
-                Principal(arn=user.arn, account=account), problem=check(request, secret, None, now=now)
-            )
-        return Caller(self.static_principal(claim.access_key_id))
+            return Caller(principal, session, problem, expired=session.expiration <= now)
+        if secret is not None:
+            return Caller(principal, problem=check(request, secret, None, now=now))
+        return Caller(principal)
 
     def account_of(self, request: Request) -> str:
         """The account a request acts in, from its access key alone (moto keeps its state per account)."""
         claim = claim_of(request)
         if claim is None:
             return self.account_id
-        session = self.sessions.get(claim.access_key_id)
-        if session is not None:
-            return session.account
-        user_key = moto_models.iam_user_key(claim.access_key_id)
-        if user_key is not None:
-            return user_key[2]
-        return self.static_principal(claim.access_key_id).account or self.account_id
+        return self._key_owner(claim.access_key_id)[0].account or self.account_id
 
     def identity_allows(self, caller: Caller, action: str, resource: str) -> bool:
         """The caller's half of a cross-account request: its identity-based policies allow `action` on
