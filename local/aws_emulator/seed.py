@@ -120,6 +120,18 @@ class _InProcessHttp:
         pass
 
 
+def token_exchange_policy(application_arn: str) -> str:
+    """The statement of template.yaml's `vend-credentials` that the Identity Center account checks, for one
+    application: across accounts, the actor policy alone does not let a role call CreateTokenWithIAM."""
+    statement = {
+        "Sid": "ExchangeTheCallersToken",
+        "Effect": "Allow",
+        "Action": "sso-oauth:CreateTokenWithIAM",
+        "Resource": application_arn,
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
 def _client(
     service: str,
     app: EmulatorApp,
@@ -269,24 +281,10 @@ def seed(
         RoleName=CLIENT_APP_ROLE,
         AssumeRolePolicyDocument=_trust({"Service": "lambda.amazonaws.com"}, ["sts:AssumeRole"]),
     )
-    # The statement of template.yaml's `vend-credentials` that the Identity Center account checks: across
-    # accounts, the actor policy alone does not let the role call CreateTokenWithIAM.
     iam.put_role_policy(
         RoleName=CLIENT_APP_ROLE,
         PolicyName="vend-credentials",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "ExchangeTheCallersToken",
-                        "Effect": "Allow",
-                        "Action": "sso-oauth:CreateTokenWithIAM",
-                        "Resource": APPLICATION_ARN,
-                    }
-                ],
-            }
-        ),
+        PolicyDocument=token_exchange_policy(APPLICATION_ARN),
     )
     iam.create_role(
         RoleName=IDENTITY_BEARER_ROLE,

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.aws_emulator.core import policy
 from local.aws_emulator.core.policy import Principal, RequestContext
+from local.aws_emulator.seed import token_exchange_policy
 from local.stack import IDENTITY_CENTER_KEYS, TEST_KEYS, LocalStack
 from tests.emulator.helpers import JWT_BEARER, assume, client_app_keys
 from tests.emulator.identity_flow import capture_raw, exchange, fields_outside_model
@@ -293,14 +294,7 @@ def test_an_application_built_through_sso_admin(stack: LocalStack, request: pyte
     iam.put_role_policy(
         RoleName=role_name,
         PolicyName=name,
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "sso-oauth:CreateTokenWithIAM", "Resource": app_arn}
-                ],
-            }
-        ),
+        PolicyDocument=token_exchange_policy(app_arn),
     )
     request.addfinalizer(lambda: iam.delete_role_policy(RoleName=role_name, PolicyName=name))
     ok = exchange(

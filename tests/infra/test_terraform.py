@@ -36,6 +36,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
+from local.aws_emulator.seed import token_exchange_policy
 from local.gateway.configuration import DEFAULT_TEMPLATE, local_environment
 from local.gateway.runtime import merged_environment
 from local.gateway.template import read_http_api
@@ -954,14 +955,7 @@ def fresh_application(local_stack: LocalStack) -> Iterator[FreshApplication]:
     iam.put_role_policy(
         RoleName=role_name,
         PolicyName="terraform-test-vending",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "sso-oauth:CreateTokenWithIAM", "Resource": application}
-                ],
-            }
-        ),
+        PolicyDocument=token_exchange_policy(application),
     )
     yield FreshApplication(application, issuer, config["clientApplicationRoleArn"], "bob@shopfast.example")
     iam.delete_role_policy(RoleName=role_name, PolicyName="terraform-test-vending")
